@@ -1,0 +1,278 @@
+/**
+ * Command-line flags, parsed and validated once at the edge. Nothing else in
+ * the program reads flags or the environment.
+ *
+ * Go `flag` package conventions, so the Go operator's manifests keep working:
+ * `-name` or `--name`, `--name=value` or `--name value`, booleans as
+ * `--name` or `--name=true|false`.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+import { type Level, LEVELS } from "./observability/log.ts";
+
+/** The operator's validated configuration. */
+export interface Config {
+  serverAddress: string;
+  /** undefined with --insecure. */
+  tls?: { caPath: string; certPath: string; keyPath: string };
+  insecure: boolean;
+  defaultIngressIP: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  /** undefined when disabled ("0"). */
+  metricsBindAddress?: string;
+  healthProbeBindAddress?: string;
+  kubeconfig?: string;
+  logLevel: Level;
+  maxConcurrentReconciles: number;
+}
+
+/** A bad command line; `main` prints the message and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** `--help` was asked for; `main` prints {@link usage} and exits 0. */
+export class HelpRequested extends Error {}
+
+interface FlagSpec {
+  name: string;
+  kind: "string" | "bool" | "int";
+  default: string;
+  help: string;
+}
+
+/** Every flag, in the order `--help` lists them. */
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: "server-address",
+    kind: "string",
+    default: "localhost:50051",
+    help: "router-hosts gRPC address, host:port",
+  },
+  {
+    name: "tls-ca",
+    kind: "string",
+    default: "",
+    help: "PEM file of the CA that signed the router-hosts server certificate",
+  },
+  {
+    name: "tls-cert",
+    kind: "string",
+    default: "",
+    help: "PEM file of the operator's client certificate (mTLS)",
+  },
+  {
+    name: "tls-key",
+    kind: "string",
+    default: "",
+    help: "PEM file of the operator's client private key (mTLS)",
+  },
+  {
+    name: "insecure",
+    kind: "bool",
+    default: "false",
+    help: "plaintext gRPC without TLS, for development only",
+  },
+  {
+    name: "default-ingress-ip",
+    kind: "string",
+    default: "",
+    help: "IP address of every host taken from IngressRoute/IngressRouteTCP rules",
+  },
+  {
+    name: "leader-elect",
+    kind: "bool",
+    default: "false",
+    help: "elect one active replica with a coordination.k8s.io Lease",
+  },
+  {
+    name: "leader-election-namespace",
+    kind: "string",
+    default: "",
+    help: "namespace of the Lease (default: the pod's namespace)",
+  },
+  {
+    name: "metrics-bind-address",
+    kind: "string",
+    default: ":8080",
+    help: `address of the Prometheus /metrics endpoint; "0" disables it`,
+  },
+  {
+    name: "health-probe-bind-address",
+    kind: "string",
+    default: ":8081",
+    help: `address of /healthz and /readyz; "0" disables them`,
+  },
+  {
+    name: "kubeconfig",
+    kind: "string",
+    default: "",
+    help:
+      "kubeconfig file (default: $KUBECONFIG, then the in-cluster service account, then ~/.kube/config)",
+  },
+  { name: "log-level", kind: "string", default: "info", help: "debug, info, warn or error" },
+  {
+    name: "max-concurrent-reconciles",
+    kind: "int",
+    default: "4",
+    help: "reconcile workers per controller",
+  },
+];
+
+/** The `--help` text. */
+export function usage(): string {
+  const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
+  for (const f of FLAGS) {
+    const arg = f.kind === "bool" ? "" : f.kind === "int" ? " int" : " string";
+    const def = f.default === "" || f.default === "false"
+      ? ""
+      : ` (default ${JSON.stringify(f.default)})`;
+    lines.push(`  --${f.name}${arg}`, `      ${f.help}${def}`);
+  }
+  return lines.join("\n");
+}
+
+function parseBool(name: string, value: string): boolean {
+  if (/^(1|t|true)$/i.test(value)) return true;
+  if (/^(0|f|false)$/i.test(value)) return false;
+  throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
+}
+
+/** Reads flags into a name → raw value map, Go style. */
+function scan(args: readonly string[]): Map<string, string> {
+  const byName = new Map(FLAGS.map((f) => [f.name, f]));
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      if (i + 1 < args.length) throw new ConfigError(`unexpected argument "${args[i + 1]}"`);
+      break;
+    }
+    const m = /^--?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!m || arg === "-") {
+      throw new ConfigError(`unexpected argument "${arg}" (flags start with --)`);
+    }
+    const [, name, inline] = m;
+    if (name === "help" || name === "h") throw new HelpRequested();
+    const spec = byName.get(name);
+    if (!spec) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    let value = inline;
+    if (value === undefined) {
+      if (spec.kind === "bool") value = "true";
+      else if (i + 1 < args.length) value = args[++i];
+      else throw new ConfigError(`flag --${name} needs a value`);
+    }
+    values.set(name, value);
+  }
+  return values;
+}
+
+function validBindAddress(name: string, value: string): string | undefined {
+  if (value === "0") return undefined;
+  const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${name}: want [host]:port, or "0" to disable`,
+    );
+  }
+  return value;
+}
+
+function validServerAddress(value: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(`invalid value "${value}" for flag --server-address: want host:port`);
+  }
+  if (m[1] !== undefined && isIP(m[1]) !== 6) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --server-address: "${m[1]}" is not an IPv6 address`,
+    );
+  }
+  return value;
+}
+
+/** Environment values the configuration may fall back to. */
+export interface ConfigEnv {
+  KUBECONFIG?: string;
+  /** The pod's namespace (downward API), for the Lease. */
+  POD_NAMESPACE?: string;
+}
+
+/** Parses and validates the command line. Throws {@link ConfigError} or {@link HelpRequested}. */
+export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Config {
+  const raw = scan(args);
+  const get = (name: string) => raw.get(name) ?? FLAGS.find((f) => f.name === name)!.default;
+
+  const insecure = parseBool("insecure", get("insecure"));
+  const caPath = get("tls-ca"), certPath = get("tls-cert"), keyPath = get("tls-key");
+  const given = [["--tls-ca", caPath], ["--tls-cert", certPath], ["--tls-key", keyPath]].filter((
+    [, v],
+  ) => v !== "");
+  let tls: Config["tls"];
+  if (insecure) {
+    if (given.length > 0) {
+      throw new ConfigError(
+        `--insecure cannot be combined with ${given.map(([n]) => n).join(", ")}`,
+      );
+    }
+  } else if (given.length === 3) {
+    tls = { caPath, certPath, keyPath };
+  } else {
+    const missing = [["--tls-ca", caPath], ["--tls-cert", certPath], ["--tls-key", keyPath]]
+      .filter(([, v]) => v === "").map(([n]) => n);
+    throw new ConfigError(
+      given.length === 0
+        ? "mTLS needs --tls-ca, --tls-cert and --tls-key (or --insecure for a plaintext development server)"
+        : `incomplete TLS flags: ${
+          missing.join(", ")
+        } missing (all of --tls-ca, --tls-cert, --tls-key are needed)`,
+    );
+  }
+
+  const ingressIP = get("default-ingress-ip");
+  if (ingressIP !== "" && isIP(ingressIP) === 0) {
+    throw new ConfigError(
+      `invalid value "${ingressIP}" for flag --default-ingress-ip: not an IPv4 or IPv6 address`,
+    );
+  }
+
+  const level = get("log-level");
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(
+      `invalid value "${level}" for flag --log-level: want ${LEVELS.join(", ")}`,
+    );
+  }
+
+  const workersRaw = get("max-concurrent-reconciles");
+  const workers = Number(workersRaw);
+  if (!/^\d+$/.test(workersRaw) || workers < 1 || workers > 256) {
+    throw new ConfigError(
+      `invalid value "${workersRaw}" for flag --max-concurrent-reconciles: want a whole number from 1 to 256`,
+    );
+  }
+
+  const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
+  const config: Config = {
+    serverAddress: validServerAddress(get("server-address")),
+    insecure,
+    defaultIngressIP: ingressIP,
+    leaderElect: parseBool("leader-elect", get("leader-elect")),
+    logLevel: level as Level,
+    maxConcurrentReconciles: workers,
+  };
+  if (tls) config.tls = tls;
+  const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
+  if (leNamespace) config.leaderElectionNamespace = leNamespace;
+  const metrics = validBindAddress("metrics-bind-address", get("metrics-bind-address"));
+  if (metrics) config.metricsBindAddress = metrics;
+  const health = validBindAddress("health-probe-bind-address", get("health-probe-bind-address"));
+  if (health) config.healthProbeBindAddress = health;
+  if (kubeconfig) config.kubeconfig = kubeconfig;
+  return config;
+}

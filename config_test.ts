@@ -1,0 +1,101 @@
+import { assertEquals, assertMatch, assertThrows } from "./tests/assert.ts";
+import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
+
+const TLS = ["--tls-ca=/c/ca.crt", "--tls-cert", "/c/tls.crt", "-tls-key=/c/tls.key"];
+
+Deno.test("defaults match the Go operator's flags", () => {
+  const c = parseConfig(TLS);
+  assertEquals(c.serverAddress, "localhost:50051");
+  assertEquals(c.metricsBindAddress, ":8080");
+  assertEquals(c.healthProbeBindAddress, ":8081");
+  assertEquals(c.leaderElect, false);
+  assertEquals(c.defaultIngressIP, "");
+  assertEquals(c.logLevel, "info");
+  assertEquals(c.maxConcurrentReconciles, 4);
+  assertEquals(c.tls, { caPath: "/c/ca.crt", certPath: "/c/tls.crt", keyPath: "/c/tls.key" });
+  assertEquals(c.insecure, false);
+});
+
+Deno.test("Go flag syntax: -x, --x=v, --x v, booleans bare or =true/=false", () => {
+  const c = parseConfig([
+    ...TLS,
+    "-leader-elect",
+    "--server-address",
+    "[::1]:9000",
+    "--metrics-bind-address=0",
+    "--default-ingress-ip=192.168.1.10",
+    "--max-concurrent-reconciles=8",
+    "--log-level",
+    "debug",
+  ]);
+  assertEquals(c.leaderElect, true);
+  assertEquals(c.serverAddress, "[::1]:9000");
+  assertEquals(c.metricsBindAddress, undefined);
+  assertEquals(c.defaultIngressIP, "192.168.1.10");
+  assertEquals(c.maxConcurrentReconciles, 8);
+  assertEquals(c.logLevel, "debug");
+  assertEquals(parseConfig([...TLS, "--leader-elect=false"]).leaderElect, false);
+});
+
+Deno.test("kubeconfig and Lease namespace fall back to the environment", () => {
+  const c = parseConfig(TLS, { KUBECONFIG: "/k/config", POD_NAMESPACE: "ops" });
+  assertEquals(c.kubeconfig, "/k/config");
+  assertEquals(c.leaderElectionNamespace, "ops");
+  const d = parseConfig([...TLS, "--kubeconfig=/x", "--leader-election-namespace=a"], {
+    KUBECONFIG: "/k/config",
+  });
+  assertEquals([d.kubeconfig, d.leaderElectionNamespace], ["/x", "a"]);
+});
+
+Deno.test("--insecure needs no TLS files and refuses them", () => {
+  assertEquals(parseConfig(["--insecure"]).tls, undefined);
+  const e = assertThrows(() => parseConfig(["--insecure", "--tls-ca=/a"]));
+  assertMatch(e.message, /--insecure cannot be combined with --tls-ca/);
+});
+
+Deno.test("bad command lines give one line naming the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /unknown flag --bogus/],
+    [[], /mTLS needs --tls-ca, --tls-cert and --tls-key \(or --insecure/],
+    [["--tls-ca=/a"], /incomplete TLS flags: --tls-cert, --tls-key missing/],
+    [[...TLS, "--server-address=nohost"], /--server-address: want host:port/],
+    [[...TLS, "--server-address=h:70000"], /--server-address/],
+    [[...TLS, "--server-address=[zz]:1"], /not an IPv6 address/],
+    [[...TLS, "--default-ingress-ip=1.2.3"], /--default-ingress-ip: not an IPv4 or IPv6/],
+    [[...TLS, "--log-level=loud"], /--log-level: want debug, info, warn, error/],
+    [[...TLS, "--max-concurrent-reconciles=0"], /--max-concurrent-reconciles/],
+    [[...TLS, "--max-concurrent-reconciles=x"], /--max-concurrent-reconciles/],
+    [[...TLS, "--leader-elect=maybe"], /--leader-elect: want true or false/],
+    [[...TLS, "--metrics-bind-address=8080"], /--metrics-bind-address: want \[host\]:port/],
+    [[...TLS, "--kubeconfig"], /flag --kubeconfig needs a value/],
+    [[...TLS, "stray"], /unexpected argument "stray"/],
+  ];
+  for (const [args, pattern] of cases) {
+    const e = assertThrows(() => parseConfig(args), args.join(" "));
+    assertEquals(e instanceof ConfigError, true, args.join(" "));
+    assertMatch(e.message, pattern);
+    assertEquals(e.message.includes("\n"), false);
+  }
+});
+
+Deno.test("--help lists every flag", () => {
+  assertEquals(assertThrows(() => parseConfig(["--help"])) instanceof HelpRequested, true);
+  assertEquals(assertThrows(() => parseConfig(["-h"])) instanceof HelpRequested, true);
+  for (
+    const flag of [
+      "server-address",
+      "tls-ca",
+      "tls-cert",
+      "tls-key",
+      "default-ingress-ip",
+      "leader-elect",
+      "metrics-bind-address",
+      "health-probe-bind-address",
+      "kubeconfig",
+      "insecure",
+      "log-level",
+      "max-concurrent-reconciles",
+      "leader-election-namespace",
+    ]
+  ) assertMatch(usage(), new RegExp(`--${flag}\\b`));
+});

@@ -1,0 +1,304 @@
+/**
+ * The typed router-hosts client: the only code that talks to the server.
+ *
+ * Every call has a deadline, failures become {@link RouterHostsError} with an
+ * {@link Outcome}, and connection failures over TLS are diagnosed so the
+ * error names the cause instead of a bare UNAVAILABLE.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { checkServerIdentity } from "node:tls";
+import { hostsPackageDefinition } from "../proto/mod.ts";
+import { codeName, RouterHostsError } from "./errors.ts";
+import { diagnoseTls, isIpLiteral, type TlsMaterial } from "./tls.ts";
+
+/** A host entry as the server holds it. */
+export interface HostEntry {
+  id: string;
+  ipAddress: string;
+  hostname: string;
+  comment?: string;
+  tags: string[];
+  aliases: string[];
+  /** Opaque optimistic-concurrency token: compare for equality only. */
+  version: string;
+}
+
+/** Fields of a new entry. */
+export interface NewHost {
+  ipAddress: string;
+  hostname: string;
+  comment?: string;
+  tags?: string[];
+  aliases?: string[];
+}
+
+/** A change to an entry; absent fields are kept; `aliases`/`tags` replace the list (empty clears). */
+export interface HostUpdate {
+  id: string;
+  /** The version just read: the server refuses the update (conflict) if it moved. */
+  expectedVersion: string;
+  ipAddress?: string;
+  hostname?: string;
+  comment?: string;
+  aliases?: string[];
+  tags?: string[];
+}
+
+/** Called after every RPC, for metrics: method, status code name ("OK", ...), seconds. */
+export type CallObserver = (method: string, code: string, seconds: number) => void;
+
+/** How to reach the server. */
+export interface ClientOptions {
+  /** host:port */
+  address: string;
+  /** The mTLS client identity; undefined means plaintext (--insecure). */
+  tls?: TlsMaterial;
+  /** Deadline of each call in milliseconds (default 10 s). */
+  deadlineMs?: number;
+  observer?: CallObserver;
+}
+
+/** Keepalive pings at least 20 s apart: the server closes connections that ping more often than every 15 s. */
+const KEEPALIVE_MS = 30_000;
+
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: unknown) => void,
+) => void;
+type Streaming = (req: unknown, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>;
+
+interface WireEntry {
+  id: string;
+  ipAddress: string;
+  hostname: string;
+  comment?: string;
+  _comment?: string;
+  tags: string[];
+  aliases: string[];
+  version: string;
+}
+
+function toEntry(w: WireEntry | null | undefined): HostEntry {
+  if (!w) throw new Error("router-hosts returned a response without an entry");
+  const entry: HostEntry = {
+    id: w.id,
+    ipAddress: w.ipAddress,
+    hostname: w.hostname,
+    tags: w.tags ?? [],
+    aliases: w.aliases ?? [],
+    version: w.version,
+  };
+  if (w._comment === "comment" && w.comment !== undefined) entry.comment = w.comment;
+  return entry;
+}
+
+let serviceCtor: grpc.ServiceClientConstructor | undefined;
+function hostsService(): grpc.ServiceClientConstructor {
+  if (!serviceCtor) {
+    const loaded = grpc.loadPackageDefinition(hostsPackageDefinition()) as unknown as {
+      router_hosts: { v1: { HostsService: grpc.ServiceClientConstructor } };
+    };
+    serviceCtor = loaded.router_hosts.v1.HostsService;
+  }
+  return serviceCtor;
+}
+
+/** Splits "host:port" / "[v6]:port"; throws on anything else. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(address.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new Error(`"${address}" is not host:port`);
+  }
+  return { host: m[1] ?? m[2], port };
+}
+
+/** A typed, deadline-bound router-hosts client. */
+export class RouterHostsClient {
+  readonly address: string;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #deadlineMs: number;
+  readonly #observer?: CallObserver;
+  #tls?: TlsMaterial;
+  #stub: grpc.Client;
+  #lastDiagnosis?: { at: number; text: string | undefined };
+
+  constructor(options: ClientOptions) {
+    this.address = options.address;
+    const { host, port } = parseAddress(options.address);
+    this.#host = host;
+    this.#port = port;
+    this.#deadlineMs = options.deadlineMs ?? 10_000;
+    this.#observer = options.observer;
+    this.#tls = options.tls;
+    this.#stub = this.#makeStub(options.tls);
+  }
+
+  #makeStub(material: TlsMaterial | undefined): grpc.Client {
+    const channelOptions: grpc.ChannelOptions = {
+      "grpc.keepalive_time_ms": KEEPALIVE_MS,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 0,
+      "grpc.max_reconnect_backoff_ms": 10_000,
+    };
+    let creds: grpc.ChannelCredentials;
+    const target = this.address;
+    if (material) {
+      const host = this.#host;
+      creds = grpc.credentials.createSsl(material.ca, material.key, material.cert, {
+        // The certificate must name the host we dial, IP literals included.
+        checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+      });
+      if (isIpLiteral(host)) {
+        // Deno refuses an IP address as TLS servername (SNI); present a
+        // placeholder name and verify the IP SAN ourselves above.
+        channelOptions["grpc.ssl_target_name_override"] = "router-hosts";
+        channelOptions["grpc.default_authority"] = this.address;
+      }
+    } else {
+      creds = grpc.credentials.createInsecure();
+    }
+    return new (hostsService())(target, creds, channelOptions);
+  }
+
+  /**
+   * Swaps in a new client identity (certificate rotation). New calls use it;
+   * calls in flight finish on the old connection, which is then closed.
+   */
+  replaceTls(material: TlsMaterial): void {
+    const old = this.#stub;
+    this.#tls = material;
+    this.#stub = this.#makeStub(material);
+    this.#lastDiagnosis = undefined;
+    setTimeout(() => old.close(), this.#deadlineMs).unref?.();
+  }
+
+  /** Creates an entry; returns it with its id and version. */
+  async addHost(host: NewHost): Promise<HostEntry> {
+    const res = await this.#unary<{ entry: WireEntry }>("AddHost", {
+      ipAddress: host.ipAddress,
+      hostname: host.hostname,
+      comment: host.comment,
+      tags: host.tags ?? [],
+      aliases: host.aliases ?? [],
+    });
+    return toEntry(res.entry);
+  }
+
+  /** Reads one entry by id. */
+  async getHost(id: string): Promise<HostEntry> {
+    const res = await this.#unary<{ entry: WireEntry }>("GetHost", { id });
+    return toEntry(res.entry);
+  }
+
+  /** Changes an entry, guarded by `expectedVersion`. */
+  async updateHost(update: HostUpdate): Promise<HostEntry> {
+    const req: Record<string, unknown> = {
+      id: update.id,
+      expectedVersion: update.expectedVersion,
+      ipAddress: update.ipAddress,
+      hostname: update.hostname,
+      comment: update.comment,
+    };
+    if (update.aliases) req.aliases = { values: update.aliases };
+    if (update.tags) req.tags = { values: update.tags };
+    const res = await this.#unary<{ entry: WireEntry }>("UpdateHost", req);
+    return toEntry(res.entry);
+  }
+
+  /** Deletes an entry; unconditional unless `expectedVersion` is given. */
+  async deleteHost(id: string, expectedVersion?: string): Promise<void> {
+    await this.#unary("DeleteHost", { id, expectedVersion });
+  }
+
+  /** The server's loose search (substring over ip, hostname, comment, tags). */
+  searchHosts(query: string): Promise<HostEntry[]> {
+    return this.#stream("SearchHosts", { query });
+  }
+
+  /** Every entry on the server. */
+  listHosts(): Promise<HostEntry[]> {
+    return this.#stream("ListHosts", {});
+  }
+
+  /** Entries whose ip and hostname are exactly these (the server's search is loose). */
+  async findExact(ipAddress: string, hostname: string): Promise<HostEntry[]> {
+    const found = await this.searchHosts(hostname);
+    const want = hostname.toLowerCase();
+    return found.filter((e) => e.ipAddress === ipAddress && e.hostname.toLowerCase() === want);
+  }
+
+  /** True when the server answers its liveness RPC. */
+  async liveness(): Promise<boolean> {
+    const res = await this.#unary<{ alive: boolean }>("Liveness", {});
+    return res.alive;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#stub.close();
+  }
+
+  #options(): grpc.CallOptions {
+    return { deadline: Date.now() + this.#deadlineMs };
+  }
+
+  #unary<T>(method: string, req: unknown): Promise<T> {
+    const started = performance.now();
+    const fn = (this.#stub as unknown as Record<string, Unary>)[method].bind(this.#stub);
+    return new Promise<T>((resolve, reject) => {
+      fn(req, new grpc.Metadata(), this.#options(), (err, res) => {
+        this.#observe(method, err ? err.code : grpc.status.OK, started);
+        if (err) this.#fail(method, err).then(reject, reject);
+        else resolve(res as T);
+      });
+    });
+  }
+
+  #stream(method: string, req: unknown): Promise<HostEntry[]> {
+    const started = performance.now();
+    const fn = (this.#stub as unknown as Record<string, Streaming>)[method].bind(this.#stub);
+    return new Promise<HostEntry[]>((resolve, reject) => {
+      const out: HostEntry[] = [];
+      const call = fn(req, this.#options());
+      call.on("data", (msg: { entry: WireEntry }) => out.push(toEntry(msg.entry)));
+      call.on("error", (err: grpc.ServiceError) => {
+        this.#observe(method, err.code, started);
+        this.#fail(method, err).then(reject, reject);
+      });
+      call.on("end", () => {
+        this.#observe(method, grpc.status.OK, started);
+        resolve(out);
+      });
+    });
+  }
+
+  #observe(method: string, code: number, started: number): void {
+    this.#observer?.(method, codeName(code), (performance.now() - started) / 1000);
+  }
+
+  async #fail(method: string, err: grpc.ServiceError): Promise<RouterHostsError> {
+    let serverMessage = err.details || err.message;
+    if (err.code === grpc.status.UNAVAILABLE && this.#tls) {
+      const diagnosis = await this.#diagnose();
+      if (diagnosis) serverMessage = `${diagnosis}; ${serverMessage}`;
+    }
+    return new RouterHostsError({ code: err.code, method, address: this.address, serverMessage });
+  }
+
+  /** A TLS diagnosis, cached for a few seconds so an outage does not multiply handshakes. */
+  async #diagnose(): Promise<string | undefined> {
+    const now = Date.now();
+    if (this.#lastDiagnosis && now - this.#lastDiagnosis.at < 5_000) {
+      return this.#lastDiagnosis.text;
+    }
+    const text = await diagnoseTls(this.#host, this.#port, this.#tls!);
+    this.#lastDiagnosis = { at: now, text };
+    return text;
+  }
+}
