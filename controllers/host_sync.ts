@@ -1,0 +1,201 @@
+/**
+ * "Make this host entry exist as desired": the create / adopt / compare /
+ * update / recreate logic shared by every controller, and the matching
+ * delete. It talks to router-hosts only through {@link HostsApi}.
+ *
+ * @module
+ */
+import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
+import { isOutcome, RouterHostsError } from "../grpc/errors.ts";
+
+/** The router-hosts calls this logic needs (the gRPC client implements it). */
+export interface HostsApi {
+  readonly address: string;
+  addHost(host: NewHost): Promise<HostEntry>;
+  getHost(id: string): Promise<HostEntry>;
+  updateHost(update: HostUpdate): Promise<HostEntry>;
+  deleteHost(id: string, expectedVersion?: string): Promise<void>;
+  findExact(ipAddress: string, hostname: string): Promise<HostEntry[]>;
+}
+
+/** The entry a Kubernetes object wants. */
+export interface DesiredHost {
+  ipAddress: string;
+  hostname: string;
+  comment: string;
+  aliases: string[];
+  tags: string[];
+}
+
+/** What {@link ensureHost} did. */
+export type EnsureAction = "created" | "adopted" | "updated" | "unchanged" | "recreated";
+
+/** The entry as it now is, and what it took. */
+export interface EnsureResult {
+  action: EnsureAction;
+  entry: HostEntry;
+}
+
+/** An entry with our ip+hostname exists but belongs to someone else; we never take it. */
+export class AdoptionRefusedError extends Error {
+  readonly entry: HostEntry;
+  constructor(entry: HostEntry) {
+    super(
+      `an entry for ${entry.hostname} -> ${entry.ipAddress} already exists on router-hosts (id ${entry.id}, comment ${
+        JSON.stringify(entry.comment ?? "")
+      }) and is not ours; delete it there or change this object`,
+    );
+    this.name = "AdoptionRefusedError";
+    this.entry = entry;
+  }
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a), sb = new Set(b);
+  return sa.size === sb.size && [...sb].every((x) => sa.has(x));
+}
+
+/**
+ * The smallest update that turns `entry` into `desired`, or undefined when
+ * they already match (ip, hostname, comment; aliases and tags as sets).
+ *
+ * Only differing fields are sent: the server appends an event for every
+ * comment/aliases/tags field present in an update, changed or not.
+ */
+export function diffHost(entry: HostEntry, desired: DesiredHost): HostUpdate | undefined {
+  const update: HostUpdate = { id: entry.id, expectedVersion: entry.version };
+  let changed = false;
+  if (entry.ipAddress !== desired.ipAddress) {
+    update.ipAddress = desired.ipAddress;
+    changed = true;
+  }
+  if (entry.hostname !== desired.hostname) {
+    update.hostname = desired.hostname;
+    changed = true;
+  }
+  if ((entry.comment ?? "") !== desired.comment) {
+    update.comment = desired.comment;
+    changed = true;
+  }
+  if (!sameSet(entry.aliases, desired.aliases)) {
+    update.aliases = [...desired.aliases];
+    changed = true;
+  }
+  if (!sameSet(entry.tags, desired.tags)) {
+    update.tags = [...desired.tags];
+    changed = true;
+  }
+  return changed ? update : undefined;
+}
+
+/** How many times a version conflict is re-read and retried within one call. */
+const CONFLICT_RETRIES = 3;
+
+/**
+ * Brings `entry` to `desired` with compare-then-update under
+ * expected_version; on a conflict re-reads and tries again.
+ * Throws not-found errors through to the caller.
+ */
+async function converge(
+  api: HostsApi,
+  entry: HostEntry,
+  desired: DesiredHost,
+): Promise<{ entry: HostEntry; updated: boolean }> {
+  for (let attempt = 0;; attempt++) {
+    const update = diffHost(entry, desired);
+    if (!update) return { entry, updated: false };
+    try {
+      return { entry: await api.updateHost(update), updated: true };
+    } catch (e) {
+      if (!isOutcome(e, "conflict") || attempt >= CONFLICT_RETRIES) throw e;
+      entry = await api.getHost(entry.id);
+    }
+  }
+}
+
+async function createOrAdopt(
+  api: HostsApi,
+  desired: DesiredHost,
+  owns: (entry: HostEntry) => boolean,
+): Promise<EnsureResult> {
+  try {
+    const entry = await api.addHost({
+      ipAddress: desired.ipAddress,
+      hostname: desired.hostname,
+      comment: desired.comment,
+      aliases: desired.aliases,
+      tags: desired.tags,
+    });
+    return { action: "created", entry };
+  } catch (e) {
+    if (!isOutcome(e, "already-exists")) throw e;
+    const existing = await api.findExact(desired.ipAddress, desired.hostname);
+    const mine = existing.find(owns);
+    if (!mine) {
+      if (existing.length > 0) throw new AdoptionRefusedError(existing[0]);
+      // Gone between AddHost and SearchHosts: report the original error and let the retry create it.
+      throw e;
+    }
+    const { entry } = await converge(api, mine, desired);
+    return { action: "adopted", entry };
+  }
+}
+
+/**
+ * Makes the entry exist as `desired`.
+ *
+ * With `knownId` (from status or annotation): read it; equal → no write;
+ * different → update; gone → create again ("recreated"). Without: create;
+ * on ALREADY_EXISTS adopt the existing entry only if `owns` accepts it,
+ * else throw {@link AdoptionRefusedError}.
+ */
+export async function ensureHost(
+  api: HostsApi,
+  desired: DesiredHost,
+  knownId: string | undefined,
+  owns: (entry: HostEntry) => boolean,
+): Promise<EnsureResult> {
+  if (knownId) {
+    try {
+      const current = await api.getHost(knownId);
+      const { entry, updated } = await converge(api, current, desired);
+      return { action: updated ? "updated" : "unchanged", entry };
+    } catch (e) {
+      // An id that is not a valid ULID cannot exist on the server either.
+      if (!isOutcome(e, "not-found") && !isOutcome(e, "invalid")) throw e;
+      if (isOutcome(e, "invalid") && !/invalid ID/i.test((e as RouterHostsError).serverMessage)) {
+        throw e;
+      }
+    }
+    const result = await createOrAdopt(api, desired, owns);
+    return { action: "recreated", entry: result.entry };
+  }
+  return await createOrAdopt(api, desired, owns);
+}
+
+/** Deletes an entry by id; an entry already gone (or an impossible id) counts as deleted. */
+export async function deleteHost(api: HostsApi, id: string): Promise<void> {
+  try {
+    await api.deleteHost(id);
+  } catch (e) {
+    if (isOutcome(e, "not-found")) return;
+    if (isOutcome(e, "invalid") && /invalid ID/i.test(e.serverMessage)) return;
+    throw e;
+  }
+}
+
+/**
+ * Deletes entries we own that match ip+hostname but whose id we never
+ * recorded (a crash between AddHost and the status write), so nothing is
+ * orphaned.
+ */
+export async function deleteUntracked(
+  api: HostsApi,
+  ipAddress: string,
+  hostname: string,
+  owns: (entry: HostEntry) => boolean,
+): Promise<number> {
+  const found = (await api.findExact(ipAddress, hostname)).filter(owns);
+  for (const entry of found) await deleteHost(api, entry.id);
+  return found.length;
+}
