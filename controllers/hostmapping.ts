@@ -1,0 +1,359 @@
+/**
+ * The HostMapping controller: one `router-hosts.fzymgc.house/v1alpha1`
+ * HostMapping becomes one router-hosts entry with comment
+ * `k8s:<namespace>/<name>`.
+ *
+ * The pure parts (projection, desired entry, status) are exported for unit
+ * tests; {@link HostMappingReconciler} turns them into calls.
+ *
+ * @module
+ */
+import type { HostEntry } from "../grpc/client.ts";
+import { RouterHostsError } from "../grpc/errors.ts";
+import type { Logger } from "../observability/log.ts";
+import { type Condition, setCondition } from "../k8s/conditions.ts";
+import { deepEqual } from "../k8s/equal.ts";
+import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
+import type { KubeObject, ResourceType } from "../k8s/resource.ts";
+import type { ObjectWriter } from "../k8s/object_writer.ts";
+import {
+  AdoptionRefusedError,
+  deleteHost,
+  deleteUntracked,
+  type DesiredHost,
+  ensureHost,
+  type HostsApi,
+} from "./host_sync.ts";
+import { TerminalError } from "../k8s/controller.ts";
+
+/** The HostMapping custom resource. */
+export const HOSTMAPPING: ResourceType = {
+  group: "router-hosts.fzymgc.house",
+  version: "v1alpha1",
+  plural: "hostmappings",
+  kind: "HostMapping",
+  namespaced: true,
+};
+
+/** Held until the server entry is deleted. */
+export const HOSTMAPPING_FINALIZER = "router-hosts.fzymgc.house/host-cleanup";
+
+/** `status` of a HostMapping. */
+export interface HostMappingStatus {
+  phase?: "Pending" | "Synced" | "Error";
+  message?: string;
+  hostId?: string;
+  hostVersion?: string;
+  lastSyncTime?: string;
+  conditions?: Condition[];
+}
+
+/** The fields of a HostMapping that reconcile reads; all the cache keeps. */
+export interface HostMappingView {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  generation: number;
+  deletionTimestamp?: string;
+  finalizers: string[];
+  spec: { hostname: string; ip: string; aliases: string[]; tags: string[] };
+  status: HostMappingStatus;
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** Keeps what reconcile needs of a HostMapping. */
+export function projectHostMapping(obj: KubeObject): HostMappingView {
+  const md = obj.metadata ?? {};
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  const status = (obj.status ?? {}) as HostMappingStatus;
+  const view: HostMappingView = {
+    namespace: md.namespace ?? "",
+    name: md.name ?? "",
+    uid: md.uid ?? "",
+    resourceVersion: md.resourceVersion ?? "",
+    generation: md.generation ?? 0,
+    finalizers: md.finalizers ?? [],
+    spec: {
+      hostname: typeof spec.hostname === "string" ? spec.hostname : "",
+      ip: typeof spec.ip === "string" ? spec.ip : "",
+      aliases: strings(spec.aliases),
+      tags: strings(spec.tags),
+    },
+    status: {
+      phase: status.phase,
+      message: status.message,
+      hostId: status.hostId,
+      hostVersion: status.hostVersion,
+      lastSyncTime: status.lastSyncTime,
+      conditions: status.conditions,
+    },
+  };
+  if (md.deletionTimestamp) view.deletionTimestamp = md.deletionTimestamp;
+  return view;
+}
+
+/**
+ * True when a change from `prev` to `next` needs a reconcile: spec,
+ * deletion or finalizers changed. Status-only changes (our own writes) do
+ * not, so writing status never loops back into a reconcile.
+ */
+export function needsReconcile(prev: HostMappingView | undefined, next: HostMappingView): boolean {
+  if (!prev) return true;
+  return prev.generation !== next.generation ||
+    prev.deletionTimestamp !== next.deletionTimestamp ||
+    !deepEqual(prev.finalizers, next.finalizers) ||
+    !deepEqual(prev.spec, next.spec);
+}
+
+/** The owner comment of the entry of `namespace/name`. */
+export function hostMappingComment(namespace: string, name: string): string {
+  return `k8s:${namespace}/${name}`;
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** The entry a HostMapping wants. */
+export function desiredHost(view: HostMappingView): DesiredHost {
+  return {
+    ipAddress: view.spec.ip,
+    hostname: view.spec.hostname,
+    comment: hostMappingComment(view.namespace, view.name),
+    aliases: unique(view.spec.aliases),
+    tags: unique(view.spec.tags),
+  };
+}
+
+/** Why a sync failed, as a condition reason and a message for status. */
+export function classifyError(e: unknown): { reason: string; message: string } {
+  if (e instanceof AdoptionRefusedError) return { reason: "AdoptionRefused", message: e.message };
+  if (e instanceof RouterHostsError) {
+    const reason = {
+      "unavailable": "ServerUnavailable",
+      "invalid": "InvalidSpec",
+      "conflict": "Conflict",
+      "already-exists": "AlreadyExists",
+      "not-found": "NotFound",
+      "other": "ServerError",
+    }[e.outcome];
+    return { reason, message: e.message };
+  }
+  return { reason: "SyncFailed", message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Status after a successful sync; lastSyncTime moves only when something changed. */
+export function syncedStatus(
+  prev: HostMappingStatus,
+  entry: HostEntry,
+  generation: number,
+  now: Date,
+  wrote: boolean,
+): HostMappingStatus {
+  const next: HostMappingStatus = {
+    phase: "Synced",
+    message: `host entry ${entry.id} is in sync`,
+    hostId: entry.id,
+    hostVersion: entry.version,
+    conditions: setCondition(prev.conditions ?? [], {
+      type: "Synced",
+      status: "True",
+      reason: "Synced",
+      message: `${entry.hostname} -> ${entry.ipAddress} is in sync on router-hosts`,
+      observedGeneration: generation,
+    }, now),
+  };
+  const same = !wrote && prev.phase === next.phase && prev.hostId === next.hostId &&
+    prev.hostVersion === next.hostVersion;
+  next.lastSyncTime = same && prev.lastSyncTime ? prev.lastSyncTime : rfc3339(now);
+  return next;
+}
+
+/** Status after a failed sync; hostId is kept unless the entry is known to be gone. */
+export function errorStatus(
+  prev: HostMappingStatus,
+  reason: string,
+  message: string,
+  generation: number,
+  now: Date,
+): HostMappingStatus {
+  const next: HostMappingStatus = {
+    phase: "Error",
+    message,
+    conditions: setCondition(prev.conditions ?? [], {
+      type: "Synced",
+      status: "False",
+      reason,
+      message,
+      observedGeneration: generation,
+    }, now),
+  };
+  if (prev.hostId) next.hostId = prev.hostId;
+  if (prev.hostVersion) next.hostVersion = prev.hostVersion;
+  if (prev.lastSyncTime) next.lastSyncTime = prev.lastSyncTime;
+  return next;
+}
+
+/** Status before the first sync. */
+export function pendingStatus(generation: number, now: Date): HostMappingStatus {
+  return {
+    phase: "Pending",
+    message: "creating the host entry on router-hosts",
+    conditions: setCondition([], {
+      type: "Synced",
+      status: "False",
+      reason: "Pending",
+      message: "waiting for the first sync",
+      observedGeneration: generation,
+    }, now),
+  };
+}
+
+/** RFC 3339 with seconds, as metav1.Time serialises. */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Dependencies of {@link HostMappingReconciler}. */
+export interface HostMappingDeps {
+  hosts: HostsApi;
+  writer: ObjectWriter<HostMappingView>;
+  get: (key: string) => HostMappingView | undefined;
+  events: EventRecorder;
+  log: Logger;
+  /** Called with +1/-1 as entries start/stop being managed (router_hosts_managed_hosts). */
+  managed?: (key: string, managed: boolean) => void;
+  now?: () => Date;
+}
+
+function regarding(v: HostMappingView): EventRegarding {
+  return {
+    apiVersion: `${HOSTMAPPING.group}/${HOSTMAPPING.version}`,
+    kind: HOSTMAPPING.kind,
+    namespace: v.namespace,
+    name: v.name,
+    uid: v.uid,
+  };
+}
+
+/** Reconciles one HostMapping key against router-hosts. */
+export class HostMappingReconciler {
+  readonly #d: HostMappingDeps;
+  readonly #now: () => Date;
+
+  constructor(deps: HostMappingDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  /** Level-triggered: reads the cached object and makes the server match it. */
+  async reconcile(key: string): Promise<void> {
+    const view = this.#d.get(key);
+    if (!view) return;
+    const log = this.#d.log.with({ key });
+    if (view.deletionTimestamp) return await this.#cleanup(view, log);
+
+    let current = view;
+    if (!current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
+      current = await this.#d.writer.addFinalizer(current, HOSTMAPPING_FINALIZER);
+    }
+    if (!current.status.phase) {
+      current = await this.#d.writer.writeStatus(
+        current,
+        pendingStatus(current.generation, this.#now()),
+      );
+    }
+    const owner = hostMappingComment(current.namespace, current.name);
+    const owns = (e: HostEntry) => e.comment === owner;
+    try {
+      const result = await ensureHost(
+        this.#d.hosts,
+        desiredHost(current),
+        current.status.hostId,
+        owns,
+      );
+      if (result.action === "recreated") {
+        const note =
+          `host entry ${current.status.hostId} was gone from router-hosts; recreated as ${result.entry.id}`;
+        log.info(note, { hostId: result.entry.id });
+        this.#d.events.event(regarding(current), "Normal", "Recreated", note);
+      } else if (result.action !== "unchanged") {
+        log.info(`host entry ${result.action}`, {
+          hostId: result.entry.id,
+          version: result.entry.version,
+        });
+      }
+      const next = syncedStatus(
+        current.status,
+        result.entry,
+        current.generation,
+        this.#now(),
+        result.action !== "unchanged",
+      );
+      await this.#writeStatusIfChanged(current, next);
+      this.#d.managed?.(key, true);
+    } catch (e) {
+      const { reason, message } = classifyError(e);
+      log.warn("sync failed", { reason, error: message, hostId: current.status.hostId });
+      if (e instanceof AdoptionRefusedError) {
+        this.#d.events.event(regarding(current), "Warning", "AdoptionRefused", message);
+      } else {
+        this.#d.events.event(regarding(current), "Warning", "SyncFailed", message);
+      }
+      await this.#writeStatusIfChanged(
+        current,
+        errorStatus(current.status, reason, message, current.generation, this.#now()),
+      ).catch((se) => log.warn("could not write status", { error: se }));
+      // A spec the server rejects, or an entry that is not ours, will not
+      // fix itself by retrying: wait for a change (or the periodic resync).
+      if (reason === "InvalidSpec" || reason === "AdoptionRefused") {
+        throw new TerminalError(message);
+      }
+      throw e;
+    }
+  }
+
+  async #writeStatusIfChanged(view: HostMappingView, next: HostMappingStatus): Promise<void> {
+    if (statusEquivalent(view.status, next)) return;
+    await this.#d.writer.writeStatus(view, next);
+  }
+
+  async #cleanup(view: HostMappingView, log: Logger): Promise<void> {
+    if (!view.finalizers.includes(HOSTMAPPING_FINALIZER)) return;
+    const owner = hostMappingComment(view.namespace, view.name);
+    try {
+      if (view.status.hostId) {
+        await deleteHost(this.#d.hosts, view.status.hostId);
+      } else if (view.spec.ip && view.spec.hostname) {
+        await deleteUntracked(
+          this.#d.hosts,
+          view.spec.ip,
+          view.spec.hostname,
+          (e) => e.comment === owner,
+        );
+      }
+    } catch (e) {
+      const { reason, message } = classifyError(e);
+      const text = `cleanup of the host entry failed, finalizer kept: ${message}`;
+      log.warn("cleanup failed", { reason, error: message, hostId: view.status.hostId });
+      this.#d.events.event(regarding(view), "Warning", "SyncFailed", text);
+      await this.#writeStatusIfChanged(
+        view,
+        errorStatus(view.status, reason, text, view.generation, this.#now()),
+      ).catch((se) => log.warn("could not write status", { error: se }));
+      throw e;
+    }
+    log.info("host entry deleted", { hostId: view.status.hostId });
+    this.#d.managed?.(`${view.namespace}/${view.name}`, false);
+    await this.#d.writer.removeFinalizer(view, HOSTMAPPING_FINALIZER);
+  }
+}
+
+/** Equal statuses, ignoring condition timestamps that setCondition keeps anyway. */
+export function statusEquivalent(a: HostMappingStatus, b: HostMappingStatus): boolean {
+  return deepEqual(a, b);
+}

@@ -1,0 +1,179 @@
+/**
+ * Kubernetes Events (events.k8s.io/v1) about the objects we reconcile:
+ * repeats are aggregated into one Event's `series`, each object has a rate
+ * limit, and failures to record are logged, never thrown — an Event is a
+ * courtesy, not part of reconciliation.
+ *
+ * @module
+ */
+import type { Logger } from "../observability/log.ts";
+import type { Clock } from "./clock.ts";
+import { realClock } from "./clock.ts";
+
+/** The object an Event is about. */
+export interface EventRegarding {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** Normal or Warning. */
+export type EventType = "Normal" | "Warning";
+
+/** Records Events; controllers depend on this, tests may pass a fake. */
+export interface EventRecorder {
+  /** Records `reason` (CamelCase) with a human `note` about `regarding`. */
+  event(regarding: EventRegarding, type: EventType, reason: string, note: string): void;
+}
+
+/** The one request the recorder makes (KubeClient implements it). */
+export interface EventsApi {
+  request<T>(opts: {
+    method: string;
+    path: string;
+    body?: unknown;
+    contentType?: string;
+  }): Promise<T>;
+}
+
+/** MicroTime with exactly six fractional digits, as the API server requires. */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+interface Series {
+  name: string;
+  namespace: string;
+  count: number;
+  lastWritten: number;
+  pending: boolean;
+  firstSeen: number;
+}
+
+/** Options of {@link KubeEventRecorder}. */
+export interface RecorderOptions {
+  api: EventsApi;
+  log: Logger;
+  /** reportingController, e.g. "router-hosts.fzymgc.house/operator". */
+  controller: string;
+  /** reportingInstance: this process's identity. */
+  instance: string;
+  clock?: Clock;
+  /** Events per object before rate limiting (default 10). */
+  burst?: number;
+  /** One more allowed per object every this many ms (default 30 s). */
+  refillMs?: number;
+}
+
+/** Repeats within this window join the first Event's series. */
+const SERIES_WINDOW_MS = 10 * 60_000;
+/** A series is written to the API server at most this often. */
+const SERIES_WRITE_MS = 30_000;
+const MAX_NOTE = 1024;
+
+/** Writes Events to the API server with aggregation and per-object rate limits. */
+export class KubeEventRecorder implements EventRecorder {
+  readonly #o: Required<Omit<RecorderOptions, "clock">> & { clock: Clock };
+  readonly #series = new Map<string, Series>();
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(options: RecorderOptions) {
+    this.#o = { burst: 10, refillMs: 30_000, clock: realClock, ...options };
+  }
+
+  event(regarding: EventRegarding, type: EventType, reason: string, note: string): void {
+    const now = this.#o.clock.now();
+    this.#prune(now);
+    const key = `${regarding.uid}\u0000${type}\u0000${reason}\u0000${note}`;
+    const series = this.#series.get(key);
+    if (series && now - series.firstSeen < SERIES_WINDOW_MS) {
+      series.count++;
+      if (now - series.lastWritten >= SERIES_WRITE_MS && !series.pending) {
+        this.#writeSeries(series, now);
+      }
+      return;
+    }
+    if (!this.#take(regarding.uid, now)) {
+      this.#o.log.debug("event dropped by rate limit", { reason, object: keyOf(regarding) });
+      return;
+    }
+    const name = `${regarding.name}.${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const fresh: Series = {
+      name,
+      namespace: regarding.namespace,
+      count: 1,
+      lastWritten: now,
+      pending: true,
+      firstSeen: now,
+    };
+    this.#series.set(key, fresh);
+    const body = {
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name, namespace: regarding.namespace },
+      eventTime: microTime(new Date()),
+      reportingController: this.#o.controller,
+      reportingInstance: this.#o.instance,
+      action: "Reconcile",
+      reason,
+      note: note.length > MAX_NOTE ? note.slice(0, MAX_NOTE - 1) + "…" : note,
+      type,
+      regarding,
+    };
+    this.#o.api.request({
+      method: "POST",
+      path: `/apis/events.k8s.io/v1/namespaces/${regarding.namespace}/events`,
+      body,
+    }).then(
+      () => fresh.pending = false,
+      (e) => {
+        this.#series.delete(key);
+        this.#o.log.warn("could not record event", { reason, object: keyOf(regarding), error: e });
+      },
+    );
+  }
+
+  #writeSeries(series: Series, now: number): void {
+    series.pending = true;
+    series.lastWritten = now;
+    this.#o.api.request({
+      method: "PATCH",
+      path: `/apis/events.k8s.io/v1/namespaces/${series.namespace}/events/${series.name}`,
+      contentType: "application/merge-patch+json",
+      body: { series: { count: series.count, lastObservedTime: microTime(new Date()) } },
+    }).then(
+      () => series.pending = false,
+      (e) => {
+        series.pending = false;
+        this.#o.log.debug("could not update event series", { event: series.name, error: e });
+      },
+    );
+  }
+
+  #take(uid: string, now: number): boolean {
+    const b = this.#buckets.get(uid) ?? { tokens: this.#o.burst, at: now };
+    b.tokens = Math.min(this.#o.burst, b.tokens + (now - b.at) / this.#o.refillMs);
+    b.at = now;
+    this.#buckets.set(uid, b);
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+
+  /** Forgets series and buckets old enough not to matter, so memory stays bounded. */
+  #prune(now: number): void {
+    if (this.#series.size < 1000 && this.#buckets.size < 1000) return;
+    for (const [k, s] of this.#series) {
+      if (now - s.firstSeen >= SERIES_WINDOW_MS) this.#series.delete(k);
+    }
+    for (const [k, b] of this.#buckets) {
+      if (now - b.at >= this.#o.refillMs * this.#o.burst) this.#buckets.delete(k);
+    }
+  }
+}
+
+function keyOf(r: EventRegarding): string {
+  return `${r.namespace}/${r.name}`;
+}
