@@ -1,0 +1,105 @@
+/**
+ * Writes to objects a controller reconciles — finalizers, status,
+ * annotations — and puts the server's answer straight into the cache, so the
+ * next reconcile of the key sees our own write even before its watch event
+ * arrives (and that event then changes nothing).
+ *
+ * @module
+ */
+import { isNotFound, type RequestOptions } from "./client.ts";
+import { addFinalizerPatch, type FinalizerTarget, removeFinalizerPatch } from "./finalizer.ts";
+import { type KubeObject, objectPath, type ResourceType } from "./resource.ts";
+import type { Store } from "./store.ts";
+
+/** The request the writer makes (KubeClient implements it). */
+export interface RequestApi {
+  request<T>(opts: RequestOptions): Promise<T>;
+}
+
+/** What every cached view carries. */
+export interface ViewMeta {
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  finalizers: string[];
+}
+
+const MERGE_PATCH = "application/merge-patch+json";
+
+/** Finalizer, status and annotation writes for one resource type. */
+export class ObjectWriter<V extends ViewMeta> {
+  readonly #api: RequestApi;
+  readonly #rt: ResourceType;
+  readonly #project: (obj: KubeObject) => V;
+  readonly #store: Store<V>;
+
+  constructor(options: {
+    api: RequestApi;
+    resource: ResourceType;
+    project: (obj: KubeObject) => V;
+    store: Store<V>;
+  }) {
+    this.#api = options.api;
+    this.#rt = options.resource;
+    this.#project = options.project;
+    this.#store = options.store;
+  }
+
+  async #patch(view: V, patch: unknown, subresource?: string): Promise<V> {
+    const obj = await this.#api.request<KubeObject>({
+      method: "PATCH",
+      path: objectPath(this.#rt, view.namespace, view.name, subresource),
+      body: patch,
+      contentType: MERGE_PATCH,
+    });
+    const next = this.#project(obj);
+    this.#store.apply(`${view.namespace}/${view.name}`, next);
+    return next;
+  }
+
+  /**
+   * Adds a finalizer with a patch guarded by resourceVersion (see
+   * finalizer.ts): a concurrent change fails with 409 instead of being lost.
+   */
+  addFinalizer(view: V, finalizer: string): Promise<V> {
+    const patch = addFinalizerPatch(asTarget(view), finalizer);
+    return patch ? this.#patch(view, patch) : Promise.resolve(view);
+  }
+
+  /** Removes a finalizer (guarded the same way); an object already gone is fine. */
+  async removeFinalizer(view: V, finalizer: string): Promise<void> {
+    const patch = removeFinalizerPatch(asTarget(view), finalizer);
+    if (!patch) return;
+    try {
+      await this.#api.request<KubeObject>({
+        method: "PATCH",
+        path: objectPath(this.#rt, view.namespace, view.name),
+        body: patch,
+        contentType: MERGE_PATCH,
+      });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /** Replaces `status` through the status subresource (the controller owns all of it). */
+  writeStatus(view: V, status: unknown): Promise<V> {
+    return this.#patch(view, { status }, "status");
+  }
+
+  /** Sets (string) or removes (null) annotations, guarded by resourceVersion. */
+  writeAnnotations(view: V, annotations: Record<string, string | null>): Promise<V> {
+    return this.#patch(view, { metadata: { resourceVersion: view.resourceVersion, annotations } });
+  }
+}
+
+function asTarget(view: ViewMeta): FinalizerTarget {
+  return {
+    metadata: {
+      name: view.name,
+      namespace: view.namespace,
+      resourceVersion: view.resourceVersion,
+      finalizers: view.finalizers,
+    },
+  };
+}
