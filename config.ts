@@ -26,6 +26,8 @@ export interface Config {
   kubeconfig?: string;
   logLevel: Level;
   maxConcurrentReconciles: number;
+  /** Every object is re-checked against the server this often. */
+  resyncPeriodMs: number;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -41,7 +43,7 @@ export class HelpRequested extends Error {}
 
 interface FlagSpec {
   name: string;
-  kind: "string" | "bool" | "int";
+  kind: "string" | "bool" | "int" | "duration";
   default: string;
   help: string;
 }
@@ -122,13 +124,20 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "4",
     help: "reconcile workers per controller",
   },
+  {
+    name: "resync-period",
+    kind: "duration",
+    default: "10m",
+    help:
+      "how often every object is re-checked against the server (finds entries changed or deleted out of band), e.g. 30s, 10m, 1h",
+  },
 ];
 
 /** The `--help` text. */
 export function usage(): string {
   const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
   for (const f of FLAGS) {
-    const arg = f.kind === "bool" ? "" : f.kind === "int" ? " int" : " string";
+    const arg = f.kind === "bool" ? "" : ` ${f.kind}`;
     const def = f.default === "" || f.default === "false"
       ? ""
       : ` (default ${JSON.stringify(f.default)})`;
@@ -257,6 +266,14 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     );
   }
 
+  const resync = get("resync-period");
+  const resyncPeriodMs = parseDuration(resync);
+  if (resyncPeriodMs === undefined || resyncPeriodMs < 1000) {
+    throw new ConfigError(
+      `invalid value "${resync}" for flag --resync-period: want a duration of at least 1s, e.g. 30s, 10m, 1h`,
+    );
+  }
+
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
     serverAddress: validServerAddress(get("server-address")),
@@ -265,6 +282,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     leaderElect: parseBool("leader-elect", get("leader-elect")),
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
+    resyncPeriodMs,
   };
   if (tls) config.tls = tls;
   const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
@@ -275,4 +293,16 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
   if (health) config.healthProbeBindAddress = health;
   if (kubeconfig) config.kubeconfig = kubeconfig;
   return config;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration ("1h30m", "45s", "500ms") in milliseconds, or undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * UNIT_MS[m[2]];
+  }
+  return total;
 }

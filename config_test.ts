@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, assertThrows } from "./tests/assert.ts";
-import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
+import { ConfigError, HelpRequested, parseConfig, parseDuration, usage } from "./config.ts";
 
 const TLS = ["--tls-ca=/c/ca.crt", "--tls-cert", "/c/tls.crt", "-tls-key=/c/tls.key"];
 
@@ -14,6 +14,16 @@ Deno.test("defaults match the Go operator's flags", () => {
   assertEquals(c.maxConcurrentReconciles, 4);
   assertEquals(c.tls, { caPath: "/c/ca.crt", certPath: "/c/tls.crt", keyPath: "/c/tls.key" });
   assertEquals(c.insecure, false);
+  assertEquals(c.resyncPeriodMs, 600_000);
+});
+
+Deno.test("--resync-period takes Go durations", () => {
+  assertEquals(parseConfig([...TLS, "--resync-period=1h30m"]).resyncPeriodMs, 5_400_000);
+  assertEquals(parseConfig([...TLS, "--resync-period", "45s"]).resyncPeriodMs, 45_000);
+  assertEquals(parseDuration("1500ms"), 1500);
+  assertEquals(parseDuration("10"), undefined);
+  const e = assertThrows(() => parseConfig([...TLS, "--resync-period=500ms"]));
+  assertMatch(e.message, /--resync-period: want a duration of at least 1s/);
 });
 
 Deno.test("Go flag syntax: -x, --x=v, --x v, booleans bare or =true/=false", () => {
@@ -96,6 +106,7 @@ Deno.test("--help lists every flag", () => {
       "log-level",
       "max-concurrent-reconciles",
       "leader-election-namespace",
+      "resync-period",
     ]
   ) assertMatch(usage(), new RegExp(`--${flag}\\b`));
 });

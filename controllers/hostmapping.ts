@@ -15,7 +15,11 @@ import { type Condition, setCondition } from "../k8s/conditions.ts";
 import { deepEqual } from "../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
 import type { KubeObject, ResourceType } from "../k8s/resource.ts";
-import type { ObjectWriter } from "../k8s/object_writer.ts";
+import { ObjectWriter } from "../k8s/object_writer.ts";
+import type { KubeClient } from "../k8s/client.ts";
+import { Informer } from "../k8s/watcher.ts";
+import type { Unit } from "../k8s/manager.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import {
   AdoptionRefusedError,
   deleteHost,
@@ -24,7 +28,7 @@ import {
   ensureHost,
   type HostsApi,
 } from "./host_sync.ts";
-import { TerminalError } from "../k8s/controller.ts";
+import { Controller, TerminalError } from "../k8s/controller.ts";
 
 /** The HostMapping custom resource. */
 export const HOSTMAPPING: ResourceType = {
@@ -57,6 +61,12 @@ export interface HostMappingView {
   generation: number;
   deletionTimestamp?: string;
   finalizers: string[];
+  /**
+   * A fingerprint of labels and annotations: a change wakes the controller
+   * (`kubectl annotate hm x reconcile=now` forces a check) without keeping
+   * large annotations such as last-applied-configuration in memory.
+   */
+  metaHash: string;
   spec: { hostname: string; ip: string; aliases: string[]; tags: string[] };
   status: HostMappingStatus;
 }
@@ -77,6 +87,7 @@ export function projectHostMapping(obj: KubeObject): HostMappingView {
     resourceVersion: md.resourceVersion ?? "",
     generation: md.generation ?? 0,
     finalizers: md.finalizers ?? [],
+    metaHash: fingerprint([md.labels ?? {}, md.annotations ?? {}]),
     spec: {
       hostname: typeof spec.hostname === "string" ? spec.hostname : "",
       ip: typeof spec.ip === "string" ? spec.ip : "",
@@ -98,7 +109,7 @@ export function projectHostMapping(obj: KubeObject): HostMappingView {
 
 /**
  * True when a change from `prev` to `next` needs a reconcile: spec,
- * deletion or finalizers changed. Status-only changes (our own writes) do
+ * deletion, finalizers, labels or annotations changed. Status-only changes (our own writes) do
  * not, so writing status never loops back into a reconcile.
  */
 export function needsReconcile(prev: HostMappingView | undefined, next: HostMappingView): boolean {
@@ -106,7 +117,19 @@ export function needsReconcile(prev: HostMappingView | undefined, next: HostMapp
   return prev.generation !== next.generation ||
     prev.deletionTimestamp !== next.deletionTimestamp ||
     !deepEqual(prev.finalizers, next.finalizers) ||
+    prev.metaHash !== next.metaHash ||
     !deepEqual(prev.spec, next.spec);
+}
+
+/** A short stable hash (FNV-1a, 32 bit) of a JSON value. */
+export function fingerprint(value: unknown): string {
+  const text = JSON.stringify(value);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
 }
 
 /** The owner comment of the entry of `namespace/name`. */
@@ -356,4 +379,72 @@ export class HostMappingReconciler {
 /** Equal statuses, ignoring condition timestamps that setCondition keeps anyway. */
 export function statusEquivalent(a: HostMappingStatus, b: HostMappingStatus): boolean {
   return deepEqual(a, b);
+}
+
+/** Everything the HostMapping controller is built from. */
+export interface HostMappingUnitOptions {
+  kube: KubeClient;
+  hosts: HostsApi;
+  events: EventRecorder;
+  log: Logger;
+  metrics: Metrics;
+  workers: number;
+  resyncPeriodMs: number;
+}
+
+/** The controller name: the `controller` label of metrics and logs. */
+export const HOSTMAPPING_CONTROLLER = "hostmapping";
+
+/** Builds the HostMapping informer and controller, wired together. */
+export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
+  const log = o.log.with({ controller: HOSTMAPPING_CONTROLLER });
+  const managed = new Set<string>();
+  const gauge = () =>
+    o.metrics.managedHosts.set({ controller: HOSTMAPPING_CONTROLLER }, managed.size);
+  gauge();
+  let controller: Controller | undefined;
+  const informer = new Informer<HostMappingView>({
+    client: o.kube,
+    resource: HOSTMAPPING,
+    project: projectHostMapping,
+    log,
+    onChange: (key, obj, previous) => {
+      if (!obj) {
+        if (managed.delete(key)) gauge();
+        return;
+      }
+      if (needsReconcile(previous, obj)) controller?.queue.add(key);
+    },
+  });
+  const reconciler = new HostMappingReconciler({
+    hosts: o.hosts,
+    writer: new ObjectWriter({
+      api: o.kube,
+      resource: HOSTMAPPING,
+      project: projectHostMapping,
+      store: informer.store,
+    }),
+    get: (key) => informer.store.get(key),
+    events: o.events,
+    log,
+    managed: (key, on) => {
+      const had = managed.has(key);
+      if (on) managed.add(key);
+      else managed.delete(key);
+      if (had !== on) gauge();
+    },
+  });
+  controller = new Controller({
+    name: HOSTMAPPING_CONTROLLER,
+    reconcile: async (key) => {
+      await reconciler.reconcile(key);
+      return {};
+    },
+    workers: o.workers,
+    log: o.log,
+    metrics: o.metrics,
+    resyncPeriodMs: o.resyncPeriodMs,
+    keys: () => informer.store.keys(),
+  });
+  return { informers: [informer], controller };
 }

@@ -1,0 +1,177 @@
+/**
+ * router-hosts-operator: wires configuration → clients → controllers →
+ * manager. No logic lives here.
+ *
+ * @module
+ */
+import { Registry } from "prom-client";
+import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
+import { createHostMappingUnit } from "./controllers/hostmapping.ts";
+import { RouterHostsClient } from "./grpc/client.ts";
+import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
+import { KubeClient } from "./k8s/client.ts";
+import { KubeEventRecorder } from "./k8s/events.ts";
+import { LeaderElector } from "./k8s/leader.ts";
+import { Manager } from "./k8s/manager.ts";
+import { Logger } from "./observability/log.ts";
+import { Metrics } from "./observability/metrics.ts";
+import { startHttp } from "./observability/server.ts";
+
+/** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
+export const LEASE_NAME = "router-hosts-operator.fzymgc.house";
+const REPORTING_CONTROLLER = "router-hosts.fzymgc.house/operator";
+
+function fail(message: string, code = 2): number {
+  console.error(`router-hosts-operator: ${message}`);
+  return code;
+}
+
+/** Runs the operator; resolves to the process exit code. */
+export async function main(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  let config;
+  try {
+    config = parseConfig(args, { KUBECONFIG: env.KUBECONFIG, POD_NAMESPACE: env.POD_NAMESPACE });
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(usage());
+      return 0;
+    }
+    if (e instanceof ConfigError) return fail(e.message);
+    throw e;
+  }
+  const log = new Logger({ level: config.logLevel });
+
+  let tls;
+  if (config.tls) {
+    try {
+      tls = await loadTlsMaterial(config.tls);
+    } catch (e) {
+      if (e instanceof TlsConfigError) return fail(e.message);
+      throw e;
+    }
+  }
+
+  let kube: KubeClient;
+  try {
+    kube = await KubeClient.fromKubeconfig({
+      kubeconfigPath: config.kubeconfig,
+      env: {
+        KUBERNETES_SERVICE_HOST: env.KUBERNETES_SERVICE_HOST,
+        KUBERNETES_SERVICE_PORT: env.KUBERNETES_SERVICE_PORT,
+        HOME: env.HOME,
+      },
+      log,
+      userAgent: "router-hosts-operator",
+    });
+  } catch (e) {
+    return fail(`kubeconfig: ${(e as Error).message}`);
+  }
+
+  const leaseNamespace = config.leaderElectionNamespace ?? kube.namespace;
+  if (config.leaderElect && !leaseNamespace) {
+    return fail("--leader-elect needs --leader-election-namespace when not running in a pod");
+  }
+
+  log.info("starting router-hosts-operator", {
+    serverAddress: config.serverAddress,
+    tls: tls ? { certFingerprint: tls.certFingerprint, notAfter: tls.certNotAfter } : "disabled",
+    kubernetes: kube.host,
+    leaderElection: config.leaderElect,
+    workers: config.maxConcurrentReconciles,
+    resyncPeriodMs: config.resyncPeriodMs,
+  });
+  if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
+    log.warn("the client certificate has expired; router-hosts will refuse it", {
+      flag: "--tls-cert",
+      notAfter: tls.certNotAfter,
+    });
+  }
+  if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
+  if (!config.defaultIngressIP) {
+    log.warn(
+      "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",
+    );
+  }
+
+  const registry = new Registry();
+  const metrics = new Metrics(registry);
+  const hosts = new RouterHostsClient({
+    address: config.serverAddress,
+    tls,
+    observer: (method, code, seconds) => {
+      metrics.grpcRequests.inc({ method, code });
+      metrics.grpcRequestDuration.observe({ method }, seconds);
+    },
+  });
+  const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
+  const events = new KubeEventRecorder({
+    api: kube,
+    log,
+    controller: REPORTING_CONTROLLER,
+    instance: identity,
+  });
+  const units = [
+    createHostMappingUnit({
+      kube,
+      hosts,
+      events,
+      log,
+      metrics,
+      workers: config.maxConcurrentReconciles,
+      resyncPeriodMs: config.resyncPeriodMs,
+    }),
+  ];
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElect) {
+    metrics.leaderElectionMasterStatus.set({ name: LEASE_NAME }, 0);
+    elector = new LeaderElector({
+      api: kube,
+      namespace: leaseNamespace!,
+      name: LEASE_NAME,
+      identity,
+      log,
+      onStatus: (leading) =>
+        metrics.leaderElectionMasterStatus.set({ name: LEASE_NAME }, leading ? 1 : 0),
+    });
+  }
+  const manager = new Manager({ log, units, elector });
+
+  let listeners;
+  try {
+    listeners = startHttp({
+      metricsAddress: config.metricsBindAddress,
+      probeAddress: config.healthProbeBindAddress,
+      registry,
+      health: { live: () => true, ready: () => manager.ready() },
+      log,
+    });
+  } catch (e) {
+    return fail(`cannot listen: ${(e as Error).message}`, 1);
+  }
+
+  const stop = new AbortController();
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (stop.signal.aborted) {
+      log.warn(`second ${signal}: exiting at once`);
+      Deno.exit(1);
+    }
+    log.info(`received ${signal}`);
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+
+  const code = await manager.run(stop.signal);
+  await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  hosts.close();
+  kube.close();
+  return code;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+}

@@ -1,0 +1,165 @@
+/**
+ * What the operator e2e tests share: a test bed (kube-apiserver + etcd +
+ * router-hosts, CRDs installed), a gRPC client for looking at the server,
+ * and small HostMapping helpers.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { RouterHostsClient } from "../../grpc/client.ts";
+import { loadTlsMaterial } from "../../grpc/tls.ts";
+import {
+  dumpLogs,
+  type KubeTestbed,
+  ROOT,
+  type RouterHostsTestbed,
+  startKube,
+  startRouterHosts,
+} from "../testbed/mod.ts";
+import { eventually } from "../testbed/operator.ts";
+
+export const HOSTMAPPING_CRD = join(
+  ROOT,
+  "chart",
+  "crds",
+  "hostmappings.router-hosts.fzymgc.house.yaml",
+);
+export const TRAEFIK_CRDS = join(ROOT, "tests", "testbed", "crds", "traefik.yaml");
+export const HM_API = "/apis/router-hosts.fzymgc.house/v1alpha1";
+export const FINALIZER = "router-hosts.fzymgc.house/host-cleanup";
+
+/** A HostMapping as the API returns it. */
+export interface HostMappingObject {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    generation: number;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    annotations?: Record<string, string>;
+  };
+  spec: { hostname: string; ip: string; aliases?: string[]; tags?: string[] };
+  status?: {
+    phase?: string;
+    message?: string;
+    hostId?: string;
+    hostVersion?: string;
+    lastSyncTime?: string;
+    conditions?: Array<
+      { type: string; status: string; reason: string; message: string; observedGeneration?: number }
+    >;
+  };
+}
+
+/** The running bed and helpers. */
+export interface Bed {
+  kube: KubeTestbed;
+  rh: RouterHostsTestbed;
+  /** A client of the server, for looking (and for out-of-band changes). */
+  hosts: RouterHostsClient;
+  hm: HostMappings;
+}
+
+/** HostMapping CRUD against the bed's apiserver. */
+export class HostMappings {
+  constructor(readonly kube: KubeTestbed) {}
+
+  path(ns: string, name?: string): string {
+    return `${HM_API}/namespaces/${ns}/hostmappings${name ? `/${name}` : ""}`;
+  }
+  create(
+    ns: string,
+    name: string,
+    spec: HostMappingObject["spec"],
+  ): Promise<HostMappingObject> {
+    return this.kube.postJson(this.path(ns), {
+      apiVersion: "router-hosts.fzymgc.house/v1alpha1",
+      kind: "HostMapping",
+      metadata: { name },
+      spec,
+    });
+  }
+  get(ns: string, name: string): Promise<HostMappingObject> {
+    return this.kube.getJson(this.path(ns, name));
+  }
+  async exists(ns: string, name: string): Promise<boolean> {
+    const res = await this.kube.request("GET", this.path(ns, name));
+    return res.status !== 404;
+  }
+  patch(ns: string, name: string, patch: unknown): Promise<HostMappingObject> {
+    return this.kube.mergePatchJson(this.path(ns, name), patch);
+  }
+  delete(ns: string, name: string): Promise<unknown> {
+    return this.kube.deleteJson(this.path(ns, name));
+  }
+  /** Waits until the object's status satisfies `ok`; returns the object. */
+  waitFor(
+    ns: string,
+    name: string,
+    what: string,
+    ok: (o: HostMappingObject) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<HostMappingObject> {
+    return eventually(`${ns}/${name}: ${what}`, async () => {
+      const o = await this.get(ns, name);
+      return ok(o) ? o : undefined;
+    }, timeoutMs);
+  }
+  /** Waits for phase Synced with the given generation observed. */
+  waitSynced(ns: string, name: string, timeoutMs = 30_000): Promise<HostMappingObject> {
+    return this.waitFor(
+      ns,
+      name,
+      "phase Synced at the current generation",
+      (o) =>
+        o.status?.phase === "Synced" &&
+        o.status.conditions?.some((c) =>
+            c.type === "Synced" && c.status === "True" &&
+            c.observedGeneration === o.metadata.generation
+          ) === true,
+      timeoutMs,
+    );
+  }
+  /** Waits until the object is gone. */
+  waitGone(ns: string, name: string, timeoutMs = 30_000): Promise<boolean> {
+    return eventually(
+      `${ns}/${name} deleted`,
+      async () => !(await this.exists(ns, name)),
+      timeoutMs,
+    );
+  }
+}
+
+/** Starts the bed (fails loudly when it cannot); CRDs installed. */
+export async function startBed(options: { traefik?: boolean } = {}): Promise<Bed> {
+  const kube = await startKube();
+  let rh: RouterHostsTestbed | undefined;
+  try {
+    rh = await startRouterHosts();
+    await kube.installCrds(options.traefik ? [HOSTMAPPING_CRD, TRAEFIK_CRDS] : [HOSTMAPPING_CRD]);
+    const hosts = new RouterHostsClient({
+      address: rh.address,
+      deadlineMs: 5_000,
+      tls: await loadTlsMaterial({
+        caPath: rh.caPath,
+        certPath: rh.clientCertPath,
+        keyPath: rh.clientKeyPath,
+      }),
+    });
+    return { kube, rh, hosts, hm: new HostMappings(kube) };
+  } catch (e) {
+    dumpLogs();
+    await rh?.dispose();
+    await kube.stop();
+    throw e;
+  }
+}
+
+/** Stops everything the bed started. */
+export async function stopBed(bed: Bed): Promise<void> {
+  bed.hosts.close();
+  await bed.rh.dispose();
+  await bed.kube.stop();
+}
