@@ -1,0 +1,77 @@
+/**
+ * Bad input at startup stops the real process with exit status 2 and one
+ * line naming the problem and the flag — nothing else is printed to stderr.
+ */
+import { join } from "node:path";
+import { assertEquals, assertMatch } from "../assert.ts";
+import { makeCa, makeClientLeaf } from "../testbed/mod.ts";
+import { runOperator } from "../testbed/operator.ts";
+
+Deno.test("startup errors: exit 2 with one line naming the flag", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "startup-" });
+  try {
+    const ca = await makeCa(dir, { name: "ca" });
+    const leaf = await makeClientLeaf(dir, ca, { name: "client", commonName: "operator" });
+    const other = await makeClientLeaf(dir, await makeCa(dir, { name: "ca2" }), {
+      name: "other",
+      commonName: "other",
+    });
+    const garbage = join(dir, "garbage.pem");
+    await Deno.writeTextFile(garbage, "this is not PEM\n");
+    const tls = [
+      `--tls-ca=${ca.certPath}`,
+      `--tls-cert=${leaf.certPath}`,
+      `--tls-key=${leaf.keyPath}`,
+    ];
+
+    const cases: [string, string[], RegExp][] = [
+      ["unknown flag", ["--bogus=1"], /unknown flag --bogus/],
+      ["bad value", [...tls, "--max-concurrent-reconciles=zero"], /--max-concurrent-reconciles/],
+      ["bad address", [...tls, "--server-address=no-port"], /--server-address: want host:port/],
+      [
+        "partial TLS flags",
+        [`--tls-ca=${ca.certPath}`],
+        /incomplete TLS flags: --tls-cert, --tls-key missing/,
+      ],
+      ["no TLS and no --insecure", [], /mTLS needs --tls-ca, --tls-cert and --tls-key/],
+      [
+        "unreadable PEM",
+        [...tls, "--tls-ca=/nonexistent/ca.crt"],
+        /--tls-ca \/nonexistent\/ca.crt: cannot read: file not found/,
+      ],
+      ["not a PEM file", [
+        `--tls-ca=${garbage}`,
+        `--tls-cert=${leaf.certPath}`,
+        `--tls-key=${leaf.keyPath}`,
+      ], /--tls-ca .*garbage.pem: not a PEM file/],
+      ["key of another certificate", [
+        `--tls-ca=${ca.certPath}`,
+        `--tls-cert=${leaf.certPath}`,
+        `--tls-key=${other.keyPath}`,
+      ], /--tls-key .*: private key does not match the certificate/],
+      ["no kubeconfig", [...tls], /kubeconfig: .*\/nonexistent\/kubeconfig/],
+    ];
+    for (const [name, args, pattern] of cases) {
+      await t.step(name, async () => {
+        const r = await runOperator(args);
+        assertEquals(r.code, 2, `exit code; stderr: ${r.stderr}`);
+        const lines = r.stderr.trimEnd().split("\n");
+        assertEquals(lines.length, 1, `one line on stderr, got: ${r.stderr}`);
+        assertMatch(lines[0], /^router-hosts-operator: /);
+        assertMatch(lines[0], pattern);
+      });
+    }
+
+    await t.step("--help prints every flag and exits 0", async () => {
+      const r = await runOperator(["--help"]);
+      assertEquals(r.code, 0);
+      for (
+        const flag of ["--server-address", "--tls-ca", "--leader-elect", "--default-ingress-ip"]
+      ) {
+        assertMatch(r.stdout, new RegExp(flag));
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
