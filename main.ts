@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
+import { watchTlsFiles } from "./grpc/rotation.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
@@ -164,6 +165,16 @@ export async function main(
   };
   Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
   Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+
+  if (config.tls && tls) {
+    watchTlsFiles({
+      files: config.tls,
+      current: tls,
+      apply: (material) => hosts.replaceTls(material),
+      log,
+      signal: stop.signal,
+    });
+  }
 
   const code = await manager.run(stop.signal);
   await Promise.allSettled(listeners.map((l) => l.shutdown()));

@@ -402,7 +402,6 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
   const gauge = () =>
     o.metrics.managedHosts.set({ controller: HOSTMAPPING_CONTROLLER }, managed.size);
   gauge();
-  let controller: Controller | undefined;
   const informer = new Informer<HostMappingView>({
     client: o.kube,
     resource: HOSTMAPPING,
@@ -413,7 +412,8 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
         if (managed.delete(key)) gauge();
         return;
       }
-      if (needsReconcile(previous, obj)) controller?.queue.add(key);
+      // `controller` is created below; informers only call this once running.
+      if (needsReconcile(previous, obj)) controller.queue.add(key);
     },
   });
   const reconciler = new HostMappingReconciler({
@@ -434,7 +434,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
       if (had !== on) gauge();
     },
   });
-  controller = new Controller({
+  const controller: Controller = new Controller({
     name: HOSTMAPPING_CONTROLLER,
     reconcile: async (key) => {
       await reconciler.reconcile(key);
