@@ -141,6 +141,17 @@ async function createOrAdopt(
   }
 }
 
+/** Options of {@link ensureHost}. */
+export interface EnsureOptions {
+  /**
+   * Trust `knownId` only when `owns` accepts the entry it names; otherwise
+   * leave that entry alone and create or adopt as if no id were known. For
+   * ids kept where people can copy them (an annotation travels with a copied
+   * manifest), so a copy never takes over the original's entries.
+   */
+  knownMustBeOwned?: boolean;
+}
+
 /**
  * Makes the entry exist as `desired`.
  *
@@ -154,12 +165,17 @@ export async function ensureHost(
   desired: DesiredHost,
   knownId: string | undefined,
   owns: (entry: HostEntry) => boolean,
+  options: EnsureOptions = {},
 ): Promise<EnsureResult> {
   if (knownId) {
+    let foreign = false;
     try {
       const current = await api.getHost(knownId);
-      const { entry, updated } = await converge(api, current, desired);
-      return { action: updated ? "updated" : "unchanged", entry };
+      foreign = options.knownMustBeOwned === true && !owns(current);
+      if (!foreign) {
+        const { entry, updated } = await converge(api, current, desired);
+        return { action: updated ? "updated" : "unchanged", entry };
+      }
     } catch (e) {
       // An id that is not a valid ULID cannot exist on the server either.
       if (!isOutcome(e, "not-found") && !isOutcome(e, "invalid")) throw e;
@@ -168,20 +184,36 @@ export async function ensureHost(
       }
     }
     const result = await createOrAdopt(api, desired, owns);
-    return { action: "recreated", entry: result.entry };
+    return foreign ? result : { action: "recreated", entry: result.entry };
   }
   return await createOrAdopt(api, desired, owns);
 }
 
-/** Deletes an entry by id; an entry already gone (or an impossible id) counts as deleted. */
-export async function deleteHost(api: HostsApi, id: string): Promise<void> {
+/**
+ * Deletes an entry by id; an entry already gone (or an impossible id) counts
+ * as deleted. With `owns`, the entry is read first and deleted (at the
+ * version read) only when `owns` accepts it; otherwise it is left alone and
+ * the result is false.
+ */
+export async function deleteHost(
+  api: HostsApi,
+  id: string,
+  owns?: (entry: HostEntry) => boolean,
+): Promise<boolean> {
   try {
-    await api.deleteHost(id);
+    if (owns) {
+      const entry = await api.getHost(id);
+      if (!owns(entry)) return false;
+      await api.deleteHost(id, entry.version);
+    } else {
+      await api.deleteHost(id);
+    }
   } catch (e) {
-    if (isOutcome(e, "not-found")) return;
-    if (isOutcome(e, "invalid") && /invalid ID/i.test(e.serverMessage)) return;
+    if (isOutcome(e, "not-found")) return true;
+    if (isOutcome(e, "invalid") && /invalid ID/i.test(e.serverMessage)) return true;
     throw e;
   }
+  return true;
 }
 
 /**

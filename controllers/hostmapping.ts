@@ -109,14 +109,16 @@ export function projectHostMapping(obj: KubeObject): HostMappingView {
 
 /**
  * True when a change from `prev` to `next` needs a reconcile: spec,
- * deletion, finalizers, labels or annotations changed. Status-only changes (our own writes) do
+ * deletion, labels or annotations changed, or our finalizer is missing. Status-only changes (our own writes) do
  * not, so writing status never loops back into a reconcile.
  */
 export function needsReconcile(prev: HostMappingView | undefined, next: HostMappingView): boolean {
   if (!prev) return true;
   return prev.generation !== next.generation ||
     prev.deletionTimestamp !== next.deletionTimestamp ||
-    !deepEqual(prev.finalizers, next.finalizers) ||
+    // Our own finalizer write must not wake us again (its watch event can
+    // arrive before our PATCH returns); someone removing it must.
+    (!next.finalizers.includes(HOSTMAPPING_FINALIZER) && !next.deletionTimestamp) ||
     prev.metaHash !== next.metaHash ||
     !deepEqual(prev.spec, next.spec);
 }
@@ -221,21 +223,6 @@ export function errorStatus(
   return next;
 }
 
-/** Status before the first sync. */
-export function pendingStatus(generation: number, now: Date): HostMappingStatus {
-  return {
-    phase: "Pending",
-    message: "creating the host entry on router-hosts",
-    conditions: setCondition([], {
-      type: "Synced",
-      status: "False",
-      reason: "Pending",
-      message: "waiting for the first sync",
-      observedGeneration: generation,
-    }, now),
-  };
-}
-
 /** RFC 3339 with seconds, as metav1.Time serialises. */
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -283,12 +270,6 @@ export class HostMappingReconciler {
     let current = view;
     if (!current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
       current = await this.#d.writer.addFinalizer(current, HOSTMAPPING_FINALIZER);
-    }
-    if (!current.status.phase) {
-      current = await this.#d.writer.writeStatus(
-        current,
-        pendingStatus(current.generation, this.#now()),
-      );
     }
     const owner = hostMappingComment(current.namespace, current.name);
     const owns = (e: HostEntry) => e.comment === owner;

@@ -1,0 +1,436 @@
+/**
+ * `deno task bench`: end-to-end load benchmarks on the real test bed.
+ *
+ * Scenarios (each on a fresh bed, repeated --repeat times; medians with
+ * min–max are reported):
+ * - converge: N HostMappings created at once → seconds until all are Synced,
+ *   with gRPC calls per object by method and Kubernetes writes per object;
+ *   then the physical limit: the same N AddHost calls from a bare client at
+ *   the same concurrency, and N status writes from a bare client; and one
+ *   full resync after convergence (writes must be 0; CPU seconds spent).
+ * - sweep: converge for --max-concurrent-reconciles 1, 2, 4, 8, 16.
+ * - latency: create → Synced of single objects on an idle bed (median, p99).
+ * - memory: operator RSS at idle with no objects and with many cached and in sync.
+ *
+ * Usage: deno task bench [converge|sweep|latency|memory|routes ...] [--n=1000] [--workers=4]
+ *        [--repeat=3] [--latency-n=100] [--memory-hm=10000] [--memory-ir=2000] [--routes=200]
+ * Results: a table on stdout and JSON in bench/results/.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { RouterHostsClient } from "../grpc/client.ts";
+import { loadTlsMaterial } from "../grpc/tls.ts";
+import {
+  HOSTMAPPING_CRD,
+  type HostMappingObject,
+  HostMappings,
+  TRAEFIK_CRDS,
+} from "../tests/e2e/fixture.ts";
+import {
+  type KubeTestbed,
+  type RouterHostsTestbed,
+  sleep,
+  startKube,
+  startRouterHosts,
+} from "../tests/testbed/mod.ts";
+import { type OperatorProcess, startOperator } from "../tests/testbed/operator.ts";
+
+const { values: opts, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    n: { type: "string", default: "1000" },
+    workers: { type: "string", default: "4" },
+    repeat: { type: "string", default: "3" },
+    "latency-n": { type: "string", default: "100" },
+    "memory-hm": { type: "string", default: "10000" },
+    "memory-ir": { type: "string", default: "2000" },
+    routes: { type: "string", default: "200" },
+    "hosts-per-route": { type: "string", default: "5" },
+  },
+});
+const N = Number(opts.n);
+const WORKERS = Number(opts.workers);
+const REPEAT = Number(opts.repeat);
+const scenarios = positionals.length ? positionals : ["converge", "latency", "memory"];
+const INGRESS_IP = "10.200.0.1";
+/** Concurrency of the bench's own object creation (the "at once"). */
+const CREATE_CONCURRENCY = 32;
+
+interface Bed {
+  kube: KubeTestbed;
+  rh: RouterHostsTestbed;
+  hosts: RouterHostsClient;
+  hm: HostMappings;
+}
+
+async function startBedFor(): Promise<Bed> {
+  const kube = await startKube();
+  const rh = await startRouterHosts();
+  await kube.installCrds([HOSTMAPPING_CRD, TRAEFIK_CRDS]);
+  const hosts = new RouterHostsClient({
+    address: rh.address,
+    deadlineMs: 30_000,
+    tls: await loadTlsMaterial({
+      caPath: rh.caPath,
+      certPath: rh.clientCertPath,
+      keyPath: rh.clientKeyPath,
+    }),
+  });
+  return { kube, rh, hosts, hm: new HostMappings(kube) };
+}
+
+async function stopBedFor(bed: Bed): Promise<void> {
+  bed.hosts.close();
+  await bed.rh.dispose();
+  await bed.kube.stop();
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i], i);
+      }
+    }),
+  );
+}
+
+/** Sums a Prometheus counter's samples whose label text contains every part. */
+function sample(metrics: string, name: string, ...parts: string[]): number {
+  let total = 0;
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
+    if (parts.every((p) => line.includes(p))) total += Number(line.split(" ").at(-1));
+  }
+  return total;
+}
+
+async function apiserverMetrics(kube: KubeTestbed): Promise<string> {
+  const res = await kube.fetch("/metrics");
+  return await res.text();
+}
+
+/** Kubernetes writes to a resource (and subresource) from apiserver_request_total. */
+function kubeWrites(metrics: string, resource: string, subresource = ""): number {
+  let total = 0;
+  for (const verb of ["POST", "PUT", "PATCH", "DELETE"]) {
+    for (const line of metrics.split("\n")) {
+      if (!line.startsWith("apiserver_request_total{")) continue;
+      if (
+        line.includes(`verb="${verb}"`) && line.includes(`resource="${resource}"`) &&
+        line.includes(`subresource="${subresource}"`)
+      ) total += Number(line.split(" ").at(-1));
+    }
+  }
+  return total;
+}
+
+function stats(xs: number[]): { median: number; min: number; max: number } {
+  const s = xs.toSorted((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median, min: s[0], max: s.at(-1)! };
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = xs.toSorted((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+}
+
+const fmt = (x: number, d = 2) => x.toFixed(d);
+const fmtStats = (s: { median: number; min: number; max: number }, d = 2) =>
+  `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+
+async function countSynced(bed: Bed, ns: string): Promise<number> {
+  const list = await bed.kube.getJson<{ items: HostMappingObject[] }>(bed.hm.path(ns));
+  return list.items.filter((o) => o.status?.phase === "Synced").length;
+}
+
+interface ConvergeRun {
+  workers: number;
+  n: number;
+  createSeconds: number;
+  convergeSeconds: number;
+  grpcPerObject: Record<string, number>;
+  kubeWritesPerObject: { object: number; status: number };
+  limitGrpcSeconds: number;
+  limitStatusSeconds: number;
+  ratio: number;
+  resync?: { grpcWrites: number; kubeWrites: number; cpuSeconds: number; seconds: number };
+}
+
+async function converge(workers: number, withResync: boolean): Promise<ConvergeRun> {
+  const bed = await startBedFor();
+  let op: OperatorProcess | undefined;
+  try {
+    const resyncSeconds = 20;
+    op = await startOperator({
+      kubeconfigPath: bed.kube.kubeconfigPath,
+      routerHosts: bed.rh,
+      args: [
+        `--max-concurrent-reconciles=${workers}`,
+        "--log-level=warn",
+        `--resync-period=${withResync ? `${resyncSeconds}s` : "1h"}`,
+      ],
+    });
+    const ns = await bed.kube.createNamespace("bench");
+    const m0 = await op.metrics();
+    const a0 = await apiserverMetrics(bed.kube);
+    const names = Array.from({ length: N }, (_, i) => `h${i}`);
+    const t0 = performance.now();
+    await pool(names, CREATE_CONCURRENCY, (n, i) =>
+      bed.hm.create(ns, n, {
+        hostname: `${n}.bench.lan`,
+        ip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+      }));
+    const createSeconds = (performance.now() - t0) / 1000;
+    while (await countSynced(bed, ns) < N) await sleep(100);
+    const convergeSeconds = (performance.now() - t0) / 1000;
+    const m1 = await op.metrics();
+    const a1 = await apiserverMetrics(bed.kube);
+    const grpcPerObject: Record<string, number> = {};
+    for (const method of ["AddHost", "GetHost", "UpdateHost", "SearchHosts", "DeleteHost"]) {
+      const d = sample(m1, "router_hosts_grpc_requests_total", `method="${method}"`) -
+        sample(m0, "router_hosts_grpc_requests_total", `method="${method}"`);
+      grpcPerObject[method] = d / N;
+    }
+    const objectWrites = kubeWrites(a1, "hostmappings") - kubeWrites(a0, "hostmappings");
+    const statusWrites = kubeWrites(a1, "hostmappings", "status") -
+      kubeWrites(a0, "hostmappings", "status");
+    const run: ConvergeRun = {
+      workers,
+      n: N,
+      createSeconds,
+      convergeSeconds,
+      grpcPerObject,
+      // The bench's own creates are object writes too: subtract them.
+      kubeWritesPerObject: { object: (objectWrites - N) / N, status: statusWrites / N },
+      limitGrpcSeconds: 0,
+      limitStatusSeconds: 0,
+      ratio: 0,
+    };
+
+    if (withResync) {
+      const getsBefore = sample(m1, "router_hosts_grpc_requests_total", 'method="GetHost"');
+      const cpuBefore = sample(m1, "process_cpu_seconds_total");
+      const tr = performance.now();
+      let m2 = m1;
+      while (sample(m2, "router_hosts_grpc_requests_total", 'method="GetHost"') < getsBefore + N) {
+        await sleep(250);
+        m2 = await op.metrics();
+      }
+      const a2 = await apiserverMetrics(bed.kube);
+      const writes = (m: string) =>
+        ["AddHost", "UpdateHost", "DeleteHost"].reduce(
+          (s, method) => s + sample(m, "router_hosts_grpc_requests_total", `method="${method}"`),
+          0,
+        );
+      run.resync = {
+        grpcWrites: writes(m2) - writes(m1),
+        kubeWrites: (kubeWrites(a2, "hostmappings") + kubeWrites(a2, "hostmappings", "status")) -
+          (kubeWrites(a1, "hostmappings") + kubeWrites(a1, "hostmappings", "status")),
+        cpuSeconds: sample(m2, "process_cpu_seconds_total") - cpuBefore,
+        seconds: (performance.now() - tr) / 1000,
+      };
+    }
+    await op.stop();
+    op = undefined;
+
+    // The limit: the same work from bare clients at the same concurrency.
+    const tg = performance.now();
+    await pool(names, workers, (n, i) =>
+      bed.hosts.addHost({
+        ipAddress: `10.${150 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+        hostname: `${n}.limit.lan`,
+        comment: `k8s:bench/${n}`,
+      }));
+    run.limitGrpcSeconds = (performance.now() - tg) / 1000;
+    const ts = performance.now();
+    await pool(names, workers, (n) =>
+      bed.kube.mergePatchJson(`${bed.hm.path(ns, n)}/status`, {
+        status: { message: "bench status write" },
+      }));
+    run.limitStatusSeconds = (performance.now() - ts) / 1000;
+    run.ratio = convergeSeconds / Math.max(run.limitGrpcSeconds, run.limitStatusSeconds);
+    return run;
+  } finally {
+    await op?.stop();
+    await stopBedFor(bed);
+  }
+}
+
+async function latency(count: number): Promise<{ median: number; p99: number; samples: number[] }> {
+  const bed = await startBedFor();
+  let op: OperatorProcess | undefined;
+  try {
+    op = await startOperator({
+      kubeconfigPath: bed.kube.kubeconfigPath,
+      routerHosts: bed.rh,
+      args: ["--log-level=warn"],
+    });
+    const ns = await bed.kube.createNamespace("latency");
+    const samples: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const name = `l${i}`;
+      const t0 = performance.now();
+      await bed.hm.create(ns, name, {
+        hostname: `${name}.lat.lan`,
+        ip: `10.250.${i >> 8}.${i & 255}`,
+      });
+      while ((await bed.hm.get(ns, name)).status?.phase !== "Synced") await sleep(2);
+      samples.push(performance.now() - t0);
+    }
+    return { median: stats(samples).median, p99: quantile(samples, 0.99), samples };
+  } finally {
+    await op?.stop();
+    await stopBedFor(bed);
+  }
+}
+
+async function rssOf(op: OperatorProcess): Promise<number> {
+  return sample(await op.metrics(), "process_resident_memory_bytes") / 2 ** 20;
+}
+
+async function memory(hmCount: number, irCount: number) {
+  const bed = await startBedFor();
+  let op: OperatorProcess | undefined;
+  try {
+    op = await startOperator({
+      kubeconfigPath: bed.kube.kubeconfigPath,
+      routerHosts: bed.rh,
+      args: [
+        "--log-level=warn",
+        `--default-ingress-ip=${INGRESS_IP}`,
+        "--max-concurrent-reconciles=8",
+      ],
+    });
+    await sleep(3_000);
+    const idleMiB = await rssOf(op);
+    const ns = await bed.kube.createNamespace("memory");
+    const t0 = performance.now();
+    await pool(
+      Array.from({ length: hmCount }, (_, i) => i),
+      CREATE_CONCURRENCY,
+      (i) =>
+        bed.hm.create(ns, `m${i}`, {
+          hostname: `m${i}.mem.lan`,
+          ip: `10.${120 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
+          tags: ["bench"],
+        }),
+    );
+    await pool(
+      Array.from({ length: irCount }, (_, i) => i),
+      CREATE_CONCURRENCY,
+      (i) =>
+        bed.kube.postJson(`/apis/traefik.io/v1alpha1/namespaces/${ns}/ingressroutes`, {
+          apiVersion: "traefik.io/v1alpha1",
+          kind: "IngressRoute",
+          metadata: { name: `r${i}` },
+          spec: { routes: [{ match: `Host(\`r${i}.mem.lan\`)`, kind: "Rule", services: [] }] },
+        }),
+    );
+    while (await countSynced(bed, ns) < hmCount) await sleep(1_000);
+    const expectedEntries = hmCount + irCount;
+    while ((await bed.hosts.listHosts()).length < expectedEntries) await sleep(1_000);
+    const convergeSeconds = (performance.now() - t0) / 1000;
+    await sleep(5_000);
+    const loadedMiB = await rssOf(op);
+    return { idleMiB, loadedMiB, hostMappings: hmCount, ingressRoutes: irCount, convergeSeconds };
+  } finally {
+    await op?.stop();
+    await stopBedFor(bed);
+  }
+}
+
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno, os: Deno.build.os },
+  n: N,
+};
+
+for (const scenario of scenarios) {
+  if (scenario === "converge") {
+    const runs: ConvergeRun[] = [];
+    for (let r = 0; r < REPEAT; r++) runs.push(await converge(WORKERS, true));
+    results.converge = runs;
+    const line = (label: string, xs: number[], d = 2) =>
+      console.log(`${label.padEnd(44)} ${fmtStats(stats(xs), d)}`);
+    console.log(
+      `\n## Convergence: ${N} HostMappings, ${WORKERS} workers, ${REPEAT} runs (median (min–max))`,
+    );
+    line("create all objects (s)", runs.map((r) => r.createSeconds));
+    line("converge: first create → all Synced (s)", runs.map((r) => r.convergeSeconds));
+    line("limit: bare AddHost × N (s)", runs.map((r) => r.limitGrpcSeconds));
+    line("limit: bare status writes × N (s)", runs.map((r) => r.limitStatusSeconds));
+    line("ratio operator ÷ max(limit)", runs.map((r) => r.ratio));
+    for (const m of Object.keys(runs[0].grpcPerObject)) {
+      line(`gRPC ${m} per object`, runs.map((r) => r.grpcPerObject[m]));
+    }
+    line("Kubernetes object writes per object", runs.map((r) => r.kubeWritesPerObject.object));
+    line("Kubernetes status writes per object", runs.map((r) => r.kubeWritesPerObject.status));
+    line("resync: gRPC writes", runs.map((r) => r.resync!.grpcWrites), 0);
+    line("resync: Kubernetes writes", runs.map((r) => r.resync!.kubeWrites), 0);
+    line("resync: operator CPU seconds", runs.map((r) => r.resync!.cpuSeconds));
+  } else if (scenario === "sweep") {
+    const sweep: Record<number, ConvergeRun[]> = {};
+    console.log(`\n## Concurrency sweep: ${N} HostMappings, ${REPEAT} runs each`);
+    console.log(`${"workers".padEnd(8)} ${"converge s".padEnd(22)} ratio`);
+    for (const w of [1, 2, 4, 8, 16]) {
+      sweep[w] = [];
+      for (let r = 0; r < REPEAT; r++) sweep[w].push(await converge(w, false));
+      console.log(
+        `${String(w).padEnd(8)} ${
+          fmtStats(stats(sweep[w].map((x) => x.convergeSeconds))).padEnd(22)
+        } ${fmtStats(stats(sweep[w].map((x) => x.ratio)))}`,
+      );
+    }
+    results.sweep = sweep;
+  } else if (scenario === "latency") {
+    const count = Number(opts["latency-n"]);
+    const runs = [];
+    for (let r = 0; r < REPEAT; r++) runs.push(await latency(count));
+    results.latency = runs.map((r) => ({ median: r.median, p99: r.p99 }));
+    console.log(
+      `\n## Latency: create → Synced, ${count} single objects on an idle bed, ${REPEAT} runs`,
+    );
+    console.log(`median ms ${fmtStats(stats(runs.map((r) => r.median)), 1)}`);
+    console.log(`p99 ms    ${fmtStats(stats(runs.map((r) => r.p99)), 1)}`);
+  } else if (scenario === "memory") {
+    const runs = [];
+    for (let r = 0; r < Math.min(REPEAT, 3); r++) {
+      runs.push(await memory(Number(opts["memory-hm"]), Number(opts["memory-ir"])));
+    }
+    results.memory = runs;
+    console.log(`\n## Memory (RSS, MiB), ${runs.length} runs`);
+    console.log(
+      `idle, no objects                   ${fmtStats(stats(runs.map((r) => r.idleMiB)), 1)}`,
+    );
+    console.log(
+      `${opts["memory-hm"]} HostMappings + ${opts["memory-ir"]} IngressRoutes  ${
+        fmtStats(stats(runs.map((r) => r.loadedMiB)), 1)
+      }`,
+    );
+    console.log(
+      `(convergence of that load, s        ${
+        fmtStats(stats(runs.map((r) => r.convergeSeconds)), 1)
+      })`,
+    );
+  } else {
+    console.error(`unknown scenario ${scenario}`);
+    Deno.exit(2);
+  }
+}
+
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+const out = new URL(
+  `./results/${results.date as string}.json`.replaceAll(":", "-"),
+  import.meta.url,
+);
+await Deno.writeTextFile(out, JSON.stringify(results, null, 2));
+console.log(`\nJSON: ${out.pathname}`);
+Deno.exit(0);
