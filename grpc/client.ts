@@ -57,6 +57,13 @@ export interface ClientOptions {
   tls?: TlsMaterial;
   /** Deadline of each call in milliseconds (default 10 s). */
   deadlineMs?: number;
+  /**
+   * Close the connection after this long without calls (default 5 s, minimum
+   * 1 s). Deno 2.9 can crash inside nghttp2 when a server's GOAWAY reaches an
+   * idle HTTP/2 session (denoland/deno#36788, e.g. on a clean server
+   * restart); holding no idle connection avoids most of that window.
+   */
+  idleTimeoutMs?: number;
   observer?: CallObserver;
 }
 
@@ -123,6 +130,7 @@ export class RouterHostsClient {
   readonly #host: string;
   readonly #port: number;
   readonly #deadlineMs: number;
+  readonly #idleTimeoutMs: number;
   readonly #observer?: CallObserver;
   #tls?: TlsMaterial;
   #stub: grpc.Client;
@@ -134,6 +142,7 @@ export class RouterHostsClient {
     this.#host = host;
     this.#port = port;
     this.#deadlineMs = options.deadlineMs ?? 10_000;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 5_000;
     this.#observer = options.observer;
     this.#tls = options.tls;
     this.#stub = this.#makeStub(options.tls);
@@ -145,6 +154,7 @@ export class RouterHostsClient {
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 0,
       "grpc.max_reconnect_backoff_ms": 10_000,
+      "grpc.client_idle_timeout_ms": this.#idleTimeoutMs,
     };
     let creds: grpc.ChannelCredentials;
     const target = this.address;
@@ -244,17 +254,14 @@ export class RouterHostsClient {
     this.#stub.close();
   }
 
-  #options(): grpc.CallOptions {
-    return { deadline: Date.now() + this.#deadlineMs };
-  }
-
   #unary<T>(method: string, req: unknown): Promise<T> {
     const started = performance.now();
+    const deadline = Date.now() + this.#deadlineMs;
     const fn = (this.#stub as unknown as Record<string, Unary>)[method].bind(this.#stub);
     return new Promise<T>((resolve, reject) => {
-      fn(req, new grpc.Metadata(), this.#options(), (err, res) => {
+      fn(req, new grpc.Metadata(), { deadline }, (err, res) => {
         this.#observe(method, err ? err.code : grpc.status.OK, started);
-        if (err) this.#fail(method, err).then(reject, reject);
+        if (err) this.#fail(method, err, deadline).then(reject, reject);
         else resolve(res as T);
       });
     });
@@ -262,14 +269,15 @@ export class RouterHostsClient {
 
   #stream(method: string, req: unknown): Promise<HostEntry[]> {
     const started = performance.now();
+    const deadline = Date.now() + this.#deadlineMs;
     const fn = (this.#stub as unknown as Record<string, Streaming>)[method].bind(this.#stub);
     return new Promise<HostEntry[]>((resolve, reject) => {
       const out: HostEntry[] = [];
-      const call = fn(req, this.#options());
+      const call = fn(req, { deadline });
       call.on("data", (msg: { entry: WireEntry }) => out.push(toEntry(msg.entry)));
       call.on("error", (err: grpc.ServiceError) => {
         this.#observe(method, err.code, started);
-        this.#fail(method, err).then(reject, reject);
+        this.#fail(method, err, deadline).then(reject, reject);
       });
       call.on("end", () => {
         this.#observe(method, grpc.status.OK, started);
@@ -282,22 +290,28 @@ export class RouterHostsClient {
     this.#observer?.(method, codeName(code), (performance.now() - started) / 1000);
   }
 
-  async #fail(method: string, err: grpc.ServiceError): Promise<RouterHostsError> {
-    let serverMessage = err.details || err.message;
+  async #fail(method: string, err: grpc.ServiceError, deadline: number): Promise<RouterHostsError> {
+    // grpc-js ends connection errors with "Resolution note: " even when it has no note.
+    let serverMessage = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, ".");
     if (err.code === grpc.status.UNAVAILABLE && this.#tls) {
-      const diagnosis = await this.#diagnose();
+      const diagnosis = await this.#diagnose(deadline);
       if (diagnosis) serverMessage = `${diagnosis}; ${serverMessage}`;
     }
     return new RouterHostsError({ code: err.code, method, address: this.address, serverMessage });
   }
 
-  /** A TLS diagnosis, cached for a few seconds so an outage does not multiply handshakes. */
-  async #diagnose(): Promise<string | undefined> {
+  /**
+   * A TLS diagnosis, cached for a few seconds so an outage does not multiply
+   * handshakes. It runs within what is left of the call's deadline (at least
+   * 250 ms, at most 3 s), so a failing call still settles about on time.
+   */
+  async #diagnose(deadline: number): Promise<string | undefined> {
     const now = Date.now();
     if (this.#lastDiagnosis && now - this.#lastDiagnosis.at < 5_000) {
       return this.#lastDiagnosis.text;
     }
-    const text = await diagnoseTls(this.#host, this.#port, this.#tls!);
+    const budgetMs = Math.min(3_000, Math.max(250, deadline - now));
+    const text = await diagnoseTls(this.#host, this.#port, this.#tls!, budgetMs);
     this.#lastDiagnosis = { at: now, text };
     return text;
   }

@@ -67,11 +67,16 @@ function parseCert(flag: string, path: string, pem: Buffer): X509Certificate {
 
 /** Reads and checks the three PEM files; throws {@link TlsConfigError} naming the bad one. */
 export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
-  const [ca, cert, key] = await Promise.all([
+  const read = await Promise.allSettled([
     readPem("--tls-ca", files.caPath),
     readPem("--tls-cert", files.certPath),
     readPem("--tls-key", files.keyPath),
   ]);
+  // Report the first bad file in flag order, not whichever read failed first.
+  const [ca, cert, key] = read.map((r) => {
+    if (r.status === "rejected") throw r.reason;
+    return r.value;
+  });
   parseCert("--tls-ca", files.caPath, ca);
   const x509 = parseCert("--tls-cert", files.certPath, cert);
   let privateKey;
@@ -107,8 +112,17 @@ export function isIpLiteral(host: string): boolean {
 
 /**
  * Opens a bare TLS connection with the client identity and returns a
- * sentence saying why the handshake fails, or undefined when it succeeds.
- * gRPC only reports "UNAVAILABLE" for these; this tells the person what to fix.
+ * sentence saying why router-hosts cannot be reached over it, or undefined
+ * when the server accepts the connection. gRPC only reports "UNAVAILABLE"
+ * for these; this tells the person what to fix.
+ *
+ * The server certificate is checked here, not by the TLS stack: Deno 2.9
+ * reports an expired, a not-yet-valid and a foreign-CA server certificate
+ * alike as UNABLE_TO_VERIFY_LEAF_SIGNATURE, and it checks the name even when
+ * told not to verify. A server that refuses our client certificate does so
+ * after a TLS 1.3 handshake has completed on our side, with an alert (Go) or
+ * by just closing (a Deno server), so the probe sends the HTTP/2 preface and
+ * counts only an answer as acceptance.
  */
 export async function diagnoseTls(
   host: string,
@@ -116,7 +130,50 @@ export async function diagnoseTls(
   material: TlsMaterial,
   timeoutMs = 3000,
 ): Promise<string | undefined> {
-  const result = await new Promise<{ error?: Error; authorized?: boolean }>((resolve) => {
+  const probe = await probeTls(host, port, material, timeoutMs);
+  if (probe.error) return explainTlsError(probe.error);
+  const serverProblem = checkServerCertificate(host, material, probe);
+  if (serverProblem) return `TLS: ${serverProblem}`;
+  switch (probe.after) {
+    case "answered":
+      return undefined;
+    case "silent":
+      return `TLS: handshake completed but the server sent nothing within ${timeoutMs} ms — ` +
+        "is --server-address the router-hosts gRPC port, and is the server responsive?";
+    default:
+      return `TLS: ${clientCertificateRefusal(material, probe.afterError)}`;
+  }
+}
+
+/** What a bare TLS connection saw. */
+interface TlsProbe {
+  /** A failure before the handshake completed (connect, handshake, timeout). */
+  error?: Error;
+  /** The server's leaf certificate, once the handshake completed. */
+  serverCert?: X509Certificate;
+  /** The TLS stack's verdict on the server certificate against --tls-ca (null: trusted). */
+  authorizationError?: string;
+  /** After the handshake: the server sent HTTP/2 frames, hung up, or stayed silent. */
+  after?: "answered" | "closed" | "silent";
+  /** An error the server's hang-up surfaced as (an alert, a reset), if any. */
+  afterError?: Error;
+}
+
+/** Client connection preface and an empty SETTINGS frame (RFC 9113 §3.4): a server answers with its own SETTINGS. */
+const HTTP2_PREFACE = Buffer.concat([
+  Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1"),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
+
+function probeTls(
+  host: string,
+  port: number,
+  material: TlsMaterial,
+  timeoutMs: number,
+): Promise<TlsProbe> {
+  return new Promise<TlsProbe>((resolve) => {
+    const probe: TlsProbe = {};
+    let settled = false;
     const socket = tls.connect({
       host,
       port,
@@ -126,64 +183,194 @@ export async function diagnoseTls(
       servername: isIpLiteral(host) ? undefined : host,
       minVersion: "TLSv1.2",
       ALPNProtocols: ["h2"],
-      checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
+      // Verified in checkServerCertificate, which names the cause. Deno
+      // checks the name even with rejectUnauthorized false, so skip it here.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
     });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ error: new Error("handshake timed out") });
-    }, timeoutMs);
-    socket.once("secureConnect", () => {
-      // A server that rejects our certificate only says so after the
-      // handshake (TLS 1.3); wait briefly for its alert.
-      setTimeout(() => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve({ authorized: true });
-      }, 150);
-    });
-    socket.once("error", (error) => {
+    const finish = (update: Partial<TlsProbe>) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ error });
+      resolve(Object.assign(probe, update));
+    };
+    const timer = setTimeout(() => {
+      if (probe.serverCert) finish({ after: "silent" });
+      else finish({ error: new Error(`TLS handshake timed out after ${timeoutMs} ms`) });
+    }, timeoutMs);
+    socket.once("secureConnect", () => {
+      const peer = socket.getPeerCertificate();
+      if (peer?.raw) probe.serverCert = new X509Certificate(peer.raw);
+      probe.authorizationError = socket.authorizationError
+        ? String(socket.authorizationError)
+        : undefined;
+      socket.write(HTTP2_PREFACE);
     });
+    const hungUp = (error?: Error) =>
+      finish(
+        probe.serverCert
+          ? { after: "closed", afterError: error }
+          : { error: error ?? new Error("connection closed during the TLS handshake") },
+      );
+    socket.once("data", () => finish({ after: "answered" }));
+    socket.once("end", () => hungUp());
+    socket.once("close", () => hungUp());
+    socket.once("error", (error: Error) => hungUp(error));
   });
-  if (!result.error) return undefined;
-  return explainTlsError(result.error);
 }
 
-/** Turns a Node/Deno TLS error into a cause and the flag to check. */
+/** Why the server certificate is not acceptable for `host`, or undefined when it is. */
+function checkServerCertificate(
+  host: string,
+  material: TlsMaterial,
+  probe: TlsProbe,
+): string | undefined {
+  const cert = probe.serverCert;
+  if (!cert) return undefined;
+  if (probe.authorizationError) {
+    const now = Date.now();
+    const notAfter = new Date(cert.validTo);
+    const notBefore = new Date(cert.validFrom);
+    if (now > notAfter.getTime()) {
+      return `server certificate expired on ${notAfter.toISOString()} — renew the router-hosts server certificate`;
+    }
+    if (now < notBefore.getTime()) {
+      return `server certificate is not valid before ${notBefore.toISOString()} — check the clocks of both machines`;
+    }
+    if (!caCertificates(material.ca).some((ca) => issuedBy(cert, ca))) {
+      return `server certificate signed by unknown authority (issuer ${
+        oneLine(cert.issuer)
+      } is not in --tls-ca) — check --tls-ca`;
+    }
+    return explainTlsError(new Error(probe.authorizationError)).replace(/^TLS: /, "");
+  }
+  const named = isIpLiteral(host) ? cert.checkIP(host) : cert.checkHost(host);
+  if (!named) {
+    return `server certificate does not name ${host} (it names ${
+      cert.subjectAltName ?? "nothing"
+    }) — dial a name from the certificate in --server-address, or reissue the certificate`;
+  }
+  return undefined;
+}
+
+/**
+ * The server completed the handshake and then hung up: it refused our
+ * certificate. Go's crypto/tls (the real server) sends an alert first, which
+ * Deno surfaces as an error ("received fatal alert: UnknownCA"); a Deno
+ * server just closes. Say why when the certificate itself shows it.
+ */
+function clientCertificateRefusal(material: TlsMaterial, afterError?: Error): string {
+  const said = afterError ? ` (${afterError.message})` : "";
+  const cert = new X509Certificate(material.cert);
+  const now = Date.now();
+  const notAfter = new Date(cert.validTo);
+  const notBefore = new Date(cert.validFrom);
+  if (now > notAfter.getTime()) {
+    return `server rejected the client certificate: it expired on ${notAfter.toISOString()} — renew --tls-cert${said}`;
+  }
+  if (now < notBefore.getTime()) {
+    return `server rejected the client certificate: it is not valid before ${notBefore.toISOString()} — check --tls-cert and the clocks${said}`;
+  }
+  const cas = caCertificates(material.ca);
+  const hint = cas.length > 0 && !cas.some((ca) => issuedBy(cert, ca))
+    ? `; --tls-cert is issued by ${oneLine(cert.issuer)}, which is not the CA in --tls-ca`
+    : "";
+  const how = afterError
+    ? `(${afterError.message})`
+    : "(it closed the connection right after the handshake)";
+  return `server rejected the client certificate ${how} — ` +
+    `check --tls-cert/--tls-key are signed by the CA the server trusts${hint}`;
+}
+
+function caCertificates(bundle: Buffer): X509Certificate[] {
+  const blocks = bundle.toString("latin1").match(
+    /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+  ) ?? [];
+  const out: X509Certificate[] = [];
+  for (const block of blocks) {
+    try {
+      out.push(new X509Certificate(block));
+    } catch {
+      // loadTlsMaterial already refused a CA file whose first certificate is bad; skip later ones.
+    }
+  }
+  return out;
+}
+
+function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
+  return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+/** X.509 names print one attribute per line. */
+function oneLine(name: string): string {
+  return `"${name.split("\n").filter(Boolean).join(", ")}"`;
+}
+
+/**
+ * Turns a Node/Deno TLS or connection error into a cause and the flag to
+ * check. Alerts are what the *server* says about our certificate; the other
+ * certificate errors come from our own check of the server's certificate.
+ */
 export function explainTlsError(error: Error): string {
   const text = `${(error as { code?: string }).code ?? ""} ${error.message}`;
   const rules: [RegExp, string][] = [
     [
-      /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT|unknown ?issuer|UnknownIssuer|unable to get (local )?issuer|unknown authority|self[- ]signed/i,
-      "server certificate signed by unknown authority — check --tls-ca",
+      /ALERT_CERTIFICATE_EXPIRED|alert certificate expired|alert: ?CertificateExpired/i,
+      "TLS: server rejected the client certificate as expired — renew --tls-cert",
     ],
     [
-      /CERT_HAS_EXPIRED|expired/i,
-      "certificate has expired — renew the server or client certificate",
-    ],
-    [/CERT_NOT_YET_VALID|not yet valid/i, "certificate is not yet valid — check clocks"],
-    [
-      /ERR_TLS_CERT_ALTNAME_INVALID|altname|NotValidForName|hostname|does not match/i,
-      "server certificate does not match the address — check --server-address against the certificate's SANs",
+      /ALERT_(CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)|alert (certificate required|unknown ca|bad certificate|certificate unknown|unsupported certificate|decrypt error)|alert: ?(CertificateRequired|UnknownCA|BadCertificate|CertificateUnknown|UnsupportedCertificate|DecryptError)|PEER_DID_NOT_RETURN_A_CERTIFICATE/i,
+      "TLS: server rejected the client certificate — check --tls-cert/--tls-key are signed by the CA the server trusts",
     ],
     [
-      /certificate required|CertificateRequired|alert (bad|unknown) ?certificate|unknown ca|bad certificate|UnknownCA|BadCertificate|decrypt/i,
-      "server rejected the client certificate — check --tls-cert/--tls-key are signed by the CA the server trusts",
+      /UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT|unknown ?issuer|unable to get (local )?issuer|unknown authority|self[- ]signed/i,
+      "TLS: server certificate signed by unknown authority — check --tls-ca",
+    ],
+    [
+      /CERT_HAS_EXPIRED|certificate has expired|\bExpired\b/,
+      "TLS: server certificate has expired — renew the router-hosts server certificate",
+    ],
+    [
+      /CERT_NOT_YET_VALID|not yet valid|NotValidYet/i,
+      "TLS: server certificate is not yet valid — check the clocks",
+    ],
+    [
+      // Node: the issuer is not in --tls-ca. Deno 2.9: also an expired or not-yet-valid certificate.
+      /UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify the first certificate/i,
+      "TLS: server certificate cannot be verified with --tls-ca (another CA, expired or not yet valid) — check --tls-ca and the server certificate",
+    ],
+    [
+      /INVALID_PURPOSE|RequiredEkuNotFound/i,
+      "TLS: server certificate lacks the serverAuth extended key usage — reissue the router-hosts server certificate",
+    ],
+    [
+      /ERR_TLS_CERT_ALTNAME_INVALID|altnames|NotValidForName|does not match certificate/i,
+      "TLS: server certificate does not match the address — check --server-address against the certificate's SANs",
+    ],
+    [
+      /WRONG_VERSION_NUMBER|wrong version number|CorruptMessage|InvalidContentType/i,
+      "TLS: the server did not answer with TLS — is --server-address the router-hosts gRPC port?",
     ],
     [
       /ECONNREFUSED|Connection refused/i,
-      "connection refused — is the server running at --server-address?",
+      "connection refused — is router-hosts running at --server-address?",
     ],
-    [/timed out|ETIMEDOUT/i, "TLS handshake timed out — check --server-address and the network"],
     [
-      /ECONNRESET|socket hang up|closed|reset/i,
-      "connection closed during the TLS handshake — the server may have rejected the client certificate (check --tls-cert/--tls-key)",
+      /ENOTFOUND|EAI_AGAIN|failed to lookup address|Name or service not known/i,
+      "cannot resolve the host in --server-address",
+    ],
+    [
+      /timed out|ETIMEDOUT/i,
+      "TLS handshake timed out — is router-hosts at --server-address up and responsive?",
+    ],
+    [
+      /ECONNRESET|EPIPE|socket hang up|closed|reset/i,
+      "TLS: connection closed during the handshake — the server may have rejected the client certificate (check --tls-cert/--tls-key)",
     ],
   ];
   for (const [pattern, meaning] of rules) {
-    if (pattern.test(text)) return `TLS: ${meaning} (${error.message})`;
+    if (pattern.test(text)) return `${meaning} (${error.message})`;
   }
   return `TLS: ${error.message}`;
 }

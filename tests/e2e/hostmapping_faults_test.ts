@@ -34,7 +34,7 @@ Deno.test({
     await t.step(
       "server down: create → phase Error with the reason, retried with backoff; back → Synced",
       async () => {
-        await rh.stop();
+        await rh.kill();
         await hm.create(ns, "cam", { hostname: "cam.lan", ip: "10.3.0.1" });
         const o = await hm.waitFor(ns, "cam", "phase Error", (x) => x.status?.phase === "Error");
         assertMatch(o.status!.message!, /router-hosts at localhost:\d+: \w+: UNAVAILABLE/);
@@ -69,7 +69,7 @@ Deno.test({
       "server down: delete keeps the object (finalizer) until cleanup succeeds",
       async () => {
         const id = (await hm.get(ns, "cam")).status!.hostId!;
-        await rh.stop();
+        await rh.kill();
         await hm.delete(ns, "cam");
         const o = await hm.waitFor(
           ns,
