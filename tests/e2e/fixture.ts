@@ -10,6 +10,7 @@ import { RouterHostsClient } from "../../grpc/client.ts";
 import { loadTlsMaterial } from "../../grpc/tls.ts";
 import {
   dumpLogs,
+  type KubeOptions,
   type KubeTestbed,
   ROOT,
   type RouterHostsTestbed,
@@ -133,8 +134,10 @@ export class HostMappings {
 }
 
 /** Starts the bed (fails loudly when it cannot); CRDs installed. */
-export async function startBed(options: { traefik?: boolean } = {}): Promise<Bed> {
-  const kube = await startKube();
+export async function startBed(
+  options: { traefik?: boolean; kube?: KubeOptions } = {},
+): Promise<Bed> {
+  const kube = await startKube(options.kube);
   let rh: RouterHostsTestbed | undefined;
   try {
     rh = await startRouterHosts();

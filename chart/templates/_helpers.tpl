@@ -1,0 +1,93 @@
+{{/* Chart name, overridable. */}}
+{{- define "router-hosts-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name of every object (63 characters at most, as labels need). */}}
+{{- define "router-hosts-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "router-hosts-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that never change for a release: the Deployment selector. */}}
+{{- define "router-hosts-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "router-hosts-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The recommended app.kubernetes.io labels except component. */}}
+{{- define "router-hosts-operator.commonLabels" -}}
+helm.sh/chart: {{ include "router-hosts-operator.chart" . }}
+{{ include "router-hosts-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: router-hosts
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels of every object but the metrics Service. */}}
+{{- define "router-hosts-operator.labels" -}}
+{{ include "router-hosts-operator.commonLabels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "router-hosts-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "router-hosts-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "router-hosts-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when leader election is on: leaderElection.enabled when set, else
+replicaCount >= 2. Two active replicas would reconcile the same objects at
+once, so that combination is refused.
+*/}}
+{{- define "router-hosts-operator.leaderElect" -}}
+{{- $enabled := .Values.leaderElection.enabled }}
+{{- if kindIs "bool" $enabled }}
+{{- if and (not $enabled) (ge (int .Values.replicaCount) 2) }}
+{{- fail (printf "replicaCount is %d but leaderElection.enabled is false: every replica would reconcile the same objects at once. Set leaderElection.enabled to true (or remove it), or set replicaCount to 1." (int .Values.replicaCount)) }}
+{{- end }}
+{{- $enabled }}
+{{- else }}
+{{- ge (int .Values.replicaCount) 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The metrics port taken from metrics.bindAddress; empty when metrics are off ("0"). */}}
+{{- define "router-hosts-operator.metricsPort" -}}
+{{- $addr := toString .Values.metrics.bindAddress }}
+{{- if ne $addr "0" }}
+{{- $port := regexFind "[0-9]+$" $addr }}
+{{- if not (regexMatch ":[0-9]+$" $addr) }}
+{{- fail (printf "metrics.bindAddress %q: want [host]:port, or \"0\" to disable metrics" $addr) }}
+{{- end }}
+{{- $port }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Lease; fixed so a mixed upgrade from the Go operator never runs two leaders. */}}
+{{- define "router-hosts-operator.leaseName" -}}
+router-hosts-operator.fzymgc.house
+{{- end }}
