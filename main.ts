@@ -7,6 +7,7 @@
 import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
+import { createIngressRouteUnits } from "./controllers/ingressroute.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
@@ -123,6 +124,16 @@ export async function main(
       metrics,
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
+    }),
+    ...createIngressRouteUnits({
+      kube,
+      hosts,
+      events,
+      log,
+      metrics,
+      workers: config.maxConcurrentReconciles,
+      resyncPeriodMs: config.resyncPeriodMs,
+      ingressIP: config.defaultIngressIP,
     }),
   ];
 

@@ -25,6 +25,10 @@
  *   comment and tags that the annotation missed (a crash between AddHost
  *   and the annotation write) are deleted too.
  *
+ * An id in the annotation is trusted only while its entry still carries our
+ * comment and tags: an annotation copied along with a manifest never lets
+ * the copy update or delete the original's entries.
+ *
  * The pure parts (projection, desired hostnames, annotation format, the
  * tracked-versus-desired plan) are exported for unit tests.
  *
@@ -729,8 +733,11 @@ export class IngressRouteReconciler {
         at,
         "Warning",
         "InvalidRule",
-        `route ${e.route}: cannot parse match ${JSON.stringify(e.match)}: ${e.message}; ` +
-          "its hosts are not synced, and entries already made are kept until it parses",
+        `route ${e.route}: ${
+          e.match === null
+            ? e.message
+            : `cannot parse match ${JSON.stringify(e.match)}: ${e.message}`
+        }; its hosts are not synced, and entries already made are kept until it is fixed`,
       );
     }
   }

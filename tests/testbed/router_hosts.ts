@@ -50,6 +50,8 @@ export interface RouterHostsTestbed {
   readonly why: string;
   /** CA that signed the server certificate and the operator's client certificate. */
   readonly caPath: string;
+  /** Key of that CA, to sign more client certificates the server trusts (rotation tests). */
+  readonly caKeyPath: string;
   /** Operator client certificate (clientAuth, chained to caPath). */
   readonly clientCertPath: string;
   /** Operator client key. */
@@ -74,6 +76,11 @@ export interface RouterHostsTestbed {
   start(): Promise<void>;
   /** Stops the server, keeping its data. */
   stop(): Promise<void>;
+  /**
+   * SIGKILL, keeping its data: connections drop without the GOAWAY a clean
+   * stop sends (a crashed server or a lost node); start() brings it back.
+   */
+  kill(): Promise<void>;
   /** stop() then start(). */
   restart(): Promise<void>;
   /** SIGSTOP: the port stays open but nothing answers. */
@@ -180,6 +187,10 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
   async function stop(): Promise<void> {
     await proc?.stop();
   }
+  async function kill(): Promise<void> {
+    proc?.signal("SIGKILL");
+    await proc?.status;
+  }
   let disposed = false;
   async function dispose(): Promise<void> {
     if (disposed) return;
@@ -202,6 +213,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
     kind: choice.kind,
     why: choice.why,
     caPath: ca.certPath,
+    caKeyPath: ca.keyPath,
     clientCertPath: client.certPath,
     clientKeyPath: client.keyPath,
     foreignClientCertPath: foreign.certPath,
@@ -221,6 +233,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
     },
     start,
     stop,
+    kill,
     async restart() {
       await stop();
       await start();
