@@ -292,7 +292,7 @@ export class RouterHostsClient {
 
   async #fail(method: string, err: grpc.ServiceError, deadline: number): Promise<RouterHostsError> {
     // grpc-js ends connection errors with "Resolution note: " even when it has no note.
-    let serverMessage = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, ".");
+    let serverMessage = stableDetails(err.details || err.message);
     if (err.code === grpc.status.UNAVAILABLE && this.#tls) {
       const diagnosis = await this.#diagnose(deadline);
       if (diagnosis) serverMessage = `${diagnosis}; ${serverMessage}`;
@@ -315,4 +315,18 @@ export class RouterHostsClient {
     this.#lastDiagnosis = { at: now, text };
     return text;
   }
+}
+
+/**
+ * grpc-js's connection-error text without its noise: the empty trailing
+ * "Resolution note", timestamps and "Last error: null". The same failure
+ * then reads the same on every retry, so status is not rewritten and Events
+ * aggregate.
+ */
+export function stableDetails(details: string): string {
+  return details
+    .replace(/\.?\s*Resolution note:\s*$/, ".")
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, "")
+    .replace(/\s*Last error: null\.?/g, "")
+    .trim();
 }

@@ -1,5 +1,6 @@
 import { status as Status } from "@grpc/grpc-js";
 import { assertEquals, assertMatch } from "../tests/assert.ts";
+import { stableDetails } from "./client.ts";
 import { codeName, isOutcome, outcomeOf, RouterHostsError } from "./errors.ts";
 
 Deno.test("every gRPC status code maps to the outcome controllers branch on", () => {
@@ -37,4 +38,19 @@ Deno.test("a RouterHostsError names address, method, code and the server's messa
   assertEquals(isOutcome(e, "not-found"), false);
   assertEquals(isOutcome(new Error("x"), "already-exists"), false);
   assertEquals(codeName(Status.OK), "OK");
+});
+
+Deno.test("connection-error details read the same on every retry", () => {
+  const a = stableDetails(
+    "No connection established. Last error: Failed to connect (2026-11-21T14:30:00.123Z). Resolution note: ",
+  );
+  const b = stableDetails(
+    "No connection established. Last error: Failed to connect (2026-11-21T14:30:07.456Z). Resolution note: ",
+  );
+  assertEquals(a, b);
+  assertEquals(a, "No connection established. Last error: Failed to connect.");
+  assertEquals(
+    stableDetails("No connection established. Last error: null. Resolution note: "),
+    "No connection established.",
+  );
 });

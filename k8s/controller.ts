@@ -55,7 +55,7 @@ export interface ControllerOptions {
   metrics: Metrics;
   /** Re-enqueue every key this often (jittered up to +10 %); no resync when omitted. */
   resyncPeriodMs?: number;
-  /** The keys a resync enqueues, usually the informer store's keys. */
+  /** Every key (usually the informer store's): queued at start and at each resync. */
   keys: () => Iterable<string>;
   /** Abort a single reconcile's signal after this long; unlimited when omitted. */
   reconcileTimeoutMs?: number;
@@ -90,17 +90,24 @@ export class Controller {
     this.#clock = options.clock ?? realClock;
     this.#random = options.random ?? Math.random;
     this.queue = options.queue ??
-      new WorkQueue({ clock: this.#clock, metrics: options.metrics.workQueue(options.name) });
+      new WorkQueue({
+        clock: this.#clock,
+        metrics: options.metrics.workQueue(options.name),
+        closed: true,
+      });
     options.metrics.initController(options.name, options.workers);
   }
 
   /**
-   * Starts the workers and the resync loop. Resolves once every worker has
-   * exited, after {@link stop} or after `signal` aborts (which stops with
-   * the `drainTimeoutMs` bound).
+   * Opens the queue and queues every key `keys` lists (the informers have
+   * synced: that is everything), then starts the workers and the resync
+   * loop. Resolves once every worker has exited, after {@link stop} or
+   * after `signal` aborts (which stops with the `drainTimeoutMs` bound).
    */
   start(signal: AbortSignal): Promise<void> {
     if (this.#workers) return this.#workers;
+    this.queue.open();
+    for (const key of this.#o.keys()) this.queue.add(key);
     const workers = Array.from({ length: this.#o.workers }, () => this.#worker());
     this.#workers = Promise.all(workers).then(() => {});
     if (this.#o.resyncPeriodMs) this.#resyncLoop(this.#o.resyncPeriodMs);

@@ -199,18 +199,44 @@ Deno.test("resync enqueues every key each period", async () => {
     },
   });
   const finished = controller.start(new AbortController().signal);
+  await settle();
+  assertEquals(seen.toSorted(), ["a", "b", "c"], "start queues every key");
   clock.advance(59_999);
   await settle();
-  assertEquals(seen, []);
+  assertEquals(seen.length, 3);
   clock.advance(1);
   await settle();
-  assertEquals(seen.sort(), ["a", "b", "c"]);
+  assertEquals(seen.slice(3).sort(), ["a", "b", "c"]);
   clock.advance(60_000);
   await settle();
-  assertEquals(seen.length, 6);
+  assertEquals(seen.length, 9);
   await controller.stop(0);
   await finished;
   assertEquals(clock.pending, 0, "the resync timer is cleared on stop");
+});
+
+Deno.test("before start the queue takes nothing (a standby's stays empty); start queues every key", async () => {
+  const seen: string[] = [];
+  let keys = ["ns/a"];
+  const { controller, metrics } = setup({
+    keys: () => keys,
+    reconcile: (key) => {
+      seen.push(key);
+      return Promise.resolve({});
+    },
+  });
+  controller.queue.add("ns/a");
+  controller.queue.addAfter("ns/b", 10);
+  keys = ["ns/a", "ns/b"];
+  assertEquals(controller.queue.len, 0);
+  assertEquals(await counter(metrics, "workqueue_depth", { name: "test" }), 0);
+  assertEquals(await counter(metrics, "workqueue_adds_total", { name: "test" }), 0);
+  const finished = controller.start(new AbortController().signal);
+  await settle();
+  assertEquals(seen.toSorted(), ["ns/a", "ns/b"]);
+  assertEquals(await counter(metrics, "workqueue_adds_total", { name: "test" }), 2);
+  await controller.stop(0);
+  await finished;
 });
 
 Deno.test("stop lets an in-flight reconcile finish and takes no new work", async () => {

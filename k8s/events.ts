@@ -4,10 +4,18 @@
  * limit, and failures to record are logged, never thrown — an Event is a
  * courtesy, not part of reconciliation.
  *
+ * Like client-go's events broadcaster, a repeat is the same object, type and
+ * reason: the note is not part of it, because an error's text varies between
+ * attempts (a retry's "connection refused" gains or loses detail) and the
+ * API server keeps an Event's note immutable anyway — the series keeps the
+ * first note. The first repeat is written at once (count 2, so `kubectl get
+ * events` shows the Event repeating), later ones at most every 30 s, and the
+ * last count too, at most 30 s late (a failed write waits for the next repeat).
+ *
  * @module
  */
 import type { Logger } from "../observability/log.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
 import { realClock } from "./clock.ts";
 
 /** The object an Event is about. */
@@ -46,9 +54,19 @@ export function microTime(d: Date): string {
 interface Series {
   name: string;
   namespace: string;
+  /** Occurrences so far. */
   count: number;
+  /** The count the API server has. */
+  written: number;
+  /** When the last request about this Event started. */
   lastWritten: number;
-  pending: boolean;
+  /** Series PATCHes sent so far. */
+  patches: number;
+  /** The Event exists on the API server (its POST succeeded). */
+  created: boolean;
+  /** A request about this Event is in flight. */
+  busy: boolean;
+  timer?: TimerHandle;
   firstSeen: number;
 }
 
@@ -86,13 +104,11 @@ export class KubeEventRecorder implements EventRecorder {
   event(regarding: EventRegarding, type: EventType, reason: string, note: string): void {
     const now = this.#o.clock.now();
     this.#prune(now);
-    const key = `${regarding.uid}\u0000${type}\u0000${reason}\u0000${note}`;
+    const key = `${regarding.uid}\u0000${type}\u0000${reason}`;
     const series = this.#series.get(key);
     if (series && now - series.firstSeen < SERIES_WINDOW_MS) {
       series.count++;
-      if (now - series.lastWritten >= SERIES_WRITE_MS && !series.pending) {
-        this.#writeSeries(series, now);
-      }
+      this.#flushSoon(series);
       return;
     }
     if (!this.#take(regarding.uid, now)) {
@@ -104,8 +120,11 @@ export class KubeEventRecorder implements EventRecorder {
       name,
       namespace: regarding.namespace,
       count: 1,
+      written: 1,
       lastWritten: now,
-      pending: true,
+      patches: 0,
+      created: false,
+      busy: true,
       firstSeen: now,
     };
     this.#series.set(key, fresh);
@@ -127,26 +146,53 @@ export class KubeEventRecorder implements EventRecorder {
       path: `/apis/events.k8s.io/v1/namespaces/${regarding.namespace}/events`,
       body,
     }).then(
-      () => fresh.pending = false,
+      () => {
+        fresh.created = true;
+        fresh.busy = false;
+        this.#flushSoon(fresh);
+      },
       (e) => {
-        this.#series.delete(key);
+        if (this.#series.get(key) === fresh) this.#series.delete(key);
         this.#o.log.warn("could not record event", { reason, object: keyOf(regarding), error: e });
       },
     );
   }
 
-  #writeSeries(series: Series, now: number): void {
-    series.pending = true;
-    series.lastWritten = now;
+  /** Schedules writing the series count: the first PATCH at once, later ones 30 s apart. */
+  #flushSoon(series: Series): void {
+    if (!series.created || series.busy || series.timer !== undefined) return;
+    if (series.count === series.written) return;
+    const clock = this.#o.clock;
+    const delay = series.patches === 0 ? 0 : series.lastWritten + SERIES_WRITE_MS - clock.now();
+    if (delay <= 0) {
+      this.#writeSeries(series);
+      return;
+    }
+    series.timer = clock.setTimeout(() => {
+      series.timer = undefined;
+      this.#flushSoon(series);
+    }, delay);
+  }
+
+  #writeSeries(series: Series): void {
+    const count = series.count;
+    series.busy = true;
+    series.patches++;
+    series.lastWritten = this.#o.clock.now();
     this.#o.api.request({
       method: "PATCH",
       path: `/apis/events.k8s.io/v1/namespaces/${series.namespace}/events/${series.name}`,
       contentType: "application/merge-patch+json",
-      body: { series: { count: series.count, lastObservedTime: microTime(new Date()) } },
+      body: { series: { count, lastObservedTime: microTime(new Date()) } },
     }).then(
-      () => series.pending = false,
+      () => {
+        series.written = count;
+        series.busy = false;
+        this.#flushSoon(series);
+      },
       (e) => {
-        series.pending = false;
+        // Not retried now: the next repeat (or nothing) writes it, 30 s on.
+        series.busy = false;
         this.#o.log.debug("could not update event series", { event: series.name, error: e });
       },
     );

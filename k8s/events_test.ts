@@ -52,29 +52,77 @@ Deno.test("an event is POSTed to events.k8s.io/v1 about the regarding object", a
   assertMatch(String(body.eventTime), /\.\d{6}Z$/);
 });
 
-Deno.test("repeats join a series written at most every 30 s, never one Event per repeat", async () => {
+/** Lets the fake API's resolved promises settle. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("repeats join one Event's series: the first at once, then at most every 30 s, the last count always", async () => {
   const { requests, recorder, clock } = setup();
   for (let i = 0; i < 50; i++) {
     recorder.event(obj, "Warning", "SyncFailed", "server down");
-    await Promise.resolve();
+    await settle();
     clock.advance(1_000);
+    await settle();
   }
-  const posts = requests.filter((r) => r.method === "POST");
-  const patches = requests.filter((r) => r.method === "PATCH");
-  assertEquals(posts.length, 1);
-  assertEquals(patches.length, 1);
-  const series = (patches[0].body as { series: { count: number } }).series;
-  assertEquals(series.count, 31);
+  const counts = () =>
+    requests.filter((r) => r.method === "PATCH").map((r) =>
+      (r.body as { series: { count: number } }).series.count
+    );
+  assertEquals(requests.filter((r) => r.method === "POST").length, 1, "one Event");
+  assertEquals(counts(), [2, 31], "count 2 at the first repeat, then 30 s later");
+  clock.advance(30_000);
+  await settle();
+  assertEquals(counts(), [2, 31, 50], "the last count is written");
+  clock.advance(120_000);
+  await settle();
+  assertEquals(counts().length, 3, "nothing more to write");
+});
+
+Deno.test("a repeat whose note differs joins the series (the note is the first one's)", async () => {
+  const { requests, recorder } = setup();
+  recorder.event(obj, "Warning", "SyncFailed", "connection refused; Last error: ECONNREFUSED");
+  await settle();
+  recorder.event(obj, "Warning", "SyncFailed", "connection refused; Last error: null");
+  await settle();
+  assertEquals(requests.map((r) => r.method), ["POST", "PATCH"]);
+  assertEquals((requests[1].body as { series: { count: number } }).series.count, 2);
+});
+
+Deno.test("a repeat before the Event is created waits for it, then is written", async () => {
+  const requests: { method: string; body?: unknown }[] = [];
+  let create: (() => void) | undefined;
+  const recorder = new KubeEventRecorder({
+    api: {
+      request: <T>(o: { method: string; path: string; body?: unknown }) => {
+        requests.push(o);
+        if (o.method === "POST") {
+          return new Promise<T>((resolve) => create = () => resolve({} as T));
+        }
+        return Promise.resolve({} as T);
+      },
+    },
+    log: new Logger({ sink: () => {} }),
+    controller: "c",
+    instance: "i",
+    clock: new FakeClock(0),
+  });
+  recorder.event(obj, "Warning", "SyncFailed", "down");
+  recorder.event(obj, "Warning", "SyncFailed", "down");
+  recorder.event(obj, "Warning", "SyncFailed", "down");
+  assertEquals(requests.map((r) => r.method), ["POST"], "no PATCH of an Event not yet created");
+  create!();
+  await settle();
+  assertEquals(requests.map((r) => r.method), ["POST", "PATCH"]);
+  assertEquals((requests[1].body as { series: { count: number } }).series.count, 3);
 });
 
 Deno.test("distinct events about one object are rate limited per object", async () => {
   const { requests, recorder, clock } = setup(3);
-  for (let i = 0; i < 10; i++) recorder.event(obj, "Warning", "SyncFailed", `failure ${i}`);
+  for (let i = 0; i < 10; i++) recorder.event(obj, "Warning", `Reason${i}`, `failure ${i}`);
   await Promise.resolve();
   assertEquals(requests.length, 3);
   recorder.event({ ...obj, uid: "u-2", name: "other" }, "Normal", "Recreated", "again");
   assertEquals(requests.length, 4, "another object has its own budget");
   clock.advance(30_000);
-  recorder.event(obj, "Warning", "SyncFailed", "after refill");
+  recorder.event(obj, "Warning", "AfterRefill", "after refill");
   assertEquals(requests.length, 5);
 });

@@ -45,6 +45,13 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   /** Largest rate-limited delay (default 1000 s). */
   maxDelayMs?: number;
+  /**
+   * Start closed: adds are ignored until {@link WorkQueue.open}. A
+   * controller's queue stays empty until the controller starts (on a
+   * standby replica: until it leads), which then queues every cached key —
+   * as controller-runtime starts a controller's sources only with it.
+   */
+  closed?: boolean;
 }
 
 /** A FIFO of keys with O(1) push and shift. */
@@ -146,8 +153,10 @@ export class WorkQueue {
   readonly #getters: ((key: string | undefined) => void)[] = [];
   readonly #drainWaiters = new Set<() => void>();
   #shuttingDown = false;
+  #closed: boolean;
 
   constructor(options: WorkQueueOptions = {}) {
+    this.#closed = options.closed ?? false;
     this.#clock = options.clock ?? realClock;
     this.#metrics = options.metrics;
     this.#baseDelayMs = options.baseDelayMs ?? 5;
@@ -165,9 +174,14 @@ export class WorkQueue {
     return this.#shuttingDown;
   }
 
+  /** Starts accepting keys (a queue created with `closed`). */
+  open(): void {
+    this.#closed = false;
+  }
+
   /** Queues `key` unless it is already queued; a key being processed is queued again after `done`. */
   add(key: string): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+    if (this.#shuttingDown || this.#closed || this.#dirty.has(key)) return;
     this.#metrics?.added();
     this.#dirty.add(key);
     if (this.#processing.has(key)) return;
@@ -176,7 +190,7 @@ export class WorkQueue {
 
   /** Queues `key` after `ms`; if it is already waiting, the earlier time wins. */
   addAfter(key: string, ms: number): void {
-    if (this.#shuttingDown) return;
+    if (this.#shuttingDown || this.#closed) return;
     if (ms <= 0) {
       this.add(key);
       return;
