@@ -264,6 +264,110 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
   }
 }
 
+interface RoutesRun {
+  routes: number;
+  hostsPerRoute: number;
+  convergeSeconds: number;
+  grpcPerHost: Record<string, number>;
+  kubeWritesPerRoute: number;
+  limitGrpcSeconds: number;
+  limitObjectSeconds: number;
+  ratio: number;
+}
+
+const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
+
+async function routes(count: number, perRoute: number, workers: number): Promise<RoutesRun> {
+  const bed = await startBedFor();
+  let op: OperatorProcess | undefined;
+  try {
+    op = await startOperator({
+      kubeconfigPath: bed.kube.kubeconfigPath,
+      routerHosts: bed.rh,
+      args: [
+        `--max-concurrent-reconciles=${workers}`,
+        "--log-level=warn",
+        `--default-ingress-ip=${INGRESS_IP}`,
+        "--resync-period=1h",
+      ],
+    });
+    const ns = await bed.kube.createNamespace("routes");
+    const path = `/apis/traefik.io/v1alpha1/namespaces/${ns}/ingressroutes`;
+    const m0 = await op.metrics();
+    const a0 = await apiserverMetrics(bed.kube);
+    const names = Array.from({ length: count }, (_, i) => `r${i}`);
+    const t0 = performance.now();
+    await pool(names, CREATE_CONCURRENCY, (n) =>
+      bed.kube.postJson(path, {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "IngressRoute",
+        metadata: { name: n },
+        spec: {
+          routes: [{
+            match: Array.from({ length: perRoute }, (_, h) => `Host(\`${n}-${h}.routes.lan\`)`)
+              .join(" || "),
+            kind: "Rule",
+            services: [],
+          }],
+        },
+      }));
+    const done = async () => {
+      const list = await bed.kube.getJson<
+        { items: Array<{ metadata: { annotations?: Record<string, string> } }> }
+      >(path);
+      return list.items.filter((o) => {
+        const ids = o.metadata.annotations?.[HOST_IDS];
+        return ids !== undefined && Object.keys(JSON.parse(ids)).length === perRoute;
+      }).length;
+    };
+    while (await done() < count) await sleep(200);
+    const convergeSeconds = (performance.now() - t0) / 1000;
+    const m1 = await op.metrics();
+    const a1 = await apiserverMetrics(bed.kube);
+    const hostsTotal = count * perRoute;
+    const grpcPerHost: Record<string, number> = {};
+    for (const method of ["AddHost", "GetHost", "UpdateHost", "SearchHosts"]) {
+      grpcPerHost[method] = (sample(m1, "router_hosts_grpc_requests_total", `method="${method}"`) -
+        sample(m0, "router_hosts_grpc_requests_total", `method="${method}"`)) / hostsTotal;
+    }
+    const objectWrites = kubeWrites(a1, "ingressroutes") - kubeWrites(a0, "ingressroutes") - count;
+    await op.stop();
+    op = undefined;
+    const hostNames = names.flatMap((n) =>
+      Array.from({ length: perRoute }, (_, h) => `${n}-${h}.limit.lan`)
+    );
+    const tg = performance.now();
+    await pool(hostNames, workers, (h) =>
+      bed.hosts.addHost({
+        ipAddress: INGRESS_IP,
+        hostname: h,
+        comment: "k8s-ingress:bench/x",
+        tags: ["kubernetes", "traefik", "ingress"],
+      }));
+    const limitGrpcSeconds = (performance.now() - tg) / 1000;
+    const to = performance.now();
+    await pool(
+      names,
+      workers,
+      (n) => bed.kube.mergePatchJson(`${path}/${n}`, { metadata: { annotations: { bench: "1" } } }),
+    );
+    const limitObjectSeconds = (performance.now() - to) / 1000;
+    return {
+      routes: count,
+      hostsPerRoute: perRoute,
+      convergeSeconds,
+      grpcPerHost,
+      kubeWritesPerRoute: objectWrites / count,
+      limitGrpcSeconds,
+      limitObjectSeconds,
+      ratio: convergeSeconds / Math.max(limitGrpcSeconds, limitObjectSeconds),
+    };
+  } finally {
+    await op?.stop();
+    await stopBedFor(bed);
+  }
+}
+
 async function latency(count: number): Promise<{ median: number; p99: number; samples: number[] }> {
   const bed = await startBedFor();
   let op: OperatorProcess | undefined;
@@ -390,6 +494,25 @@ for (const scenario of scenarios) {
       );
     }
     results.sweep = sweep;
+  } else if (scenario === "routes") {
+    const count = Number(opts.routes);
+    const per = Number(opts["hosts-per-route"]);
+    const runs: RoutesRun[] = [];
+    for (let r = 0; r < REPEAT; r++) runs.push(await routes(count, per, WORKERS));
+    results.routes = runs;
+    const line = (label: string, xs: number[], d = 2) =>
+      console.log(`${label.padEnd(44)} ${fmtStats(stats(xs), d)}`);
+    console.log(
+      `\n## Convergence: ${count} IngressRoutes × ${per} hosts, ${WORKERS} workers, ${REPEAT} runs`,
+    );
+    line("converge: first create → all tracked (s)", runs.map((r) => r.convergeSeconds));
+    line("limit: bare AddHost × hosts (s)", runs.map((r) => r.limitGrpcSeconds));
+    line("limit: bare object writes × routes (s)", runs.map((r) => r.limitObjectSeconds));
+    line("ratio operator ÷ max(limit)", runs.map((r) => r.ratio));
+    for (const m of Object.keys(runs[0].grpcPerHost)) {
+      line(`gRPC ${m} per host`, runs.map((r) => r.grpcPerHost[m]));
+    }
+    line("Kubernetes writes per IngressRoute", runs.map((r) => r.kubeWritesPerRoute));
   } else if (scenario === "latency") {
     const count = Number(opts["latency-n"]);
     const runs = [];
