@@ -121,7 +121,7 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: "max-concurrent-reconciles",
     kind: "int",
-    default: "4",
+    default: "8",
     help: "reconcile workers per controller",
   },
   {

@@ -11,7 +11,7 @@ Deno.test("defaults match the Go operator's flags", () => {
   assertEquals(c.leaderElect, false);
   assertEquals(c.defaultIngressIP, "");
   assertEquals(c.logLevel, "info");
-  assertEquals(c.maxConcurrentReconciles, 4);
+  assertEquals(c.maxConcurrentReconciles, 8);
   assertEquals(c.tls, { caPath: "/c/ca.crt", certPath: "/c/tls.crt", keyPath: "/c/tls.key" });
   assertEquals(c.insecure, false);
   assertEquals(c.resyncPeriodMs, 600_000);

@@ -65,11 +65,8 @@ interface Bed {
   hm: HostMappings;
 }
 
-async function startBedFor(): Promise<Bed> {
-  const kube = await startKube();
-  const rh = await startRouterHosts();
-  await kube.installCrds([HOSTMAPPING_CRD, TRAEFIK_CRDS]);
-  const hosts = new RouterHostsClient({
+async function clientFor(rh: RouterHostsTestbed): Promise<RouterHostsClient> {
+  return new RouterHostsClient({
     address: rh.address,
     deadlineMs: 30_000,
     tls: await loadTlsMaterial({
@@ -78,7 +75,24 @@ async function startBedFor(): Promise<Bed> {
       keyPath: rh.clientKeyPath,
     }),
   });
-  return { kube, rh, hosts, hm: new HostMappings(kube) };
+}
+
+async function startBedFor(): Promise<Bed> {
+  const kube = await startKube();
+  const rh = await startRouterHosts();
+  await kube.installCrds([HOSTMAPPING_CRD, TRAEFIK_CRDS]);
+  return { kube, rh, hosts: await clientFor(rh), hm: new HostMappings(kube) };
+}
+
+/**
+ * Replaces the router-hosts server with an empty one, so the bare-client
+ * limit starts from the same state as the operator's run did.
+ */
+async function freshServer(bed: Bed): Promise<void> {
+  bed.hosts.close();
+  await bed.rh.dispose();
+  bed.rh = await startRouterHosts();
+  bed.hosts = await clientFor(bed.rh);
 }
 
 async function stopBedFor(bed: Bed): Promise<void> {
@@ -130,6 +144,42 @@ function kubeWrites(metrics: string, resource: string, subresource = ""): number
   return total;
 }
 
+/** CPU seconds (user + system) of a process, from /proc (clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of the test-bed components, found by their command lines. */
+function componentPids(operatorPid: number): Record<string, number> {
+  const found: Record<string, number> = { operator: operatorPid, bench: Deno.pid };
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cmd = "";
+    try {
+      cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
+    } catch {
+      continue;
+    }
+    const pid = Number(entry.name);
+    if (/\/kube-apiserver /.test(cmd)) found["kube-apiserver"] = pid;
+    else if (/\/etcd /.test(cmd)) found.etcd = pid;
+    else if (/router_hosts_emulator\/main\.ts serve/.test(cmd) && !cmd.startsWith("sh ")) {
+      found["router-hosts"] = pid;
+    }
+  }
+  return found;
+}
+
+function cpuSnapshot(pids: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuOf(pid)]));
+}
+
 function stats(xs: number[]): { median: number; min: number; max: number } {
   const s = xs.toSorted((a, b) => a - b);
   const mid = s.length >> 1;
@@ -145,6 +195,44 @@ function quantile(xs: number[], q: number): number {
 const fmt = (x: number, d = 2) => x.toFixed(d);
 const fmtStats = (s: { median: number; min: number; max: number }, d = 2) =>
   `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`;
+
+/**
+ * Resolves when `count` HostMappings of `ns` are Synced, watching (not
+ * polling: a LIST of 1,000 objects every 100 ms costs the apiserver more CPU
+ * than the operator's own writes). Start it before creating the objects.
+ */
+function watchSynced(
+  bed: Bed,
+  ns: string,
+  count: number,
+): { done: Promise<void>; stop: () => void } {
+  const ctl = new AbortController();
+  const done = (async () => {
+    const synced = new Set<string>();
+    // A watch without resourceVersion starts with every existing object, so
+    // re-opening one that ended loses nothing.
+    while (synced.size < count) {
+      const res = await bed.kube.fetch(`${bed.hm.path(ns)}?watch=1`, { signal: ctl.signal });
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      while (synced.size < count) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          const ev = JSON.parse(line) as { type: string; object: HostMappingObject };
+          if (ev.object.status?.phase === "Synced") synced.add(ev.object.metadata.name);
+        }
+      }
+    }
+    ctl.abort();
+  })();
+  return { done, stop: () => ctl.abort() };
+}
 
 async function countSynced(bed: Bed, ns: string): Promise<number> {
   const list = await bed.kube.getJson<{ items: HostMappingObject[] }>(bed.hm.path(ns));
@@ -162,6 +250,8 @@ interface ConvergeRun {
   limitStatusSeconds: number;
   ratio: number;
   resync?: { grpcWrites: number; kubeWrites: number; cpuSeconds: number; seconds: number };
+  /** CPU seconds each process spent during convergence. */
+  cpuSeconds: Record<string, number>;
 }
 
 async function converge(workers: number, withResync: boolean): Promise<ConvergeRun> {
@@ -174,7 +264,7 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
       routerHosts: bed.rh,
       args: [
         `--max-concurrent-reconciles=${workers}`,
-        "--log-level=warn",
+        `--log-level=${Deno.env.get("BENCH_LOG_LEVEL") ?? "warn"}`,
         `--resync-period=${withResync ? `${resyncSeconds}s` : "1h"}`,
       ],
     });
@@ -182,6 +272,9 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
     const m0 = await op.metrics();
     const a0 = await apiserverMetrics(bed.kube);
     const names = Array.from({ length: N }, (_, i) => `h${i}`);
+    const pids = componentPids(op.process.pid);
+    const cpu0 = cpuSnapshot(pids);
+    const allSynced = watchSynced(bed, ns, N);
     const t0 = performance.now();
     await pool(names, CREATE_CONCURRENCY, (n, i) =>
       bed.hm.create(ns, n, {
@@ -189,8 +282,9 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
         ip: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`,
       }));
     const createSeconds = (performance.now() - t0) / 1000;
-    while (await countSynced(bed, ns) < N) await sleep(100);
+    await allSynced.done;
     const convergeSeconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuSnapshot(pids);
     const m1 = await op.metrics();
     const a1 = await apiserverMetrics(bed.kube);
     const grpcPerObject: Record<string, number> = {};
@@ -213,6 +307,7 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
       limitGrpcSeconds: 0,
       limitStatusSeconds: 0,
       ratio: 0,
+      cpuSeconds: Object.fromEntries(Object.keys(cpu0).map((k) => [k, cpu1[k] - cpu0[k]])),
     };
 
     if (withResync) {
@@ -240,6 +335,7 @@ async function converge(workers: number, withResync: boolean): Promise<ConvergeR
     }
     await op.stop();
     op = undefined;
+    await freshServer(bed);
 
     // The limit: the same work from bare clients at the same concurrency.
     const tg = performance.now();
@@ -333,6 +429,7 @@ async function routes(count: number, perRoute: number, workers: number): Promise
     const objectWrites = kubeWrites(a1, "ingressroutes") - kubeWrites(a0, "ingressroutes") - count;
     await op.stop();
     op = undefined;
+    await freshServer(bed);
     const hostNames = names.flatMap((n) =>
       Array.from({ length: perRoute }, (_, h) => `${n}-${h}.limit.lan`)
     );
@@ -477,6 +574,9 @@ for (const scenario of scenarios) {
     }
     line("Kubernetes object writes per object", runs.map((r) => r.kubeWritesPerObject.object));
     line("Kubernetes status writes per object", runs.map((r) => r.kubeWritesPerObject.status));
+    for (const k of Object.keys(runs[0].cpuSeconds)) {
+      line(`CPU s during convergence: ${k}`, runs.map((r) => r.cpuSeconds[k]));
+    }
     line("resync: gRPC writes", runs.map((r) => r.resync!.grpcWrites), 0);
     line("resync: Kubernetes writes", runs.map((r) => r.resync!.kubeWrites), 0);
     line("resync: operator CPU seconds", runs.map((r) => r.resync!.cpuSeconds));

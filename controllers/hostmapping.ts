@@ -323,6 +323,19 @@ export class HostMappingReconciler {
 
   async #writeStatusIfChanged(view: HostMappingView, next: HostMappingStatus): Promise<void> {
     if (statusEquivalent(view.status, next)) return;
+    if (this.#d.log.enabled("debug")) {
+      const changed = Object.keys({ ...view.status, ...next }).filter((k) =>
+        !deepEqual(
+          (view.status as Record<string, unknown>)[k],
+          (next as Record<string, unknown>)[k],
+        )
+      );
+      this.#d.log.debug("writing status", {
+        key: `${view.namespace}/${view.name}`,
+        changed,
+        resourceVersion: view.resourceVersion,
+      });
+    }
     await this.#d.writer.writeStatus(view, next);
   }
 

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ensureRouterHosts, progress, ROOT, type RouterHostsChoice } from "./build.ts";
 import { makeCa, makeClientLeaf, makeServerLeaf } from "./pki.ts";
 import { freePort, logTail, type ManagedProcess, spawnManaged, waitForTcp } from "./process.ts";
@@ -93,7 +93,55 @@ export interface RouterHostsTestbed {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const EMULATOR_MAIN = join(ROOT, "tests", "testbed", "router_hosts_emulator", "main.ts");
+const EMULATOR_DIR = join(ROOT, "tests", "testbed", "router_hosts_emulator");
+const EMULATOR_MAIN = join(EMULATOR_DIR, "main.ts");
+const EMULATOR_BUNDLE = join(ROOT, ".cache", "testbed", "router-hosts-emulator.mjs");
+
+let bundled: Promise<string> | undefined;
+
+/**
+ * The emulator bundled for Node (`deno bundle --platform node`), rebuilt when
+ * a source is newer than the bundle. It runs on Node because Deno 2.9's
+ * HTTP/2 server can crash inside nghttp2 when a client's GOAWAY arrives
+ * (denoland/deno#36788) — and the operator closes idle connections with one.
+ */
+function emulatorBundle(): Promise<string> {
+  bundled ??= (async () => {
+    const sources = [
+      ...[...Deno.readDirSync(EMULATOR_DIR)].map((e) => join(EMULATOR_DIR, e.name)),
+      join(ROOT, "proto", "mod.ts"),
+      join(ROOT, "proto", "router_hosts", "v1", "hosts.proto"),
+    ];
+    const newest = Math.max(...sources.map((f) => Deno.statSync(f).mtime?.getTime() ?? 0));
+    const built = await Deno.stat(EMULATOR_BUNDLE).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+    if (built > newest) return EMULATOR_BUNDLE;
+    await Deno.mkdir(dirname(EMULATOR_BUNDLE), { recursive: true });
+    // The output name must end in .mjs: the bundler picks the module format by it.
+    const temp = `${EMULATOR_BUNDLE}.${Deno.pid}.tmp.mjs`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "node",
+        "-o",
+        temp,
+        join(EMULATOR_DIR, "node_main.ts"),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `bundling the router-hosts emulator failed: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    await Deno.rename(temp, EMULATOR_BUNDLE);
+    return EMULATOR_BUNDLE;
+  })();
+  return bundled;
+}
 
 let announced = false;
 
@@ -152,7 +200,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
 
   const [command, args] = choice.kind === "real"
     ? [choice.path, ["serve", "--config", configPath]]
-    : [Deno.execPath(), ["run", "-A", EMULATOR_MAIN, "serve", "--config", configPath]];
+    : ["node", [await emulatorBundle(), "serve", "--config", configPath]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
 
   let proc: ManagedProcess | undefined;

@@ -12,6 +12,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import * as fs from "node:fs";
+import process from "node:process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { constants as http2Constants } from "node:http2";
 import type { Http2SecureServer, Http2Session, SecureServerOptions } from "node:http2";
@@ -169,16 +171,16 @@ function parseToml(text: string): Map<string, Map<string, TomlValue>> {
 
 function defaultDatabasePath(): string {
   // The real server's default: $XDG_DATA_HOME or ~/.local/share, then router-hosts/hosts.db.
-  const dataHome = Deno.env.get("XDG_DATA_HOME") ||
-    `${Deno.env.get("HOME") ?? ""}/.local/share`;
+  const dataHome = process.env.XDG_DATA_HOME ||
+    `${process.env.HOME ?? ""}/.local/share`;
   return `${dataHome}/router-hosts/hosts.db`;
 }
 
 /** Reads and checks the config file: not group/world-writable, known keys only, required keys present. */
 function loadConfig(path: string): EmulatorConfig {
-  let info: Deno.FileInfo;
+  let info: fs.Stats;
   try {
-    info = Deno.statSync(path);
+    info = fs.statSync(path);
   } catch (e) {
     throw new FatalError(`load config: stat config file: ${(e as Error).message}`);
   }
@@ -192,7 +194,7 @@ function loadConfig(path: string): EmulatorConfig {
   }
   let tables: Map<string, Map<string, TomlValue>>;
   try {
-    tables = parseToml(Deno.readTextFileSync(path));
+    tables = parseToml(fs.readFileSync(path, "utf8"));
   } catch (e) {
     throw new FatalError(`load config: parse config file: ${(e as Error).message}`);
   }
@@ -250,23 +252,23 @@ function dirname(path: string): string {
  */
 function writeFileAtomic(path: string, text: string, mode: number): void {
   const slash = path.lastIndexOf("/");
-  const temp = `${dirname(path)}/.${path.slice(slash + 1)}.${Deno.pid}.${
+  const temp = `${dirname(path)}/.${path.slice(slash + 1)}.${process.pid}.${
     crypto.randomUUID().slice(0, 8)
   }.tmp`;
   const data = new TextEncoder().encode(text);
   try {
-    const file = Deno.openSync(temp, { write: true, createNew: true, mode });
+    const fd = fs.openSync(temp, "wx", mode);
     try {
       let written = 0;
-      while (written < data.length) written += file.writeSync(data.subarray(written));
-      file.syncSync();
+      while (written < data.length) written += fs.writeSync(fd, data, written);
+      fs.fsyncSync(fd);
     } finally {
-      file.close();
+      fs.closeSync(fd);
     }
-    Deno.renameSync(temp, path);
+    fs.renameSync(temp, path);
   } catch (e) {
     try {
-      Deno.removeSync(temp);
+      fs.rmSync(temp);
     } catch {
       // The temp file was never created or is already renamed.
     }
@@ -277,7 +279,7 @@ function writeFileAtomic(path: string, text: string, mode: number): void {
 function openDatabase(path: string): HostsStore {
   const dir = dirname(path);
   try {
-    if (!Deno.statSync(dir).isDirectory) throw new Error("not a directory");
+    if (!fs.statSync(dir).isDirectory()) throw new Error("not a directory");
   } catch (e) {
     throw new FatalError(
       `open database: directory ${dir} is not usable: ${(e as Error).message}`,
@@ -285,9 +287,9 @@ function openDatabase(path: string): HostsStore {
   }
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = fs.readFileSync(path, "utf8");
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return new HostsStore();
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return new HostsStore();
     throw new FatalError(`open database: ${(e as Error).message}`);
   }
   try {
@@ -340,7 +342,7 @@ class ReloadableServerCredentials extends grpc.ServerCredentials {
 function readTlsContext(config: EmulatorConfig, ca: Buffer): SecureContextOptions {
   const read = (what: string, path: string): Buffer => {
     try {
-      return Buffer.from(Deno.readFileSync(path));
+      return fs.readFileSync(path);
     } catch (e) {
       throw new FatalError(`${what} ${path}: ${(e as Error).message}`);
     }
@@ -631,7 +633,7 @@ async function serve(configPath: string): Promise<void> {
 
   let ca: Buffer;
   try {
-    ca = Buffer.from(Deno.readFileSync(config.caCertPath));
+    ca = fs.readFileSync(config.caCertPath);
     // Parsed only to refuse a file that is no certificate, as the real server does.
     new X509Certificate(ca);
   } catch (e) {
@@ -656,7 +658,7 @@ async function serve(configPath: string): Promise<void> {
       `database ${config.databasePath}, hosts file ${config.hostsFilePath})`,
   );
 
-  Deno.addSignalListener("SIGHUP", () => {
+  process.on("SIGHUP", () => {
     log("received SIGHUP, reloading TLS certificates");
     try {
       credentials.reload(readTlsContext(config, ca));
@@ -668,7 +670,7 @@ async function serve(configPath: string): Promise<void> {
 
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: Deno.Signal) => {
+    const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log(`received ${signal}, draining connections`);
@@ -683,8 +685,8 @@ async function serve(configPath: string): Promise<void> {
         resolve();
       });
     };
-    Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
-    Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
   });
 }
 
@@ -723,4 +725,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
