@@ -169,7 +169,10 @@ function componentPids(operatorPid: number): Record<string, number> {
     const pid = Number(entry.name);
     if (/\/kube-apiserver /.test(cmd)) found["kube-apiserver"] = pid;
     else if (/\/etcd /.test(cmd)) found.etcd = pid;
-    else if (/router_hosts_emulator\/main\.ts serve/.test(cmd) && !cmd.startsWith("sh ")) {
+    else if (
+      /router-hosts-emulator\.mjs serve|router_hosts_emulator\/main\.ts serve/.test(cmd) &&
+      !cmd.startsWith("sh ")
+    ) {
       found["router-hosts"] = pid;
     }
   }

@@ -16,6 +16,7 @@ import { deepEqual } from "../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
 import type { KubeObject, ResourceType } from "../k8s/resource.ts";
 import { ObjectWriter } from "../k8s/object_writer.ts";
+import { type ObjectView, viewOf } from "../k8s/view.ts";
 import type { KubeClient } from "../k8s/client.ts";
 import { Informer } from "../k8s/watcher.ts";
 import type { Unit } from "../k8s/manager.ts";
@@ -53,20 +54,7 @@ export interface HostMappingStatus {
 }
 
 /** The fields of a HostMapping that reconcile reads; all the cache keeps. */
-export interface HostMappingView {
-  namespace: string;
-  name: string;
-  uid: string;
-  resourceVersion: string;
-  generation: number;
-  deletionTimestamp?: string;
-  finalizers: string[];
-  /**
-   * A fingerprint of labels and annotations: a change wakes the controller
-   * (`kubectl annotate hm x reconcile=now` forces a check) without keeping
-   * large annotations such as last-applied-configuration in memory.
-   */
-  metaHash: string;
+export interface HostMappingView extends ObjectView {
   spec: { hostname: string; ip: string; aliases: string[]; tags: string[] };
   status: HostMappingStatus;
 }
@@ -77,17 +65,10 @@ function strings(v: unknown): string[] {
 
 /** Keeps what reconcile needs of a HostMapping. */
 export function projectHostMapping(obj: KubeObject): HostMappingView {
-  const md = obj.metadata ?? {};
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as HostMappingStatus;
-  const view: HostMappingView = {
-    namespace: md.namespace ?? "",
-    name: md.name ?? "",
-    uid: md.uid ?? "",
-    resourceVersion: md.resourceVersion ?? "",
-    generation: md.generation ?? 0,
-    finalizers: md.finalizers ?? [],
-    metaHash: fingerprint([md.labels ?? {}, md.annotations ?? {}]),
+  return {
+    ...viewOf(obj),
     spec: {
       hostname: typeof spec.hostname === "string" ? spec.hostname : "",
       ip: typeof spec.ip === "string" ? spec.ip : "",
@@ -103,8 +84,6 @@ export function projectHostMapping(obj: KubeObject): HostMappingView {
       conditions: status.conditions,
     },
   };
-  if (md.deletionTimestamp) view.deletionTimestamp = md.deletionTimestamp;
-  return view;
 }
 
 /**
@@ -121,17 +100,6 @@ export function needsReconcile(prev: HostMappingView | undefined, next: HostMapp
     (!next.finalizers.includes(HOSTMAPPING_FINALIZER) && !next.deletionTimestamp) ||
     prev.metaHash !== next.metaHash ||
     !deepEqual(prev.spec, next.spec);
-}
-
-/** A short stable hash (FNV-1a, 32 bit) of a JSON value. */
-export function fingerprint(value: unknown): string {
-  const text = JSON.stringify(value);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(36);
 }
 
 /** The owner comment of the entry of `namespace/name`. */

@@ -53,7 +53,8 @@ import {
   ensureHost,
   type HostsApi,
 } from "./host_sync.ts";
-import { classifyError, fingerprint } from "./hostmapping.ts";
+import { classifyError } from "./hostmapping.ts";
+import { fingerprint, type ObjectView, viewOf } from "../k8s/view.ts";
 import { parseRule, type RuleKind } from "./rules.ts";
 
 /** One Traefik kind this module reconciles. */
@@ -101,21 +102,12 @@ export const INGRESS_TAGS: readonly string[] = ["kubernetes", "traefik", "ingres
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
 
-/** The fields of an IngressRoute(TCP) that reconcile reads; all the cache keeps. */
-export interface IngressRouteView {
-  namespace: string;
-  name: string;
-  uid: string;
-  resourceVersion: string;
-  generation: number;
-  deletionTimestamp?: string;
-  finalizers: string[];
-  /**
-   * A fingerprint of labels and annotations other than ours: a change wakes
-   * the controller. Our own annotation is left out, so writing it never
-   * causes another pass over every host.
-   */
-  metaHash: string;
+/**
+ * The fields of an IngressRoute(TCP) that reconcile reads; all the cache
+ * keeps. Our own `host-ids` annotation is left out of `metaHash`, so writing
+ * it never causes another pass over every host.
+ */
+export interface IngressRouteView extends ObjectView {
   /** The raw `host-ids` annotation. */
   hostIds?: string;
   /** `spec.routes[].match`; null where a route has no string match. */
@@ -124,27 +116,17 @@ export interface IngressRouteView {
 
 /** Keeps what reconcile needs of an IngressRoute or IngressRouteTCP. */
 export function projectIngressRoute(obj: KubeObject): IngressRouteView {
-  const md = obj.metadata ?? {};
-  const annotations = { ...(md.annotations ?? {}) };
-  const hostIds = annotations[HOST_IDS_ANNOTATION];
-  delete annotations[HOST_IDS_ANNOTATION];
+  const hostIds = obj.metadata?.annotations?.[HOST_IDS_ANNOTATION];
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const routes = Array.isArray(spec.routes) ? spec.routes : [];
   const view: IngressRouteView = {
-    namespace: md.namespace ?? "",
-    name: md.name ?? "",
-    uid: md.uid ?? "",
-    resourceVersion: md.resourceVersion ?? "",
-    generation: md.generation ?? 0,
-    finalizers: md.finalizers ?? [],
-    metaHash: fingerprint([md.labels ?? {}, annotations]),
+    ...viewOf(obj, [HOST_IDS_ANNOTATION]),
     matches: routes.map((r) => {
       const match = (r as Record<string, unknown> | null)?.match;
       return typeof match === "string" ? match : null;
     }),
   };
   if (hostIds !== undefined) view.hostIds = hostIds;
-  if (md.deletionTimestamp) view.deletionTimestamp = md.deletionTimestamp;
   return view;
 }
 

@@ -10,19 +10,15 @@ import { isNotFound, type RequestOptions } from "./client.ts";
 import { addFinalizerPatch, type FinalizerTarget, removeFinalizerPatch } from "./finalizer.ts";
 import { type KubeObject, objectPath, type ResourceType } from "./resource.ts";
 import type { Store } from "./store.ts";
+import type { ObjectView } from "./view.ts";
 
 /** The request the writer makes (KubeClient implements it). */
 export interface RequestApi {
   request<T>(opts: RequestOptions): Promise<T>;
 }
 
-/** What every cached view carries. */
-export interface ViewMeta {
-  namespace: string;
-  name: string;
-  resourceVersion: string;
-  finalizers: string[];
-}
+/** What the writer reads of a cached view. */
+export type ViewMeta = Pick<ObjectView, "namespace" | "name" | "resourceVersion" | "finalizers">;
 
 const MERGE_PATCH = "application/merge-patch+json";
 

@@ -6,18 +6,8 @@
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { dumpLogs, sleep, uniqueName } from "../testbed/mod.ts";
-import { type OperatorProcess, startOperator } from "../testbed/operator.ts";
+import { metricSum, type OperatorProcess, startOperator } from "../testbed/operator.ts";
 import { type Bed, FINALIZER, startBed, stopBed } from "./fixture.ts";
-
-function counter(metrics: string, name: string, labels: string): number {
-  let total = 0;
-  for (const line of metrics.split("\n")) {
-    if (line.startsWith(`${name}{`) && line.includes(labels)) {
-      total += Number(line.split(" ").at(-1));
-    }
-  }
-  return total;
-}
 
 Deno.test({
   name: "HostMapping controller under failures",
@@ -47,13 +37,13 @@ Deno.test({
           "finalizer added before any server write",
         );
         // Backoff, not a hot loop: a few seconds of outage cost a bounded number of attempts.
-        const before = counter(
+        const before = metricSum(
           await op!.metrics(),
           "controller_runtime_reconcile_errors_total",
           'controller="hostmapping"',
         );
         await sleep(4_000);
-        const after = counter(
+        const after = metricSum(
           await op!.metrics(),
           "controller_runtime_reconcile_errors_total",
           'controller="hostmapping"',

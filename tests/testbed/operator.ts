@@ -187,3 +187,16 @@ export async function eventually<T>(
     await sleep(intervalMs);
   }
 }
+
+/**
+ * Sum of the samples of metric `name` in Prometheus text whose label text
+ * contains every one of `labels` (e.g. `method="AddHost"`).
+ */
+export function metricSum(metrics: string, name: string, ...labels: string[]): number {
+  let total = 0;
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (labels.every((l) => line.includes(l))) total += Number(line.split(" ").at(-1));
+  }
+  return total;
+}
