@@ -12,6 +12,7 @@ import {
   type KubeTestbed,
   liveProcessCount,
   ROOT,
+  sleep,
   startKube,
   uniqueName,
 } from "../testbed/mod.ts";
@@ -307,6 +308,8 @@ Deno.test({
 
         kube.freeze();
         try {
+          // Let the stop take hold before asking (one run in ~2 got an answer otherwise).
+          await sleep(500);
           const err = await assertRejects(() =>
             kube.request("GET", "/readyz", { timeoutMs: 1000 })
           );
