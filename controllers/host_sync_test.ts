@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
+import { FakeHosts } from "./fake_hosts.ts";
 import { assertEquals, assertOk, assertRejects } from "../tests/assert.ts";
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
+import type { HostEntry } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import {
   AdoptionRefusedError,
@@ -8,85 +9,7 @@ import {
   type DesiredHost,
   diffHost,
   ensureHost,
-  type HostsApi,
 } from "./host_sync.ts";
-
-/** A small in-memory stand-in for the server: ids, versions, duplicates, conflicts. */
-class FakeHosts implements HostsApi {
-  readonly address = "fake:1";
-  entries = new Map<string, HostEntry>();
-  calls: string[] = [];
-  #next = 1;
-  /** Versions bumped behind the caller's back before the next update. */
-  interfere = 0;
-
-  #err(code: number, method: string, msg: string): RouterHostsError {
-    return new RouterHostsError({ code, method, address: this.address, serverMessage: msg });
-  }
-  addHost(h: NewHost): Promise<HostEntry> {
-    this.calls.push("AddHost");
-    for (const e of this.entries.values()) {
-      if (e.ipAddress === h.ipAddress && e.hostname === h.hostname) {
-        return Promise.reject(this.#err(status.ALREADY_EXISTS, "AddHost", "duplicate entry"));
-      }
-    }
-    const id = `01HZZZZZZZZZZZZZZZZZZZZZ${String(this.#next++).padStart(2, "0")}`;
-    const e: HostEntry = {
-      id,
-      ipAddress: h.ipAddress,
-      hostname: h.hostname,
-      comment: h.comment,
-      aliases: h.aliases ?? [],
-      tags: h.tags ?? [],
-      version: "1",
-    };
-    this.entries.set(id, e);
-    return Promise.resolve({ ...e });
-  }
-  getHost(id: string): Promise<HostEntry> {
-    this.calls.push("GetHost");
-    if (!/^[0-9A-Z]{26}$/.test(id)) {
-      return Promise.reject(this.#err(status.INVALID_ARGUMENT, "GetHost", `invalid ID "${id}"`));
-    }
-    const e = this.entries.get(id);
-    return e ? Promise.resolve({ ...e }) : Promise.reject(
-      this.#err(status.NOT_FOUND, "GetHost", `get host: host "${id}" not found`),
-    );
-  }
-  updateHost(u: HostUpdate): Promise<HostEntry> {
-    this.calls.push("UpdateHost");
-    const e = this.entries.get(u.id);
-    if (!e) return Promise.reject(this.#err(status.NOT_FOUND, "UpdateHost", "not found"));
-    if (this.interfere > 0) {
-      this.interfere--;
-      e.version = String(Number(e.version) + 1);
-    }
-    if (u.expectedVersion !== e.version) {
-      return Promise.reject(this.#err(status.ABORTED, "UpdateHost", "version conflict"));
-    }
-    let events = 0;
-    if (u.ipAddress !== undefined) (e.ipAddress = u.ipAddress), events++;
-    if (u.hostname !== undefined) (e.hostname = u.hostname), events++;
-    if (u.comment !== undefined) (e.comment = u.comment), events++;
-    if (u.aliases) (e.aliases = u.aliases), events++;
-    if (u.tags) (e.tags = u.tags), events++;
-    e.version = String(Number(e.version) + events);
-    return Promise.resolve({ ...e });
-  }
-  deleteHost(id: string): Promise<void> {
-    this.calls.push("DeleteHost");
-    if (!this.entries.delete(id)) {
-      return Promise.reject(this.#err(status.NOT_FOUND, "DeleteHost", "not found"));
-    }
-    return Promise.resolve();
-  }
-  findExact(ip: string, hostname: string): Promise<HostEntry[]> {
-    this.calls.push("SearchHosts");
-    return Promise.resolve(
-      [...this.entries.values()].filter((e) => e.ipAddress === ip && e.hostname === hostname),
-    );
-  }
-}
 
 const desired: DesiredHost = {
   ipAddress: "10.0.0.5",

@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
+import { FakeHosts } from "./fake_hosts.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
+import type { HostEntry } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { KubeApiError, type RequestOptions } from "../k8s/client.ts";
 import { TerminalError } from "../k8s/controller.ts";
@@ -15,7 +16,6 @@ import {
   desiredHostnames,
   HOST_IDS_ANNOTATION,
   ingressComment,
-  type IngressHostsApi,
   INGRESSROUTE,
   INGRESSROUTE_FINALIZER,
   IngressRouteReconciler,
@@ -244,112 +244,6 @@ Deno.test("claims: the sibling's tracked ids and wanted hostnames; none while it
 });
 
 // ------------------------------------------------ reconciler against fakes
-
-class FakeHosts implements IngressHostsApi {
-  readonly address = "fake:1";
-  entries = new Map<string, HostEntry>();
-  calls: string[] = [];
-  down = false;
-  #next = 1;
-
-  #err(code: number, method: string, msg: string): RouterHostsError {
-    return new RouterHostsError({ code, method, address: this.address, serverMessage: msg });
-  }
-  #call(method: string): void {
-    this.calls.push(method);
-    if (this.down) throw this.#err(status.UNAVAILABLE, method, "connection refused");
-  }
-  add(h: NewHost): HostEntry {
-    const id = `01J${String(this.#next++).padStart(23, "0")}`;
-    const e: HostEntry = {
-      id,
-      ipAddress: h.ipAddress,
-      hostname: h.hostname,
-      comment: h.comment,
-      aliases: h.aliases ?? [],
-      tags: h.tags ?? [],
-      version: "1",
-    };
-    this.entries.set(id, e);
-    return { ...e };
-  }
-  addHost(h: NewHost): Promise<HostEntry> {
-    try {
-      this.#call("AddHost");
-      for (const e of this.entries.values()) {
-        if (e.ipAddress === h.ipAddress && e.hostname === h.hostname) {
-          throw this.#err(status.ALREADY_EXISTS, "AddHost", "duplicate entry");
-        }
-      }
-      return Promise.resolve(this.add(h));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-  getHost(id: string): Promise<HostEntry> {
-    try {
-      this.#call("GetHost");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const e = this.entries.get(id);
-    return e
-      ? Promise.resolve({ ...e })
-      : Promise.reject(this.#err(status.NOT_FOUND, "GetHost", `get host: host "${id}" not found`));
-  }
-  updateHost(u: HostUpdate): Promise<HostEntry> {
-    try {
-      this.#call("UpdateHost");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const e = this.entries.get(u.id);
-    if (!e) return Promise.reject(this.#err(status.NOT_FOUND, "UpdateHost", "not found"));
-    if (u.expectedVersion !== e.version) {
-      return Promise.reject(this.#err(status.ABORTED, "UpdateHost", "version conflict"));
-    }
-    if (u.ipAddress !== undefined) e.ipAddress = u.ipAddress;
-    if (u.hostname !== undefined) e.hostname = u.hostname;
-    if (u.comment !== undefined) e.comment = u.comment;
-    if (u.aliases) e.aliases = u.aliases;
-    if (u.tags) e.tags = u.tags;
-    e.version = String(Number(e.version) + 1);
-    return Promise.resolve({ ...e });
-  }
-  deleteHost(id: string): Promise<void> {
-    try {
-      this.#call("DeleteHost");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.entries.delete(id)
-      ? Promise.resolve()
-      : Promise.reject(this.#err(status.NOT_FOUND, "DeleteHost", "not found"));
-  }
-  searchHosts(query: string): Promise<HostEntry[]> {
-    try {
-      this.#call("SearchHosts");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const q = query.toLowerCase();
-    return Promise.resolve(
-      [...this.entries.values()].filter((e) =>
-        [e.ipAddress, e.hostname, e.comment ?? "", ...e.tags].some((f) =>
-          f.toLowerCase().includes(q)
-        )
-      ).map((e) => ({ ...e })),
-    );
-  }
-  async findExact(ip: string, hostname: string): Promise<HostEntry[]> {
-    return (await this.searchHosts(hostname)).filter((e) =>
-      e.ipAddress === ip && e.hostname.toLowerCase() === hostname.toLowerCase()
-    );
-  }
-  byHostname(): Record<string, HostEntry> {
-    return Object.fromEntries([...this.entries.values()].map((e) => [e.hostname, e]));
-  }
-}
 
 /** One object on a fake API server that applies merge patches guarded by resourceVersion. */
 class FakeKube {

@@ -1,0 +1,134 @@
+/**
+ * An in-memory stand-in for the router-hosts server, for the controllers'
+ * unit tests only (the e2e tests use the test bed's server): ids, versions
+ * bumped once per field present in an update (as the server does),
+ * duplicate detection, version conflicts, a loose search, impossible ids,
+ * and an outage switch. Every call is logged in `calls`.
+ *
+ * @module
+ */
+import { status } from "@grpc/grpc-js";
+import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
+import { RouterHostsError } from "../grpc/errors.ts";
+import type { IngressHostsApi } from "./ingressroute.ts";
+
+/** See the module documentation. */
+export class FakeHosts implements IngressHostsApi {
+  readonly address = "fake:1";
+  entries = new Map<string, HostEntry>();
+  calls: string[] = [];
+  /** Every call fails UNAVAILABLE while true. */
+  down = false;
+  /** Versions bumped behind the caller's back before the next updates. */
+  interfere = 0;
+  #next = 1;
+
+  #err(code: number, method: string, msg: string): RouterHostsError {
+    return new RouterHostsError({ code, method, address: this.address, serverMessage: msg });
+  }
+
+  /** Logs the call; throws when down or when `id` cannot be a ULID. */
+  #call(method: string, id?: string): void {
+    this.calls.push(method);
+    if (this.down) throw this.#err(status.UNAVAILABLE, method, "connection refused");
+    if (id !== undefined && !/^[0-9A-Z]{26}$/.test(id)) {
+      throw this.#err(status.INVALID_ARGUMENT, method, `invalid ID "${id}": bad data size`);
+    }
+  }
+
+  #run<T>(method: string, id: string | undefined, fn: () => T): Promise<T> {
+    try {
+      this.#call(method, id);
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #get(method: string, id: string): HostEntry {
+    const e = this.entries.get(id);
+    if (!e) throw this.#err(status.NOT_FOUND, method, `host "${id}" not found`);
+    return e;
+  }
+
+  /** Puts an entry in place without a call (test setup). */
+  add(h: NewHost): HostEntry {
+    const id = `01J${String(this.#next++).padStart(23, "0")}`;
+    const e: HostEntry = {
+      id,
+      ipAddress: h.ipAddress,
+      hostname: h.hostname,
+      comment: h.comment,
+      aliases: h.aliases ?? [],
+      tags: h.tags ?? [],
+      version: "1",
+    };
+    this.entries.set(id, e);
+    return { ...e };
+  }
+
+  addHost(h: NewHost): Promise<HostEntry> {
+    return this.#run("AddHost", undefined, () => {
+      for (const e of this.entries.values()) {
+        if (e.ipAddress === h.ipAddress && e.hostname === h.hostname) {
+          throw this.#err(status.ALREADY_EXISTS, "AddHost", "duplicate entry");
+        }
+      }
+      return this.add(h);
+    });
+  }
+
+  getHost(id: string): Promise<HostEntry> {
+    return this.#run("GetHost", id, () => ({ ...this.#get("GetHost", id) }));
+  }
+
+  updateHost(u: HostUpdate): Promise<HostEntry> {
+    return this.#run("UpdateHost", u.id, () => {
+      const e = this.#get("UpdateHost", u.id);
+      if (this.interfere > 0) {
+        this.interfere--;
+        e.version = String(Number(e.version) + 1);
+      }
+      if (u.expectedVersion !== e.version) {
+        throw this.#err(status.ABORTED, "UpdateHost", "version conflict");
+      }
+      let events = 0;
+      if (u.ipAddress !== undefined) (e.ipAddress = u.ipAddress), events++;
+      if (u.hostname !== undefined) (e.hostname = u.hostname), events++;
+      if (u.comment !== undefined) (e.comment = u.comment), events++;
+      if (u.aliases) (e.aliases = u.aliases), events++;
+      if (u.tags) (e.tags = u.tags), events++;
+      e.version = String(Number(e.version) + events);
+      return { ...e };
+    });
+  }
+
+  deleteHost(id: string): Promise<void> {
+    return this.#run("DeleteHost", id, () => {
+      if (!this.entries.delete(id)) throw this.#err(status.NOT_FOUND, "DeleteHost", "not found");
+    });
+  }
+
+  /** Case-insensitive substring over ip, hostname, comment and tags, like the server. */
+  searchHosts(query: string): Promise<HostEntry[]> {
+    return this.#run("SearchHosts", undefined, () => {
+      const q = query.toLowerCase();
+      return [...this.entries.values()].filter((e) =>
+        [e.ipAddress, e.hostname, e.comment ?? "", ...e.tags].some((f) =>
+          f.toLowerCase().includes(q)
+        )
+      ).map((e) => ({ ...e }));
+    });
+  }
+
+  async findExact(ip: string, hostname: string): Promise<HostEntry[]> {
+    return (await this.searchHosts(hostname)).filter((e) =>
+      e.ipAddress === ip && e.hostname.toLowerCase() === hostname.toLowerCase()
+    );
+  }
+
+  /** The entries keyed by hostname. */
+  byHostname(): Record<string, HostEntry> {
+    return Object.fromEntries([...this.entries.values()].map((e) => [e.hostname, e]));
+  }
+}
