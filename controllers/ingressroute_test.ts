@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { FakeHosts } from "./fake_hosts.ts";
+import { FakeHosts } from "../tests/fakes/router_hosts.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
 import type { HostEntry } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";

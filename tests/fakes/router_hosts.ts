@@ -8,9 +8,9 @@
  * @module
  */
 import { status } from "@grpc/grpc-js";
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
-import type { IngressHostsApi } from "./ingressroute.ts";
+import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import type { IngressHostsApi } from "../../controllers/ingressroute.ts";
 
 /** See the module documentation. */
 export class FakeHosts implements IngressHostsApi {
