@@ -15,6 +15,14 @@ Deno.test("defaults match the Go operator's flags", () => {
   assertEquals(c.tls, { caPath: "/c/ca.crt", certPath: "/c/tls.crt", keyPath: "/c/tls.key" });
   assertEquals(c.insecure, false);
   assertEquals(c.resyncPeriodMs, 600_000);
+  assertEquals(c.enableGateway, false);
+});
+
+Deno.test("--enable-gateway turns the Gateway API routes on; a bad value names the flag", () => {
+  assertEquals(parseConfig([...TLS, "--enable-gateway"]).enableGateway, true);
+  assertEquals(parseConfig([...TLS, "-enable-gateway=false"]).enableGateway, false);
+  const e = assertThrows(() => parseConfig([...TLS, "--enable-gateway=yes"]));
+  assertMatch(e.message, /--enable-gateway/);
 });
 
 Deno.test("--resync-period takes Go durations", () => {

@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
+import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
@@ -85,6 +86,7 @@ export async function main(
     leaderElection: config.leaderElect,
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
+    gateway: config.enableGateway,
   });
   if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
@@ -95,7 +97,9 @@ export async function main(
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
   if (!config.defaultIngressIP) {
     log.warn(
-      "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",
+      config.enableGateway
+        ? "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until it is set"
+        : "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",
     );
   }
 
@@ -126,7 +130,11 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
     }),
-    ...createSourceUnits([INGRESSROUTE, INGRESSROUTETCP], {
+    ...createSourceUnits([
+      INGRESSROUTE,
+      INGRESSROUTETCP,
+      ...(config.enableGateway ? GATEWAY_ROUTES : []),
+    ], {
       kube,
       hosts,
       events,

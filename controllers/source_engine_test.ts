@@ -9,15 +9,12 @@ import { ObjectWriter } from "../k8s/object_writer.ts";
 import type { KubeObject } from "../k8s/resource.ts";
 import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
+import type { WatchedKind } from "../k8s/builder.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
-import type { Claims, Source } from "./source.ts";
+import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "./sources/gateway.ts";
+import type { AnySource, Claims, SourceContext, SourceView } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
-import {
-  INGRESSROUTE,
-  INGRESSROUTETCP,
-  type IngressRouteView,
-  projectIngressRoute,
-} from "./sources/ingressroute.ts";
+import { INGRESSROUTE, INGRESSROUTETCP } from "./sources/ingressroute.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
 
@@ -87,8 +84,8 @@ interface Harness {
   kube: FakeKube;
   hosts: FakeHosts;
   events: Events;
-  rec: SourceReconciler<IngressRouteView>;
-  store: Store<IngressRouteView>;
+  rec: SourceReconciler<SourceView>;
+  store: Store<SourceView>;
   tracked: Map<string, number>;
   /** Finalizer writes, AddHost calls and annotation writes, in order. */
   order: string[];
@@ -101,8 +98,13 @@ const IP = "10.2.0.1";
 
 function harness(
   obj: KubeObject,
-  o: { ingressIP?: string; kind?: Source<IngressRouteView>; claims?: Claims; hosts?: FakeHosts } =
-    {},
+  o: {
+    ingressIP?: string;
+    kind?: AnySource;
+    claims?: Claims;
+    hosts?: FakeHosts;
+    cached?: SourceContext["cached"];
+  } = {},
 ): Harness {
   const hosts = o.hosts ?? new FakeHosts();
   const order: string[] = [];
@@ -112,22 +114,23 @@ function harness(
     return origAdd(h);
   };
   const kube = new FakeKube(obj, order);
-  const store = new Store<IngressRouteView>();
+  const source: AnySource = o.kind ?? INGRESSROUTE;
+  const store = new Store<SourceView>();
   const events = new Events();
   const tracked = new Map<string, number>();
   const rec = new SourceReconciler({
-    source: o.kind ?? INGRESSROUTE,
+    source,
     hosts,
     writer: new ObjectWriter({
       api: kube,
-      resource: (o.kind ?? INGRESSROUTE).resource,
-      project: projectIngressRoute,
+      resource: source.resource,
+      project: source.project,
       store,
     }),
     get: (k) => store.get(k),
     events,
     log: new Logger({ sink: () => {} }),
-    context: { defaultIngressIP: o.ingressIP ?? IP, cached: () => undefined },
+    context: { defaultIngressIP: o.ingressIP ?? IP, cached: o.cached ?? (() => undefined) },
     claims: o.claims ? () => o.claims! : undefined,
     peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),
@@ -141,7 +144,7 @@ function harness(
     tracked,
     order,
     async run() {
-      store.apply(KEY, projectIngressRoute(structuredClone(kube.obj)));
+      store.apply(KEY, source.project(structuredClone(kube.obj)));
       await rec.reconcile(KEY);
     },
   };
@@ -527,4 +530,115 @@ Deno.test("200 hostnames are handled with bounded concurrency", async () => {
   assertEquals(h.hosts.entries.size, 200);
   assertEquals(Object.keys(h.kube.annotation()!).length, 200);
   assertEquals(peak, 8);
+});
+
+// ------------------------------------------------------------ Gateway routes
+
+function gatewayRoute(kind: string, hostnames: string[]): KubeObject {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind,
+    metadata: { name: "web", namespace: "apps", uid: "uid-r", resourceVersion: "1", generation: 1 },
+    spec: { parentRefs: [{ name: "gw" }], hostnames },
+  };
+}
+
+/** A Gateway cache with one Gateway, apps/gw, whose address the test sets. */
+function gatewayCache(): { cached: SourceContext["cached"]; set(ip?: string): void } {
+  let gw: GatewayView = {};
+  return {
+    cached: <W>(kind: WatchedKind<W>, key: string) =>
+      (kind === (GATEWAYS as WatchedKind<unknown>) && key === "apps/gw" ? gw : undefined) as
+        | W
+        | undefined,
+    set(ip) {
+      gw = ip ? { ip } : {};
+    },
+  };
+}
+
+Deno.test("HTTPRoute: entries with the Gateway's IP; an address change updates them in place", async () => {
+  const gw = gatewayCache();
+  gw.set("10.9.0.1");
+  const h = harness(gatewayRoute("HTTPRoute", ["a.lan", "*.lan", "b.lan"]), {
+    kind: HTTPROUTE,
+    ingressIP: "",
+    cached: gw.cached,
+  });
+  await h.run();
+  const before = structuredClone(h.hosts.byHostname());
+  assertEquals(Object.keys(before).sort(), ["a.lan", "b.lan"]);
+  for (const e of Object.values(before)) {
+    assertEquals([e.ipAddress, e.comment, e.tags], [
+      "10.9.0.1",
+      "k8s-gateway:apps/web",
+      ["kubernetes", "gateway", "httproute"],
+    ]);
+  }
+  assertEquals(h.kube.obj.metadata!.finalizers, [HTTPROUTE.finalizer]);
+  gw.set("10.9.0.2");
+  h.hosts.calls = [];
+  await h.run();
+  const after = h.hosts.byHostname();
+  for (const name of ["a.lan", "b.lan"]) {
+    assertEquals([after[name].id, after[name].ipAddress], [before[name].id, "10.9.0.2"]);
+    assertOk(after[name].version !== before[name].version, "version bumped");
+  }
+  assertEquals(h.hosts.calls.filter((c) => c === "UpdateHost").length, 2);
+});
+
+Deno.test("HTTPRoute: no address and no default → one NoIngressIP, synced once an address appears", async () => {
+  const gw = gatewayCache();
+  const h = harness(gatewayRoute("HTTPRoute", ["a.lan"]), {
+    kind: HTTPROUTE,
+    ingressIP: "",
+    cached: gw.cached,
+  });
+  await h.run();
+  await h.run();
+  assertEquals(h.hosts.calls, [], "no request without an IP");
+  assertEquals(h.events.reasons(), ["NoIngressIP"]);
+  assertMatch(h.events.list[0].note, /apps\/gw/);
+  gw.set("10.9.0.3");
+  await h.run();
+  assertEquals(h.hosts.byHostname()["a.lan"].ipAddress, "10.9.0.3");
+});
+
+Deno.test("Gateway routes adopt the Go operator's entries and refuse a foreign comment", async () => {
+  const hosts = new FakeHosts();
+  const go = hosts.add({
+    ipAddress: IP,
+    hostname: "a.lan",
+    comment: "k8s-gateway:apps/web",
+    tags: ["kubernetes", "gateway", "grpcroute"],
+  });
+  const foreign = hosts.add({
+    ipAddress: IP,
+    hostname: "b.lan",
+    comment: "k8s-gateway:other/web",
+    tags: ["kubernetes", "gateway", "grpcroute"],
+  });
+  const h = harness(gatewayRoute("GRPCRoute", ["a.lan", "b.lan"]), { kind: GRPCROUTE, hosts });
+  const e = await assertRejects(() => h.run());
+  assertOk(e instanceof TerminalError, "refusal waits for a change");
+  assertEquals(h.kube.annotation(), { "a.lan": go.id }, "adopted, not duplicated");
+  assertEquals(h.hosts.entries.size, 2);
+  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
+  h.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await h.run();
+  assertEquals([...hosts.entries.keys()], [foreign.id], "the foreign entry is never deleted");
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+});
+
+Deno.test("Gateway routes: an entry of another route kind with the same name is not ours", async () => {
+  const hosts = new FakeHosts();
+  hosts.add({
+    ipAddress: IP,
+    hostname: "a.lan",
+    comment: "k8s-gateway:apps/web",
+    tags: ["kubernetes", "gateway", "httproute"],
+  });
+  const h = harness(gatewayRoute("TLSRoute", ["a.lan"]), { kind: TLSROUTE, hosts });
+  await assertRejects(() => h.run());
+  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
 });
