@@ -1,23 +1,18 @@
 /**
  * The Gateway API sources end to end (`--enable-gateway`): the operator runs
  * as its own process against a real kube-apiserver with the Gateway API
- * CRDs of sigs.k8s.io/gateway-api and the router-hosts server, observed
+ * CRDs of sigs.k8s.io/gateway-api (standard channel, pinned in
+ * tests/testbed/versions.json) and the router-hosts server, observed
  * from outside. The operator starts before the CRDs exist, as on a cluster
  * where Gateway API is installed after the operator.
  */
-import { join } from "node:path";
 import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertOk } from "../assert.ts";
-import { dumpLogs, type KubeTestbed, ROOT, uniqueName } from "../testbed/mod.ts";
+import { dumpLogs, installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
 import { eventually, metricSum, type OperatorProcess, startOperator } from "../testbed/operator.ts";
 import { startBed, stopBed } from "./fixture.ts";
 
 const API = "/apis/gateway.networking.k8s.io/v1";
-/** The standard channel of sigs.k8s.io/gateway-api as the test bed downloaded it. */
-const GATEWAY_API_DIR = join(ROOT, ".cache", "testbed", "crds", "gateway-api@v1.6.3");
-const GATEWAY_API_CRDS = [...Deno.readDirSync(GATEWAY_API_DIR)]
-  .filter((f) => f.name.endsWith(".yaml"))
-  .map((f) => join(GATEWAY_API_DIR, f.name));
 const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
 /** Longer than the Go operator's 5 s requeue of a route without an IP. */
 const NO_POLL_WINDOW_MS = 6_000;
@@ -183,7 +178,7 @@ Deno.test({
             )
           ),
       );
-      await bed.kube.installCrds(GATEWAY_API_CRDS);
+      await installCrds(bed.kube, "gateway-api");
       await gw.createGateway(ns, "edge");
       await gw.setAddress(ns, "edge", "10.3.0.1");
       await gw.createRoute("HTTPRoute", ns, "first", ["first.gw.lan"], "edge");
