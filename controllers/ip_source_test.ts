@@ -1,0 +1,113 @@
+import { assertEquals } from "../tests/assert.ts";
+import {
+  type DnsResolver,
+  firstCandidate,
+  fixedCandidate,
+  loadBalancerCandidate,
+  loadBalancerIngress,
+  lowestAddress,
+  resolveCandidate,
+} from "./ip_source.ts";
+
+/** DNS answers from a table; a name mapped to an Error makes the lookup fail. */
+function tableDns(a: Record<string, string[] | Error>, aaaa: Record<string, string[]> = {}) {
+  const asked: string[] = [];
+  const dns: DnsResolver = {
+    resolve4(name) {
+      asked.push(`A ${name}`);
+      const v = a[name];
+      return v instanceof Error ? Promise.reject(v) : Promise.resolve(v ?? []);
+    },
+    resolve6(name) {
+      asked.push(`AAAA ${name}`);
+      return Promise.resolve(aaaa[name] ?? []);
+    },
+  };
+  return { dns, asked };
+}
+
+Deno.test("loadBalancerIngress keeps ip and hostname, drops malformed items", () => {
+  assertEquals(loadBalancerIngress({}), []);
+  assertEquals(
+    loadBalancerIngress({
+      status: {
+        loadBalancer: {
+          ingress: [{ ip: "10.0.0.1", ports: [] }, null, 3, {}, { hostname: "lb.example" }, {
+            ip: "",
+            hostname: "x",
+          }],
+        },
+      },
+    }),
+    [{ ip: "10.0.0.1" }, { hostname: "lb.example" }, { hostname: "x" }],
+  );
+});
+
+Deno.test("loadBalancerCandidate: first ip wins over an earlier hostname; else the first hostname", () => {
+  const cases: [Parameters<typeof loadBalancerCandidate>[0], unknown][] = [
+    [[], undefined],
+    [[{ hostname: "a.elb" }, { ip: "10.0.0.2" }], { ip: "10.0.0.2", from: "s" }],
+    [[{ ip: "10.0.0.1" }, { ip: "10.0.0.2" }], { ip: "10.0.0.1", from: "s" }],
+    [[{ hostname: "a.elb" }, { hostname: "b.elb" }], { hostname: "a.elb", from: "s" }],
+    [[{ ip: "not-an-ip", hostname: "c.elb" }], { hostname: "c.elb", from: "s" }],
+  ];
+  for (const [ingress, want] of cases) assertEquals(loadBalancerCandidate(ingress, "s"), want);
+});
+
+Deno.test("firstCandidate takes the first set source; fixedCandidate trims and drops empty", () => {
+  assertEquals(fixedCandidate("", "flag"), undefined);
+  assertEquals(fixedCandidate(" 10.1.1.1 ", "flag"), { ip: "10.1.1.1", from: "flag" });
+  assertEquals(
+    firstCandidate([undefined, fixedCandidate("10.0.0.9", "b"), fixedCandidate("10.0.0.8", "c")]),
+    { ip: "10.0.0.9", from: "b" },
+  );
+  assertEquals(firstCandidate([undefined, undefined]), undefined);
+});
+
+Deno.test("lowestAddress orders numerically, IPv4 and IPv6", () => {
+  assertEquals(lowestAddress(["10.0.0.10", "10.0.0.9", "9.255.0.1"]), "9.255.0.1");
+  assertEquals(lowestAddress(["2001:db8::10", "2001:db8::9", "2001:db8:0:1::"]), "2001:db8::9");
+  assertEquals(lowestAddress([]), undefined);
+});
+
+Deno.test("resolveCandidate: an IP as is; a bad IP is an error; no DNS asked", async () => {
+  const { dns, asked } = tableDns({});
+  assertEquals(await resolveCandidate({ ip: "192.168.1.5", from: "a" }, dns), {
+    ip: "192.168.1.5",
+    from: "a",
+  });
+  assertEquals(await resolveCandidate({ ip: "192.168.1", from: "a" }, dns), {
+    error: '"192.168.1" is not an IPv4 or IPv6 address',
+    from: "a",
+  });
+  assertEquals(asked, []);
+});
+
+Deno.test("resolveCandidate: IPv4 preferred and stable; IPv6 only without A; errors named", async () => {
+  const { dns, asked } = tableDns(
+    { "both.elb": ["10.0.0.7", "10.0.0.3"], "broken.elb": new Error("server failure") },
+    { "both.elb": ["2001:db8::1"], "v6.elb": ["2001:db8::2"] },
+  );
+  const lb = (hostname: string) => ({ hostname, from: "status" });
+  assertEquals(await resolveCandidate(lb("both.elb"), dns), {
+    ip: "10.0.0.3",
+    from: "status",
+    hostname: "both.elb",
+  });
+  assertEquals(asked, ["A both.elb"]);
+  assertEquals(await resolveCandidate(lb("v6.elb"), dns), {
+    ip: "2001:db8::2",
+    from: "status",
+    hostname: "v6.elb",
+  });
+  assertEquals(await resolveCandidate(lb("none.elb"), dns), {
+    error: "DNS name none.elb has no A or AAAA record",
+    from: "status",
+    hostname: "none.elb",
+  });
+  assertEquals(await resolveCandidate(lb("broken.elb"), dns), {
+    error: "DNS lookup of broken.elb failed: server failure",
+    from: "status",
+    hostname: "broken.elb",
+  });
+});
