@@ -7,7 +7,8 @@
 import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
-import { createIngressRouteUnits } from "./controllers/ingressroute.ts";
+import { createSourceUnits } from "./controllers/source_units.ts";
+import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
@@ -125,7 +126,7 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
     }),
-    ...createIngressRouteUnits({
+    ...createSourceUnits([INGRESSROUTE, INGRESSROUTETCP], {
       kube,
       hosts,
       events,
@@ -133,7 +134,7 @@ export async function main(
       metrics,
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
-      ingressIP: config.defaultIngressIP,
+      defaultIngressIP: config.defaultIngressIP,
     }),
   ];
 

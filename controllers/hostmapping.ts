@@ -18,7 +18,7 @@ import type { KubeObject, ResourceType } from "../k8s/resource.ts";
 import { ObjectWriter } from "../k8s/object_writer.ts";
 import { type ObjectView, viewOf } from "../k8s/view.ts";
 import type { KubeClient } from "../k8s/client.ts";
-import { Informer } from "../k8s/watcher.ts";
+import { ControllerBuilder } from "../k8s/builder.ts";
 import type { Unit } from "../k8s/manager.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import {
@@ -29,7 +29,7 @@ import {
   ensureHost,
   type HostsApi,
 } from "./host_sync.ts";
-import { Controller, TerminalError } from "../k8s/controller.ts";
+import { type Outcome, TerminalError } from "../k8s/controller.ts";
 
 /** The HostMapping custom resource. */
 export const HOSTMAPPING: ResourceType = {
@@ -229,11 +229,14 @@ export class HostMappingReconciler {
   }
 
   /** Level-triggered: reads the cached object and makes the server match it. */
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: string): Promise<Outcome> {
     const view = this.#d.get(key);
-    if (!view) return;
+    if (!view) return {};
     const log = this.#d.log.with({ key });
-    if (view.deletionTimestamp) return await this.#cleanup(view, log);
+    if (view.deletionTimestamp) {
+      await this.#cleanup(view, log);
+      return {};
+    }
 
     let current = view;
     if (!current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
@@ -268,6 +271,7 @@ export class HostMappingReconciler {
       );
       await this.#writeStatusIfChanged(current, next);
       this.#d.managed?.(key, true);
+      return {};
     } catch (e) {
       const { reason, message } = classifyError(e);
       log.warn("sync failed", { reason, error: message, hostId: current.status.hostId });
@@ -364,49 +368,34 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
   const gauge = () =>
     o.metrics.managedHosts.set({ controller: HOSTMAPPING_CONTROLLER }, managed.size);
   gauge();
-  const informer = new Informer<HostMappingView>({
-    client: o.kube,
-    resource: HOSTMAPPING,
-    project: projectHostMapping,
-    log,
-    onChange: (key, obj, previous) => {
-      if (!obj) {
-        if (managed.delete(key)) gauge();
-        return;
-      }
-      // `controller` is created below; informers only call this once running.
-      if (needsReconcile(previous, obj)) controller.queue.add(key);
-    },
-  });
-  const reconciler = new HostMappingReconciler({
-    hosts: o.hosts,
-    writer: new ObjectWriter({
-      api: o.kube,
-      resource: HOSTMAPPING,
-      project: projectHostMapping,
-      store: informer.store,
-    }),
-    get: (key) => informer.store.get(key),
-    events: o.events,
-    log,
-    managed: (key, on) => {
-      const had = managed.has(key);
-      if (on) managed.add(key);
-      else managed.delete(key);
-      if (had !== on) gauge();
-    },
-  });
-  const controller: Controller = new Controller({
+  return ControllerBuilder.for<HostMappingView>({
     name: HOSTMAPPING_CONTROLLER,
-    reconcile: async (key) => {
-      await reconciler.reconcile(key);
-      return {};
-    },
-    workers: o.workers,
+    kube: o.kube,
     log: o.log,
     metrics: o.metrics,
+    workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
-    keys: () => informer.store.keys(),
-  });
-  return { informers: [informer], controller };
+  }, {
+    resource: HOSTMAPPING,
+    project: projectHostMapping,
+    needsReconcile,
+    onChange: (key, obj) => {
+      if (!obj && managed.delete(key)) gauge();
+    },
+  }).complete(({ store, writer }) => {
+    const reconciler = new HostMappingReconciler({
+      hosts: o.hosts,
+      writer,
+      get: (key) => store.get(key),
+      events: o.events,
+      log,
+      managed: (key, on) => {
+        const had = managed.has(key);
+        if (on) managed.add(key);
+        else managed.delete(key);
+        if (had !== on) gauge();
+      },
+    });
+    return (key) => reconciler.reconcile(key);
+  }).unit;
 }

@@ -8,9 +8,16 @@
  * instead of applying it to a newer object, and the caller retries with
  * fresh data (the controller's rate-limited retry does exactly that).
  *
+ * {@link finalize} is kube-rs's `finalizer()` helper: it splits a reconcile
+ * into Apply (the object lives; our finalizer is added before the first
+ * external write) and Cleanup (the object is being deleted and still
+ * carries our finalizer; it is removed once cleanup succeeded), so no
+ * controller repeats that flow.
+ *
  * @module
  */
 import { isNotFound } from "./client.ts";
+import type { Outcome } from "./controller.ts";
 import { objectPath, type ResourceType } from "./resource.ts";
 
 /** The fields a finalizer change reads. */
@@ -110,4 +117,51 @@ function pathOf(rt: ResourceType, obj: FinalizerTarget): string {
 function describe(obj: FinalizerTarget): string {
   const md = obj.metadata ?? {};
   return md.namespace ? `${md.namespace}/${md.name}` : `${md.name}`;
+}
+
+/** The finalizer writes {@link finalize} makes (ObjectWriter implements them). */
+export interface FinalizerWriter<V> {
+  /** Adds `name`; returns the object as written. */
+  addFinalizer(view: V, name: string): Promise<V>;
+  /** Removes `name`; an object already gone is fine. */
+  removeFinalizer(view: V, name: string): Promise<void>;
+}
+
+/** The two halves of a reconcile under a finalizer. */
+export interface FinalizerHandlers<V> {
+  /**
+   * The object lives. Call `ensureFinalizer` before the first external
+   * write (it adds ours when missing and returns the object as written);
+   * an object that needs no external write then costs no request.
+   */
+  apply(view: V, ensureFinalizer: () => Promise<V>): Promise<Outcome>;
+  /**
+   * The object is being deleted and carries our finalizer: undo every
+   * external effect. The finalizer is removed after it resolves; when it
+   * throws, the finalizer stays and the reconcile is retried.
+   */
+  cleanup(view: V): Promise<Outcome>;
+}
+
+/**
+ * Runs `handlers.apply` or `handlers.cleanup` for `view`, owning finalizer
+ * `name`. An object being deleted without our finalizer is left alone: its
+ * cleanup is done, or it never had external effects.
+ */
+export async function finalize<V extends { deletionTimestamp?: string; finalizers: string[] }>(
+  writer: FinalizerWriter<V>,
+  name: string,
+  view: V,
+  handlers: FinalizerHandlers<V>,
+): Promise<Outcome> {
+  if (view.deletionTimestamp) {
+    if (!view.finalizers.includes(name)) return {};
+    const outcome = await handlers.cleanup(view);
+    await writer.removeFinalizer(view, name);
+    return outcome;
+  }
+  return await handlers.apply(
+    view,
+    () => view.finalizers.includes(name) ? Promise.resolve(view) : writer.addFinalizer(view, name),
+  );
 }

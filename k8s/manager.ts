@@ -19,7 +19,7 @@ export interface InformerLike {
   readonly missing?: boolean;
 }
 
-/** A controller and the informers that feed it. */
+/** A controller and the informers that feed it (an informer may feed several). */
 export interface Unit {
   informers: InformerLike[];
   controller: Controller;
@@ -50,12 +50,15 @@ export class Manager {
     }
     if (this.#state === "stopping") return { ok: false, reason: "shutting down" };
     if (this.#state === "starting") return { ok: false, reason: "starting" };
-    const waiting = this.#o.units.flatMap((u) => u.informers).filter((i) =>
-      !i.hasSynced() && !i.missing
-    );
+    const waiting = this.#informers().filter((i) => !i.hasSynced() && !i.missing);
     return waiting.length === 0
       ? { ok: true, reason: "caches synced" }
       : { ok: false, reason: `${waiting.length} cache(s) not yet synced` };
+  }
+
+  /** Every informer once: units that watch the same kind share one informer. */
+  #informers(): InformerLike[] {
+    return [...new Set(this.#o.units.flatMap((u) => u.informers))];
   }
 
   /**
@@ -68,7 +71,7 @@ export class Manager {
     const workStop = new AbortController();
     let lost: Promise<Error | undefined> = new Promise(() => {});
     // Caches fill on standbys too, so a new leader starts with a warm cache.
-    const informerRuns = units.flatMap((u) => u.informers.map((i) => i.run(informersStop.signal)));
+    const informerRuns = this.#informers().map((i) => i.run(informersStop.signal));
     if (elector) {
       this.#state = "standby";
       if (!await elector.acquire(signal)) {

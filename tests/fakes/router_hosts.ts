@@ -10,10 +10,10 @@
 import { status } from "@grpc/grpc-js";
 import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
-import type { IngressHostsApi } from "../../controllers/ingressroute.ts";
+import type { SourceHostsApi } from "../../controllers/source.ts";
 
 /** See the module documentation. */
-export class FakeHosts implements IngressHostsApi {
+export class FakeHosts implements SourceHostsApi {
   readonly address = "fake:1";
   entries = new Map<string, HostEntry>();
   calls: string[] = [];

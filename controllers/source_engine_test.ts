@@ -1,7 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
-import type { HostEntry } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { KubeApiError, type RequestOptions } from "../k8s/client.ts";
 import { TerminalError } from "../k8s/controller.ts";
@@ -10,238 +9,19 @@ import { ObjectWriter } from "../k8s/object_writer.ts";
 import type { KubeObject } from "../k8s/resource.ts";
 import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
+import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
+import type { Claims, Source } from "./source.ts";
+import { SourceReconciler } from "./source_engine.ts";
 import {
-  type Claims,
-  claimsOf,
-  desiredHostnames,
-  HOST_IDS_ANNOTATION,
-  ingressComment,
   INGRESSROUTE,
-  INGRESSROUTE_FINALIZER,
-  IngressRouteReconciler,
   INGRESSROUTETCP,
   type IngressRouteView,
-  needsReconcile,
-  ownsIngressEntry,
-  parseHostIds,
-  planSync,
   projectIngressRoute,
-  serializeHostIds,
-  type TraefikKind,
-} from "./ingressroute.ts";
+} from "./sources/ingressroute.ts";
 
-const B = "`";
+const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
 
-function route(
-  matches: unknown[],
-  meta: Record<string, unknown> = {},
-  kind = "IngressRoute",
-): KubeObject {
-  return {
-    apiVersion: "traefik.io/v1alpha1",
-    kind,
-    metadata: {
-      name: "web",
-      namespace: "apps",
-      uid: "uid-web",
-      resourceVersion: "1",
-      generation: 1,
-      ...meta,
-    },
-    spec: { entryPoints: ["websecure"], routes: matches.map((match) => ({ match, kind: "Rule" })) },
-  } as KubeObject;
-}
-
-// ---------------------------------------------------------------- projection
-
-Deno.test("projection keeps the rules and the raw annotation, not the rest of the spec", () => {
-  const v = projectIngressRoute(route([`Host(${B}a.lan${B})`, 42], {
-    annotations: { [HOST_IDS_ANNOTATION]: '{"a.lan":"X"}', other: "1" },
-  }));
-  assertEquals(v.matches, [`Host(${B}a.lan${B})`, null]);
-  assertEquals(v.hostIds, '{"a.lan":"X"}');
-  assertEquals(JSON.stringify(v).includes("websecure"), false);
-});
-
-Deno.test("our own annotation write does not wake the controller; rules and other annotations do", () => {
-  const a = projectIngressRoute(route([`Host(${B}a.lan${B})`]));
-  const ours = projectIngressRoute(route([`Host(${B}a.lan${B})`], {
-    resourceVersion: "2",
-    annotations: { [HOST_IDS_ANNOTATION]: '{"a.lan":"X"}' },
-  }));
-  assertEquals(needsReconcile(a, ours), false);
-  assertOk(needsReconcile(undefined, a));
-  const withOurs = projectIngressRoute(route([`Host(${B}a.lan${B})`], {
-    finalizers: [INGRESSROUTE_FINALIZER],
-  }));
-  assertEquals(needsReconcile(a, withOurs), false, "our finalizer appearing");
-  assertOk(needsReconcile(withOurs, a), "our finalizer removed by someone");
-  assertOk(
-    needsReconcile(a, projectIngressRoute(route([`Host(${B}a.lan${B})`], { finalizers: ["x/y"] }))),
-  );
-  assertOk(needsReconcile(a, projectIngressRoute(route([`Host(${B}b.lan${B})`]))));
-  assertOk(
-    needsReconcile(
-      a,
-      projectIngressRoute(route([`Host(${B}a.lan${B})`], { annotations: { x: "1" } })),
-    ),
-  );
-  assertOk(
-    needsReconcile(
-      a,
-      projectIngressRoute(
-        route([`Host(${B}a.lan${B})`], { deletionTimestamp: "2026-01-01T00:00:00Z" }),
-      ),
-    ),
-  );
-});
-
-// ---------------------------------------------------------- desired hostnames
-
-Deno.test("desired hostnames: every route, de-duplicated across routes, skipped and errors by route", () => {
-  const v = projectIngressRoute(route([
-    `Host(${B}a.lan${B}) && PathPrefix(${B}/api${B})`,
-    `Host(${B}A.LAN${B}, ${B}b.lan${B}) || HostRegexp(${B}.+${B})`,
-    `Host(${B}*.lan${B})`,
-    `Host(${B}c.lan${B}`,
-    null,
-  ]));
-  const d = desiredHostnames(v, "http");
-  assertEquals(d.hosts, ["a.lan", "b.lan"]);
-  assertEquals(d.skipped.map((s) => [s.route, s.value]), [[1, ".+"], [2, "*.lan"]]);
-  assertEquals(d.errors.map((e) => e.route), [3, 4]);
-  assertMatch(d.errors[0].message, /not closed/);
-  assertMatch(d.errors[1].message, /no match rule/);
-});
-
-Deno.test("desired hostnames of an IngressRouteTCP come from HostSNI only", () => {
-  const v = projectIngressRoute(
-    route([`HostSNI(${B}db.lan${B})`, `HostSNI(${B}*${B})`, `Host(${B}x.lan${B})`]),
-  );
-  const d = desiredHostnames(v, "tcp");
-  assertEquals(d.hosts, ["db.lan"]);
-  assertEquals(d.skipped.map((s) => s.value), ["*"]);
-});
-
-// ---------------------------------------------------------------- annotation
-
-Deno.test("annotation parse: absent and empty mean nothing tracked", () => {
-  assertEquals(parseHostIds(undefined), { tracked: [] });
-  assertEquals(parseHostIds(""), { tracked: [] });
-  assertEquals(parseHostIds("{}"), { tracked: [] });
-});
-
-Deno.test("annotation parse: the Go operator's format", () => {
-  assertEquals(parseHostIds('{"a.lan":"01A","b.lan":"01B"}'), {
-    tracked: [{ hostname: "a.lan", id: "01A" }, { hostname: "b.lan", id: "01B" }],
-  });
-});
-
-for (
-  const [name, raw, why] of [
-    ["not JSON", "{a.lan: 01A", /not JSON/],
-    ["truncated", '{"a.lan":"01A"', /not JSON/],
-    ["an array", '["01A"]', /array/],
-    ["null", "null", /not a JSON object/],
-    ["a string", '"01A"', /not a JSON object/],
-    ["a number id", '{"a.lan":1}', /not a non-empty string/],
-    ["an empty id", '{"a.lan":""}', /not a non-empty string/],
-    ["a nested object", '{"a.lan":{"id":"01A"}}', /not a non-empty string/],
-  ] as const
-) {
-  Deno.test(`annotation parse: corrupt when ${name}`, () => {
-    const p = parseHostIds(raw);
-    assertOk("error" in p, JSON.stringify(p));
-    assertMatch(p.error, why);
-  });
-}
-
-Deno.test("annotation serialize: sorted compact JSON like Go; null (remove) when empty", () => {
-  assertEquals(
-    serializeHostIds([{ hostname: "b.lan", id: "01B" }, { hostname: "a.lan", id: "01A" }]),
-    '{"a.lan":"01A","b.lan":"01B"}',
-  );
-  assertEquals(serializeHostIds([]), null);
-  const twice = serializeHostIds([{ hostname: "a.lan", id: "01A" }, {
-    hostname: "a.lan",
-    id: "01C",
-  }]);
-  assertEquals(twice, '{"a.lan":"01A","a.lan (01C)":"01C"}');
-  const round = parseHostIds(twice!);
-  assertOk("tracked" in round);
-  assertEquals(planSync(round.tracked, ["a.lan"]).stale, [{ hostname: "a.lan (01C)", id: "01C" }]);
-});
-
-// -------------------------------------------------------------------- plan
-
-Deno.test("plan: new hostnames are created, tracked ones kept with their id, removed ones stale", () => {
-  const plan = planSync(
-    [{ hostname: "a.lan", id: "A" }, { hostname: "old.lan", id: "O" }],
-    ["a.lan", "new.lan"],
-  );
-  assertEquals(plan.ensure, [{ hostname: "a.lan", knownId: "A" }, { hostname: "new.lan" }]);
-  assertEquals(plan.stale, [{ hostname: "old.lan", id: "O" }]);
-});
-
-Deno.test("plan: nothing desired → everything stale (also when no hostname is left)", () => {
-  assertEquals(planSync([{ hostname: "a.lan", id: "A" }], []), {
-    ensure: [],
-    stale: [{ hostname: "a.lan", id: "A" }],
-  });
-});
-
-Deno.test("plan: a change of case keeps the entry (updated in place), exact spelling first", () => {
-  const plan = planSync(
-    [{ hostname: "web.lan", id: "W1" }, { hostname: "Web.lan", id: "W2" }],
-    ["Web.lan", "WEB.lan"],
-  );
-  assertEquals(plan.ensure, [{ hostname: "Web.lan", knownId: "W2" }, {
-    hostname: "WEB.lan",
-    knownId: "W1",
-  }]);
-  assertEquals(plan.stale, []);
-});
-
-Deno.test("plan: an id tracked under two names is one entry, never deleted while in use", () => {
-  const plan = planSync(
-    [{ hostname: "a.lan", id: "A" }, { hostname: "alias", id: "A" }, { hostname: "x", id: "X" }, {
-      hostname: "y",
-      id: "X",
-    }],
-    ["a.lan"],
-  );
-  assertEquals(plan.stale, [{ hostname: "x", id: "X" }]);
-});
-
-Deno.test("ownership: comment AND tags traefik+ingress", () => {
-  const owns = ownsIngressEntry(ingressComment("apps", "web"));
-  const e = (comment: string | undefined, tags: string[]): HostEntry => ({
-    id: "1",
-    ipAddress: "10.2.0.1",
-    hostname: "a.lan",
-    comment,
-    tags,
-    aliases: [],
-    version: "1",
-  });
-  assertOk(owns(e("k8s-ingress:apps/web", ["kubernetes", "traefik", "ingress"])));
-  assertOk(owns(e("k8s-ingress:apps/web", ["traefik", "ingress"])));
-  assertEquals(owns(e("k8s-ingress:apps/web", ["traefik"])), false);
-  assertEquals(owns(e("k8s:apps/web", ["kubernetes", "traefik", "ingress"])), false);
-  assertEquals(owns(e("k8s-ingress:apps/web2", ["traefik", "ingress"])), false);
-  assertEquals(owns(e(undefined, ["traefik", "ingress"])), false);
-});
-
-Deno.test("claims: the sibling's tracked ids and wanted hostnames; none while it is being deleted", () => {
-  const v = projectIngressRoute(route([`HostSNI(${B}DB.lan${B})`], {
-    annotations: { [HOST_IDS_ANNOTATION]: '{"old.lan":"O"}' },
-  }));
-  const c = claimsOf(v, "tcp");
-  assertEquals([...c.ids], ["O"]);
-  assertEquals([...c.hostnames], ["db.lan"]);
-  assertEquals(claimsOf({ ...v, deletionTimestamp: "2026-01-01T00:00:00Z" }, "tcp").ids.size, 0);
-  assertEquals(claimsOf(undefined, "tcp").ids.size, 0);
-});
+import { B, ingressRoute as route } from "../tests/fakes/traefik.ts";
 
 // ------------------------------------------------ reconciler against fakes
 
@@ -307,7 +87,7 @@ interface Harness {
   kube: FakeKube;
   hosts: FakeHosts;
   events: Events;
-  rec: IngressRouteReconciler;
+  rec: SourceReconciler<IngressRouteView>;
   store: Store<IngressRouteView>;
   tracked: Map<string, number>;
   /** Finalizer writes, AddHost calls and annotation writes, in order. */
@@ -321,7 +101,8 @@ const IP = "10.2.0.1";
 
 function harness(
   obj: KubeObject,
-  o: { ingressIP?: string; kind?: TraefikKind; claims?: Claims; hosts?: FakeHosts } = {},
+  o: { ingressIP?: string; kind?: Source<IngressRouteView>; claims?: Claims; hosts?: FakeHosts } =
+    {},
 ): Harness {
   const hosts = o.hosts ?? new FakeHosts();
   const order: string[] = [];
@@ -334,8 +115,8 @@ function harness(
   const store = new Store<IngressRouteView>();
   const events = new Events();
   const tracked = new Map<string, number>();
-  const rec = new IngressRouteReconciler({
-    kind: o.kind ?? INGRESSROUTE,
+  const rec = new SourceReconciler({
+    source: o.kind ?? INGRESSROUTE,
     hosts,
     writer: new ObjectWriter({
       api: kube,
@@ -346,8 +127,9 @@ function harness(
     get: (k) => store.get(k),
     events,
     log: new Logger({ sink: () => {} }),
-    ingressIP: o.ingressIP ?? IP,
+    context: { defaultIngressIP: o.ingressIP ?? IP, cached: () => undefined },
     claims: o.claims ? () => o.claims! : undefined,
+    peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),
   });
   return {

@@ -1,0 +1,509 @@
+/**
+ * The source engine: one reconciler for every kind whose objects declare
+ * hostnames (IngressRoute, IngressRouteTCP, the Gateway API routes, ...).
+ * A kind is a short {@link Source} description — its resource, finalizer,
+ * comment, tags, which hostnames and which IP an object wants, and which
+ * other objects it depends on; the engine does the rest the same way for
+ * all of them:
+ *
+ * - every (hostname, IP) becomes one router-hosts entry with the source's
+ *   comment `<prefix>:<namespace>/<name>` and tags; updates are
+ *   compare-then-update with the entry's version; an in-sync object costs
+ *   reads only;
+ * - which entry belongs to which hostname is kept on the object in the
+ *   `host-ids` annotation (host_ids.ts), so a hostname dropped from the
+ *   object is deleted (also when none is left) and entries survive restarts;
+ * - an entry is adopted only when it carries the comment and the source's
+ *   adoption tags; anything else with our ip+hostname is refused
+ *   (AdoptionRefused) and never touched;
+ * - the finalizer is added before the first entry is written and removed
+ *   after every entry is gone (k8s/finalizer.ts {@link finalize}).
+ *
+ * Recovery, so no entry is ever silently orphaned:
+ * - a corrupt annotation: Warning Event `CorruptAnnotation` and an error
+ *   log; the object's entries are found on the server by comment and tags
+ *   (SearchHosts) and tracked from there, and the annotation is rewritten;
+ * - an annotation write that fails (e.g. 409 because the object changed):
+ *   the ids are kept in memory and merged into the next reconcile;
+ * - on deletion, after the tracked entries are gone, entries with our
+ *   comment and tags that the annotation missed (a crash between AddHost
+ *   and the annotation write) are deleted too.
+ *
+ * An id in the annotation is trusted only while its entry still carries our
+ * comment and tags: an annotation copied along with a manifest never lets
+ * the copy update or delete the original's entries.
+ *
+ * Each kind has its own informer, queue and controller, so objects of two
+ * kinds with the same namespace/name never shadow each other. Kinds whose
+ * comments are the same (IngressRoute and IngressRouteTCP: the Go format has
+ * no kind in it) form a {@link Source.commentGroup}: each leaves alone the
+ * entries the other object of the same name tracks or wants ({@link Claims}).
+ *
+ * @module
+ */
+import type { Outcome } from "../k8s/controller.ts";
+import { TerminalError } from "../k8s/controller.ts";
+import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
+import { finalize } from "../k8s/finalizer.ts";
+import type { ObjectWriter } from "../k8s/object_writer.ts";
+import { apiVersionOf } from "../k8s/resource.ts";
+import { fingerprint } from "../k8s/view.ts";
+import type { Logger } from "../observability/log.ts";
+import {
+  HOST_IDS_ANNOTATION,
+  parseHostIds,
+  planSync,
+  serializeHostIds,
+  type SyncPlan,
+  type TrackedHost,
+} from "./host_ids.ts";
+import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import {
+  type Claims,
+  type DesiredHosts,
+  NO_CLAIMS,
+  ownsEntry,
+  type Source,
+  type SourceContext,
+  type SourceHostsApi,
+  type SourceView,
+} from "./source.ts";
+import { isTerminal, syncFailure } from "./sync_error.ts";
+
+/** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
+export const HOST_CONCURRENCY = 8;
+
+/** Dependencies of {@link SourceReconciler}. */
+export interface SourceReconcilerDeps<V extends SourceView> {
+  source: Source<V>;
+  hosts: SourceHostsApi;
+  writer: ObjectWriter<V>;
+  get: (key: string) => V | undefined;
+  events: EventRecorder;
+  log: Logger;
+  context: SourceContext;
+  /** What objects of the same comment group with this key hold; none when omitted. */
+  claims?: (key: string) => Claims;
+  /** Names of the other kinds of the comment group, for log lines. */
+  peers?: string;
+  /** Reports how many entries a key tracks (router_hosts_managed_hosts). */
+  tracked?: (key: string, count: number) => void;
+  /** Hostnames of one object handled concurrently (default {@link HOST_CONCURRENCY}). */
+  concurrency?: number;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal?.aborted) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** "a, b, c and 7 more". */
+function listSome(xs: readonly string[], max = 5): string {
+  const head = xs.slice(0, max).join(", ");
+  return xs.length > max ? `${head} and ${xs.length - max} more` : head;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+interface HostFailure {
+  hostname: string;
+  error: unknown;
+}
+
+/** Events of one reason per object change; the rest are summed up in one more. */
+const EVENTS_PER_REASON = 5;
+
+/** Reconciles one key of one source against router-hosts. */
+export class SourceReconciler<V extends SourceView> {
+  readonly #d: SourceReconcilerDeps<V>;
+  readonly #s: Source<V>;
+  /** Ids whose annotation write failed, merged into the next reconcile of the key. */
+  readonly #unrecorded = new Map<string, TrackedHost[]>();
+  /** Fingerprint of the problems last reported per key: report each once. */
+  readonly #reported = new Map<string, string>();
+  /** Objects (uid) already told they have no IP, until they get one. */
+  readonly #noIPWarned = new Set<string>();
+
+  constructor(deps: SourceReconcilerDeps<V>) {
+    this.#d = deps;
+    this.#s = deps.source;
+  }
+
+  /** Drops what is remembered about a key whose object is gone. */
+  forget(key: string, uid?: string): void {
+    this.#unrecorded.delete(key);
+    this.#reported.delete(key);
+    if (uid) this.#noIPWarned.delete(uid);
+  }
+
+  /** Level-triggered: reads the cached object and makes the server match it. */
+  async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
+    const view = this.#d.get(key);
+    if (!view) return {};
+    const log = this.#d.log.with({ key });
+    return await finalize(this.#d.writer, this.#s.finalizer, view, {
+      apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
+      cleanup: (v) => this.#cleanup(key, v, log, signal),
+    });
+  }
+
+  async #apply(
+    key: string,
+    view: V,
+    ensureFinalizer: () => Promise<V>,
+    log: Logger,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    const desired = this.#s.desiredHosts(view);
+    this.#reportProblems(key, view, desired, log);
+    const ingress = await this.#s.ingressIP(view, this.#d.context);
+    if ("missing" in ingress) {
+      this.#warnNoIngressIP(view, desired, ingress, log);
+      return {};
+    }
+    this.#noIPWarned.delete(view.uid);
+
+    const comment = this.#s.comment(view.namespace, view.name);
+    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
+    const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
+    const plan = planSync(tracked, desired.hosts);
+    // Part of the object that does not read may still name hosts we track:
+    // keep them until it reads again rather than delete entries a typo hid.
+    const stale = desired.incomplete ? [] : plan.stale;
+    const kept: TrackedHost[] = desired.incomplete ? [...plan.stale] : [];
+    if (plan.ensure.length === 0 && stale.length === 0 && recorded === serializeHostIds(kept)) {
+      this.#d.tracked?.(key, kept.length);
+      return {};
+    }
+
+    const current = await ensureFinalizer();
+    const failures: HostFailure[] = [];
+    const next: TrackedHost[] = [...kept];
+    const actions = new Map<EnsureAction, string[]>();
+    const recreated: string[] = [];
+    const released: string[] = [];
+    const deleted: string[] = [];
+    type Op = { ensure: SyncPlan["ensure"][number] } | { stale: TrackedHost };
+    const ops: Op[] = [
+      ...plan.ensure.map((ensure) => ({ ensure })),
+      ...stale.map((s) => ({ stale: s })),
+    ];
+    const concurrency = this.#d.concurrency ?? HOST_CONCURRENCY;
+    await forEachLimit(ops, concurrency, signal, async (op) => {
+      if ("ensure" in op) {
+        const { hostname, knownId } = op.ensure;
+        try {
+          const result = await ensureHost(
+            this.#d.hosts,
+            { ipAddress: ingress.ip, hostname, comment, aliases: [], tags: [...this.#s.tags] },
+            knownId,
+            owns,
+            { knownMustBeOwned: true },
+          );
+          next.push({ hostname, id: result.entry.id });
+          if (result.action !== "unchanged") {
+            actions.set(result.action, [...actions.get(result.action) ?? [], hostname]);
+            log.info(`host entry ${result.action}`, {
+              hostname,
+              hostId: result.entry.id,
+              version: result.entry.version,
+            });
+          }
+          if (result.action === "recreated") {
+            recreated.push(`${hostname} (${knownId} → ${result.entry.id})`);
+          }
+        } catch (e) {
+          if (knownId) next.push({ hostname, id: knownId });
+          failures.push({ hostname, error: e });
+        }
+        return;
+      }
+      const { hostname, id } = op.stale;
+      if (claims.ids.has(id) || claims.hostnames.has(hostname.toLowerCase())) {
+        released.push(hostname);
+        return;
+      }
+      try {
+        if (await deleteHost(this.#d.hosts, id, owns)) {
+          deleted.push(hostname);
+          log.info("host entry deleted: hostname no longer wanted", { hostname, hostId: id });
+        } else {
+          log.warn("tracked entry is not ours (comment or tags changed); left alone", {
+            hostname,
+            hostId: id,
+          });
+        }
+      } catch (e) {
+        next.push(op.stale);
+        failures.push({ hostname, error: e });
+      }
+    });
+    if (released.length > 0) {
+      log.info(
+        `hostnames no longer wanted are still used by the ${this.#d.peers} of the same name; their entries are left to it`,
+        { hostnames: released },
+      );
+    }
+
+    // Record progress before reporting failures, so no created id is lost.
+    await this.#record(key, current, recorded, next, log);
+
+    if (recreated.length > 0) {
+      const note = `${recreated.length} host entr${
+        recreated.length === 1 ? "y was" : "ies were"
+      } gone from router-hosts and recreated: ${listSome(recreated)}`;
+      this.#d.events.event(this.#regarding(current), "Normal", "Recreated", note);
+    }
+    const changed = [...actions.values()].reduce((n, hs) => n + hs.length, 0) + deleted.length;
+    if (changed > 0) {
+      log.info("host entries synced", {
+        created: actions.get("created")?.length,
+        adopted: actions.get("adopted")?.length,
+        updated: actions.get("updated")?.length,
+        recreated: actions.get("recreated")?.length,
+        deleted: deleted.length || undefined,
+        tracked: next.length,
+      });
+    }
+    if (failures.length > 0) this.#fail(current, failures, ops.length, log);
+    if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
+    return {};
+  }
+
+  /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
+  async #record(
+    key: string,
+    view: V,
+    recorded: string | null | undefined,
+    next: TrackedHost[],
+    log: Logger,
+  ): Promise<void> {
+    const value = serializeHostIds(next);
+    if (value !== recorded) {
+      try {
+        await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: value });
+      } catch (e) {
+        this.#unrecorded.set(key, next);
+        log.warn("could not record host ids in the annotation; kept in memory for the next try", {
+          error: errorText(e),
+          tracked: next.length,
+        });
+        throw e;
+      }
+    }
+    this.#unrecorded.delete(key);
+    this.#d.tracked?.(key, next.length);
+  }
+
+  /**
+   * The entries the object tracks: the annotation (or, when it is corrupt,
+   * our entries found on the server by comment) plus ids whose recording
+   * failed. `recorded` is the annotation's canonical form (undefined when
+   * corrupt), to tell whether it must be written.
+   */
+  async #tracked(
+    key: string,
+    view: V,
+    comment: string,
+    claims: Claims,
+    log: Logger,
+  ): Promise<{ tracked: TrackedHost[]; recorded: string | null | undefined }> {
+    const parsed = parseHostIds(view.hostIds);
+    let tracked: TrackedHost[];
+    let recorded: string | null | undefined;
+    if ("error" in parsed) {
+      const note = `annotation ${HOST_IDS_ANNOTATION} is corrupt (${parsed.error}); ` +
+        `looking up this ${this.#s.resource.kind}'s entries on router-hosts by comment "${comment}" ` +
+        `and tags ${this.#s.adoptTags.join(", ")}, and rewriting the annotation from them`;
+      log.error("corrupt host-ids annotation", { error: parsed.error, value: view.hostIds });
+      this.#d.events.event(this.#regarding(view), "Warning", "CorruptAnnotation", note);
+      const owns = ownsEntry(comment, this.#s.adoptTags);
+      const found = (await this.#d.hosts.searchHosts(comment)).filter((e) =>
+        owns(e) && !claims.ids.has(e.id) && !claims.hostnames.has(e.hostname.toLowerCase())
+      );
+      tracked = found.map((e) => ({ hostname: e.hostname, id: e.id }));
+      log.warn("recovered host ids from router-hosts", {
+        found: tracked.length,
+        hostnames: tracked.map((t) => t.hostname),
+      });
+    } else {
+      tracked = parsed.tracked;
+      recorded = serializeHostIds(tracked);
+    }
+    for (const t of this.#unrecorded.get(key) ?? []) {
+      if (!tracked.some((x) => x.id === t.id)) tracked = [...tracked, t];
+    }
+    return { tracked, recorded };
+  }
+
+  #fail(view: V, failures: HostFailure[], total: number, log: Logger): never {
+    const classified = failures.map((f) => ({ ...f, ...syncFailure(f.error) }));
+    const refused = classified.filter((f) => f.error instanceof AdoptionRefusedError);
+    const other = classified.filter((f) => !(f.error instanceof AdoptionRefusedError));
+    const at = this.#regarding(view);
+    for (const f of classified) {
+      log.warn("host entry sync failed", {
+        hostname: f.hostname,
+        reason: f.reason,
+        error: f.message,
+      });
+    }
+    if (refused.length > 0) {
+      const note =
+        `${refused.length} hostname(s) already have an entry on router-hosts that is not ours ` +
+        `(comment and tags ${this.#s.adoptTags.join(", ")} must match to adopt it): ${
+          listSome(refused.map((f) => f.hostname))
+        }; first: ${refused[0].message}`;
+      this.#d.events.event(at, "Warning", "AdoptionRefused", note);
+    }
+    if (other.length > 0) {
+      const note = `${other.length} of ${total} host entr${
+        total === 1 ? "y" : "ies"
+      } failed to sync (${listSome(other.map((f) => f.hostname))}): ${other[0].message}`;
+      this.#d.events.event(at, "Warning", "SyncFailed", note);
+    }
+    const summary = `${failures.length} of ${total} host entries failed: ${
+      classified.slice(0, 3).map((f) => `${f.hostname}: ${f.message}`).join("; ")
+    }`;
+    // Entries that are not ours, or a spec the server rejects, do not fix
+    // themselves: wait for a change or the periodic resync.
+    if (classified.every((f) => isTerminal(f.reason))) throw new TerminalError(summary);
+    throw new Error(summary);
+  }
+
+  async #cleanup(
+    key: string,
+    view: V,
+    log: Logger,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    const comment = this.#s.comment(view.namespace, view.name);
+    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
+    const spared = (t: TrackedHost) =>
+      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase());
+    const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
+
+    const failures: HostFailure[] = [];
+    const remaining: TrackedHost[] = [];
+    const done = new Set<string>();
+    const deleteAll = (list: readonly TrackedHost[]) =>
+      forEachLimit(list, this.#d.concurrency ?? HOST_CONCURRENCY, signal, async (t) => {
+        if (done.has(t.id)) return;
+        done.add(t.id);
+        if (spared(t)) return;
+        try {
+          if (await deleteHost(this.#d.hosts, t.id, owns)) {
+            log.info("host entry deleted", { hostname: t.hostname, hostId: t.id });
+          } else {
+            log.warn("tracked entry is not ours (comment or tags changed); left alone", {
+              hostname: t.hostname,
+              hostId: t.id,
+            });
+          }
+        } catch (e) {
+          remaining.push(t);
+          failures.push({ hostname: t.hostname, error: e });
+        }
+      });
+    await deleteAll(tracked);
+    if (failures.length === 0) {
+      try {
+        const untracked = (await this.#d.hosts.searchHosts(comment))
+          .filter((e) => owns(e) && !done.has(e.id))
+          .map((e) => ({ hostname: e.hostname, id: e.id }))
+          .filter((t) => !spared(t));
+        if (untracked.length > 0) {
+          log.info("deleting entries of this object that the annotation did not list", {
+            hostnames: untracked.map((t) => t.hostname),
+          });
+        }
+        await deleteAll(untracked);
+      } catch (e) {
+        failures.push({ hostname: "(search by comment)", error: e });
+      }
+    }
+    if (signal?.aborted) {
+      remaining.push(...tracked.filter((t) => !done.has(t.id)));
+      failures.push({ hostname: "(cancelled)", error: new Error("reconcile cancelled") });
+    }
+    if (failures.length > 0) {
+      if (serializeHostIds(remaining) !== recorded) {
+        await this.#record(key, view, recorded, remaining, log);
+      }
+      const { message } = syncFailure(failures[0].error);
+      const note = `cleanup of ${failures.length} host entr${
+        failures.length === 1 ? "y" : "ies"
+      } failed, finalizer kept: ${message}`;
+      log.warn("cleanup failed", { failed: failures.length, error: message });
+      this.#d.events.event(this.#regarding(view), "Warning", "SyncFailed", note);
+      throw new Error(note);
+    }
+    log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
+    this.#d.tracked?.(key, 0);
+    this.#unrecorded.delete(key);
+    return {};
+  }
+
+  #reportProblems(key: string, view: V, desired: DesiredHosts, log: Logger): void {
+    const seen = fingerprint(desired.problems);
+    if (this.#reported.get(key) === seen) return;
+    this.#reported.set(key, seen);
+    const at = this.#regarding(view);
+    const counts = new Map<string, number>();
+    for (const p of desired.problems) {
+      log.warn(`${p.reason}: ${p.message}`, p.fields);
+      const n = (counts.get(p.reason) ?? 0) + 1;
+      counts.set(p.reason, n);
+      if (n <= EVENTS_PER_REASON) this.#d.events.event(at, "Warning", p.reason, p.message);
+    }
+    for (const [reason, n] of counts) {
+      if (n <= EVENTS_PER_REASON) continue;
+      this.#d.events.event(
+        at,
+        "Warning",
+        reason,
+        `${n - EVENTS_PER_REASON} more values are not synced; see the operator log`,
+      );
+    }
+  }
+
+  #warnNoIngressIP(
+    view: V,
+    desired: DesiredHosts,
+    missing: { missing: string; fix: string },
+    log: Logger,
+  ): void {
+    if (desired.hosts.length === 0 || this.#noIPWarned.has(view.uid)) return;
+    this.#noIPWarned.add(view.uid);
+    const note = `${missing.missing}: ${listSome(desired.hosts)} ` +
+      `are not synced to router-hosts; ${missing.fix}`;
+    log.warn("no ingress IP; not syncing", {
+      why: missing.missing,
+      hostnames: desired.hosts.length,
+    });
+    this.#d.events.event(this.#regarding(view), "Warning", "NoIngressIP", note);
+  }
+
+  #regarding(v: V): EventRegarding {
+    return {
+      apiVersion: apiVersionOf(this.#s.resource),
+      kind: this.#s.resource.kind,
+      namespace: v.namespace,
+      name: v.name,
+      uid: v.uid,
+    };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Builds the controllers of a list of sources (source.ts) on the controller
+ * builder: one informer, queue and controller per kind, the indexes that
+ * turn a change of a watched object into the keys of the objects that
+ * depend on it, the comment-group claims, and router_hosts_managed_hosts.
+ *
+ * @module
+ */
+import { ControllerBuilder, InformerRegistry } from "../k8s/builder.ts";
+import type { EventRecorder } from "../k8s/events.ts";
+import { KeyIndex } from "../k8s/key_index.ts";
+import type { Unit } from "../k8s/manager.ts";
+import type { RequestApi } from "../k8s/object_writer.ts";
+import type { ListWatchClient } from "../k8s/watcher.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import {
+  type AnySource,
+  type Claims,
+  claimsOf,
+  needsReconcile,
+  type Source,
+  type SourceContext,
+  type SourceHostsApi,
+  type SourceView,
+} from "./source.ts";
+import { SourceReconciler } from "./source_engine.ts";
+
+/** Everything the source controllers are built from. */
+export interface SourceUnitOptions {
+  kube: ListWatchClient & RequestApi;
+  hosts: SourceHostsApi;
+  events: EventRecorder;
+  log: Logger;
+  metrics: Metrics;
+  workers: number;
+  resyncPeriodMs: number;
+  /** `--default-ingress-ip`; "" when not set. */
+  defaultIngressIP: string;
+  /** Shared informers of watched kinds; one of its own when omitted. */
+  informers?: InformerRegistry;
+}
+
+/**
+ * Builds one unit (informer, queue, controller) per source. A kind whose
+ * CRD is not installed reports `missing` (readiness does not wait for it)
+ * and keeps retrying; its controller starts once the CRD appears and the
+ * cache has synced.
+ */
+export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOptions): Unit[] {
+  const informers = o.informers ?? new InformerRegistry(o.kube, o.log);
+  const context: SourceContext = {
+    defaultIngressIP: o.defaultIngressIP,
+    cached: (kind, key) => informers.get(kind).store.get(key),
+  };
+  const views = new Map<AnySource, (key: string) => SourceView | undefined>();
+  return sources.map((source) => {
+    const peers = sources.filter((p) =>
+      p !== source && source.commentGroup !== undefined && p.commentGroup === source.commentGroup
+    );
+    const unit = createSourceUnit(
+      source,
+      o,
+      informers,
+      context,
+      peers.length === 0 ? undefined : {
+        claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key)))),
+        names: peers.map((p) => p.resource.kind).join(" and "),
+      },
+    );
+    views.set(source, unit.get);
+    return unit.unit;
+  });
+}
+
+function mergeClaims(all: Claims[]): Claims {
+  if (all.length === 1) return all[0];
+  return {
+    ids: new Set(all.flatMap((c) => [...c.ids])),
+    hostnames: new Set(all.flatMap((c) => [...c.hostnames])),
+  };
+}
+
+function createSourceUnit<V extends SourceView>(
+  source: Source<V>,
+  o: SourceUnitOptions,
+  informers: InformerRegistry,
+  context: SourceContext,
+  peers: { claims: (key: string) => Claims; names: string } | undefined,
+): { unit: Unit; get: (key: string) => V | undefined } {
+  const log = o.log.with({ controller: source.controller });
+  const crd = `${source.resource.plural}.${source.resource.group}`;
+  const counts = new Map<string, number>();
+  const gauge = () =>
+    o.metrics.managedHosts.set(
+      { controller: source.controller },
+      [...counts.values()].reduce((a, b) => a + b, 0),
+    );
+  gauge();
+  const indexes = (source.dependsOn ?? []).map((dependency) => ({
+    dependency,
+    index: new KeyIndex(),
+  }));
+  let reconciler: SourceReconciler<V> | undefined;
+  let builder = ControllerBuilder.for<V>({
+    name: source.controller,
+    kube: o.kube,
+    log: o.log,
+    metrics: o.metrics,
+    workers: o.workers,
+    resyncPeriodMs: o.resyncPeriodMs,
+    informers,
+  }, {
+    resource: source.resource,
+    project: source.project,
+    needsReconcile: (prev, next) => needsReconcile(source.finalizer, prev, next),
+    onChange: (key, obj, previous) => {
+      for (const { dependency, index } of indexes) {
+        index.set(key, obj ? dependency.refs(obj) : []);
+      }
+      if (obj) return;
+      if (counts.delete(key)) gauge();
+      reconciler?.forget(key, previous?.uid);
+    },
+    onMissing: (missing) => {
+      if (missing) {
+        log.warn(
+          `${source.crdProvider} CRD ${crd} is not installed: the ${source.controller} controller waits for it ` +
+            "(checking again with backoff up to 30 s) and starts when it appears; the rest of the operator runs",
+          { crd },
+        );
+      } else {
+        log.info(
+          `${source.crdProvider} CRD ${crd} is installed: the ${source.controller} controller starts`,
+          { crd },
+        );
+      }
+    },
+  });
+  for (const { dependency, index } of indexes) {
+    builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
+  }
+  const built = builder.complete(({ store, writer }) => {
+    const rec = new SourceReconciler<V>({
+      source,
+      hosts: o.hosts,
+      writer,
+      get: (key) => store.get(key),
+      events: o.events,
+      log,
+      context,
+      claims: peers?.claims,
+      peers: peers?.names,
+      tracked: (key, count) => {
+        if (counts.get(key) === count) return;
+        if (count === 0) counts.delete(key);
+        else counts.set(key, count);
+        gauge();
+      },
+    });
+    reconciler = rec;
+    return (key, signal) => rec.reconcile(key, signal);
+  });
+  return { unit: built.unit, get: (key) => built.store.get(key) };
+}
