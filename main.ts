@@ -8,7 +8,9 @@ import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
+import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
+import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
@@ -93,9 +95,9 @@ export async function main(
     });
   }
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
-  if (!config.defaultIngressIP) {
+  if (!config.defaultIngressIP && !config.ingressService) {
     log.warn(
-      "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",
+      "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
     );
   }
 
@@ -126,7 +128,14 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
     }),
-    ...createSourceUnits([INGRESSROUTE, INGRESSROUTETCP], {
+    ...createSourceUnits([
+      INGRESSROUTE,
+      INGRESSROUTETCP,
+      ...(config.enableService
+        ? [serviceSource({ externalDns: config.externalDnsAnnotations })]
+        : []),
+      ...(config.enableIngress ? [ingressSource(config.ingressClasses)] : []),
+    ], {
       kube,
       hosts,
       events,
@@ -135,6 +144,7 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
       defaultIngressIP: config.defaultIngressIP,
+      ingressService: config.ingressService,
     }),
   ];
 

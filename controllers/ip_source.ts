@@ -14,7 +14,9 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { KubeObject } from "../k8s/resource.ts";
+import type { WatchedKind } from "../k8s/builder.ts";
+import type { KubeObject, ResourceType } from "../k8s/resource.ts";
+import type { IngressIP } from "./source.ts";
 
 /** Per-object IP override on IngressRoute, IngressRouteTCP, Gateway routes, Ingress and Service. */
 export const IP_ADDRESS_ANNOTATION = "router-hosts.fzymgc.house/ip-address";
@@ -166,5 +168,143 @@ export async function resolveCandidate(
       from,
       hostname,
     };
+  }
+}
+
+/**
+ * The IP of `candidate`: an address as it is, a name through DNS. A name
+ * that does not resolve is retried with backoff (one Event); a malformed
+ * address waits for the object to change.
+ */
+export async function resolveIngressIP(
+  candidate: IpCandidate,
+  dns: DnsResolver,
+): Promise<IngressIP> {
+  const r = await resolveCandidate(candidate, dns);
+  if ("ip" in r) return { ip: r.ip, from: r.hostname ? `${r.from} (${r.hostname})` : r.from };
+  return r.hostname === undefined ? { missing: `${r.from}: ${r.error}`, fix: "correct it" } : {
+    missing: `${r.from}: ${r.error}`,
+    fix: "retrying with backoff",
+    reason: "UnresolvableAddress",
+    retry: true,
+  };
+}
+
+/**
+ * The object's override annotation as its IP, or undefined when it has
+ * none. A malformed value is a missing IP (one Event naming it), never a
+ * silent fallback to another address.
+ */
+export function overrideIP(view: { ipOverride?: string }): IngressIP | undefined {
+  const value = view.ipOverride;
+  if (value === undefined) return undefined;
+  const from = `annotation ${IP_ADDRESS_ANNOTATION}`;
+  return isIP(value) !== 0 ? { ip: value, from } : {
+    missing: `${from} is ${JSON.stringify(value)}, not an IPv4 or IPv6 address`,
+    fix: "correct or remove the annotation",
+  };
+}
+
+/** Core v1 Services. */
+export const SERVICES: ResourceType = {
+  group: "",
+  version: "v1",
+  plural: "services",
+  kind: "Service",
+  namespaced: true,
+};
+
+/** What is kept of the `--ingress-service` Service: its address, nothing else wakes anyone. */
+export interface LoadBalancerView {
+  loadBalancer: LoadBalancerIngress[];
+}
+
+/** How long a DNS answer for the ingress Service's name is reused by the objects that follow it. */
+const DNS_REUSE_MS = 30_000;
+
+/** Options of {@link ClusterIngressIP}. */
+export interface ClusterIngressIPOptions {
+  /** `--ingress-service`. */
+  service?: { namespace: string; name: string };
+  /** `--default-ingress-ip`; "" when not set. */
+  defaultIngressIP: string;
+  dns: DnsResolver;
+  /** Milliseconds now (tests). */
+  now?: () => number;
+}
+
+/**
+ * The cluster's ingress IP: the LoadBalancer address of the
+ * `--ingress-service` Service (watched alone: one namespace, one name),
+ * resolved with DNS when it is a name, else `--default-ingress-ip`. One DNS
+ * answer serves every object that follows it for 30 s, so a change of the
+ * Service that wakes a thousand routes asks DNS once.
+ */
+export class ClusterIngressIP {
+  /** The watched Service, when `--ingress-service` is set. */
+  readonly kind?: WatchedKind<LoadBalancerView>;
+  /** Its cache key, "namespace/name". */
+  readonly key?: string;
+  readonly #o: ClusterIngressIPOptions;
+  readonly #now: () => number;
+  #answer?: { hostname: string; at: number; result: Promise<ResolvedIp> };
+
+  constructor(options: ClusterIngressIPOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    const svc = options.service;
+    if (svc) {
+      this.key = `${svc.namespace}/${svc.name}`;
+      this.kind = {
+        resource: SERVICES,
+        namespace: svc.namespace,
+        fieldSelector: `metadata.name=${svc.name}`,
+        project: (obj) => ({ loadBalancer: loadBalancerIngress(obj) }),
+      };
+    }
+  }
+
+  /** The IP now; `cached` reads the watched Service from its cache. */
+  async resolve(
+    cached: (kind: WatchedKind<LoadBalancerView>, key: string) => LoadBalancerView | undefined,
+  ): Promise<IngressIP> {
+    const flag = this.#o.defaultIngressIP;
+    if (!this.kind || !this.key) {
+      return flag ? { ip: flag, from: "--default-ingress-ip" } : {
+        missing: "--default-ingress-ip is not set",
+        fix: "set it (Helm value routerHosts.defaultIngressIP)",
+      };
+    }
+    const from = `Service ${this.key}`;
+    const candidate = loadBalancerCandidate(cached(this.kind, this.key)?.loadBalancer ?? [], from);
+    if (!candidate) {
+      return flag ? { ip: flag, from: `--default-ingress-ip (${from} has no address)` } : {
+        missing:
+          `${from} (--ingress-service) has no LoadBalancer address and --default-ingress-ip is not set`,
+        fix: "they are synced as soon as it reports one",
+      };
+    }
+    const resolved = await this.#resolve(candidate);
+    if ("ip" in resolved) return { ip: resolved.ip, from };
+    return {
+      missing: `${from} (--ingress-service): ${resolved.error}`,
+      fix: "retrying with backoff",
+      reason: "UnresolvableAddress",
+      retry: true,
+    };
+  }
+
+  #resolve(candidate: IpCandidate): Promise<ResolvedIp> {
+    if ("ip" in candidate) return resolveCandidate(candidate, this.#o.dns);
+    const now = this.#now();
+    const a = this.#answer;
+    if (a && a.hostname === candidate.hostname && now - a.at < DNS_REUSE_MS) return a.result;
+    const result = resolveCandidate(candidate, this.#o.dns);
+    this.#answer = { hostname: candidate.hostname, at: now, result };
+    // A failed lookup is not reused: the next retry asks again.
+    result.then((r) => {
+      if ("error" in r && this.#answer?.result === result) this.#answer = undefined;
+    });
+    return result;
   }
 }

@@ -152,10 +152,31 @@ export class SourceReconciler<V extends SourceView> {
     const view = this.#d.get(key);
     if (!view) return {};
     const log = this.#d.log.with({ key });
+    if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
+      return await this.#release(key, view, log, signal);
+    }
     return await finalize(this.#d.writer, this.#s.finalizer, view, {
       apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
       cleanup: (v) => this.#cleanup(key, v, log, signal),
     });
+  }
+
+  /**
+   * An object that is no longer selected: delete its entries, then remove
+   * the annotation and our finalizer. One that never was costs no request.
+   */
+  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+    const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
+    if (!hasFinalizer && view.hostIds === undefined) return {};
+    log.info("no longer selected; deleting its entries");
+    await this.#cleanup(key, view, log, signal);
+    const current = view.hostIds === undefined
+      ? view
+      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+    if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
+    this.#reported.delete(key);
+    this.#noIPWarned.delete(view.uid);
+    return {};
   }
 
   async #apply(
@@ -167,9 +188,13 @@ export class SourceReconciler<V extends SourceView> {
   ): Promise<Outcome> {
     const desired = this.#s.desiredHosts(view);
     this.#reportProblems(key, view, desired, log);
-    const ingress = await this.#s.ingressIP(view, this.#d.context);
+    // Without hosts no IP is needed: entries that are no longer wanted go all the same.
+    const ingress = desired.hosts.length === 0
+      ? { ip: "" }
+      : await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
       this.#warnNoIngressIP(view, desired, ingress, log);
+      if (ingress.retry) throw new Error(ingress.missing);
       return {};
     }
     this.#noIPWarned.delete(view.uid);
@@ -207,7 +232,13 @@ export class SourceReconciler<V extends SourceView> {
         try {
           const result = await ensureHost(
             this.#d.hosts,
-            { ipAddress: ingress.ip, hostname, comment, aliases: [], tags: [...this.#s.tags] },
+            {
+              ipAddress: ingress.ip,
+              hostname,
+              comment,
+              aliases: [...desired.aliases?.[hostname] ?? []],
+              tags: [...this.#s.tags],
+            },
             knownId,
             owns,
             { knownMustBeOwned: true },
@@ -265,6 +296,15 @@ export class SourceReconciler<V extends SourceView> {
         recreated.length === 1 ? "y was" : "ies were"
       } gone from router-hosts and recreated: ${listSome(recreated)}`;
       this.#d.events.event(this.#regarding(current), "Normal", "Recreated", note);
+    }
+    const updated = actions.get("updated") ?? [];
+    if (updated.length > 0) {
+      const note = `${updated.length} host entr${
+        updated.length === 1 ? "y" : "ies"
+      } updated in place (ip ${ingress.ip}${
+        "from" in ingress && ingress.from ? ` from ${ingress.from}` : ""
+      }): ${listSome(updated)}`;
+      this.#d.events.event(this.#regarding(current), "Normal", "Updated", note);
     }
     const changed = [...actions.values()].reduce((n, hs) => n + hs.length, 0) + deleted.length;
     if (changed > 0) {
@@ -464,10 +504,12 @@ export class SourceReconciler<V extends SourceView> {
     const at = this.#regarding(view);
     const counts = new Map<string, number>();
     for (const p of desired.problems) {
-      log.warn(`${p.reason}: ${p.message}`, p.fields);
+      const type = p.type ?? "Warning";
+      if (type === "Warning") log.warn(`${p.reason}: ${p.message}`, p.fields);
+      else log.info(`${p.reason}: ${p.message}`, p.fields);
       const n = (counts.get(p.reason) ?? 0) + 1;
       counts.set(p.reason, n);
-      if (n <= EVENTS_PER_REASON) this.#d.events.event(at, "Warning", p.reason, p.message);
+      if (n <= EVENTS_PER_REASON) this.#d.events.event(at, type, p.reason, p.message);
     }
     for (const [reason, n] of counts) {
       if (n <= EVENTS_PER_REASON) continue;
@@ -483,7 +525,7 @@ export class SourceReconciler<V extends SourceView> {
   #warnNoIngressIP(
     view: V,
     desired: DesiredHosts,
-    missing: { missing: string; fix: string },
+    missing: { missing: string; fix: string; reason?: string },
     log: Logger,
   ): void {
     if (desired.hosts.length === 0 || this.#noIPWarned.has(view.uid)) return;
@@ -494,7 +536,12 @@ export class SourceReconciler<V extends SourceView> {
       why: missing.missing,
       hostnames: desired.hosts.length,
     });
-    this.#d.events.event(this.#regarding(view), "Warning", "NoIngressIP", note);
+    this.#d.events.event(
+      this.#regarding(view),
+      "Warning",
+      missing.reason ?? "NoIngressIP",
+      note,
+    );
   }
 
   #regarding(v: V): EventRegarding {

@@ -10,7 +10,8 @@ import type { KubeObject } from "../k8s/resource.ts";
 import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
-import type { Claims, Source } from "./source.ts";
+import { ClusterIngressIP } from "./ip_source.ts";
+import type { Claims, Source, SourceContext } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
 import {
   INGRESSROUTE,
@@ -99,6 +100,18 @@ interface Harness {
 const KEY = "apps/web";
 const IP = "10.2.0.1";
 
+/** A context with `--default-ingress-ip` only: no watched objects, no DNS. */
+function fixedContext(defaultIngressIP: string): SourceContext {
+  const dns = { resolve4: () => Promise.resolve([]), resolve6: () => Promise.resolve([]) };
+  const cluster = new ClusterIngressIP({ defaultIngressIP, dns });
+  return {
+    defaultIngressIP,
+    cached: () => undefined,
+    clusterIngressIP: () => cluster.resolve(() => undefined),
+    dns,
+  };
+}
+
 function harness(
   obj: KubeObject,
   o: { ingressIP?: string; kind?: Source<IngressRouteView>; claims?: Claims; hosts?: FakeHosts } =
@@ -127,7 +140,7 @@ function harness(
     get: (k) => store.get(k),
     events,
     log: new Logger({ sink: () => {} }),
-    context: { defaultIngressIP: o.ingressIP ?? IP, cached: () => undefined },
+    context: fixedContext(o.ingressIP ?? IP),
     claims: o.claims ? () => o.claims! : undefined,
     peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),

@@ -13,8 +13,7 @@
  *
  * @module
  */
-import type { KubeObject } from "../../k8s/resource.ts";
-import { type ObjectView, viewOf } from "../../k8s/view.ts";
+import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { hostnameProblem } from "../rules.ts";
 import {
   firstCandidate,
@@ -24,7 +23,18 @@ import {
   loadBalancerCandidate,
   type LoadBalancerIngress,
   loadBalancerIngress,
+  resolveIngressIP,
 } from "../ip_source.ts";
+import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../source.ts";
+
+/** networking.k8s.io/v1 Ingresses. */
+export const INGRESSES: ResourceType = {
+  group: "networking.k8s.io",
+  version: "v1",
+  plural: "ingresses",
+  kind: "Ingress",
+  namespaced: true,
+};
 
 /** The class annotation Ingresses used before `spec.ingressClassName`. */
 export const LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class";
@@ -44,8 +54,6 @@ export interface IngressFields {
   className?: string;
   /** `spec.rules[].host`; null where a rule has none (it matches every host). */
   hosts: (string | null)[];
-  /** The override annotation's value. */
-  ipOverride?: string;
   loadBalancer: LoadBalancerIngress[];
 }
 
@@ -65,18 +73,15 @@ export function ingressFields(obj: KubeObject): IngressFields {
     ? spec.ingressClassName
     : annotations[LEGACY_CLASS_ANNOTATION];
   if (className) fields.className = className;
-  if (annotations[IP_ADDRESS_ANNOTATION] !== undefined) {
-    fields.ipOverride = annotations[IP_ADDRESS_ANNOTATION];
-  }
   return fields;
 }
 
 /** The cached view of an Ingress: metadata plus {@link IngressFields}. */
-export interface IngressView extends ObjectView, IngressFields {}
+export interface IngressView extends SourceView, IngressFields {}
 
-/** Keeps what the Ingress source needs; `ignored` annotations stay out of the fingerprint. */
-export function projectIngress(obj: KubeObject, ignored: readonly string[] = []): IngressView {
-  return { ...viewOf(obj, ignored), ...ingressFields(obj) };
+/** Keeps what the Ingress source needs. */
+export function projectIngress(obj: KubeObject): IngressView {
+  return { ...sourceViewOf(obj), ...ingressFields(obj) };
 }
 
 /**
@@ -119,17 +124,48 @@ export function ingressHostnames(
 }
 
 /**
- * Where the Ingress's IP comes from: its LoadBalancer status, then the
- * override annotation, then `clusterDefault` (the ingress Service's or the
- * flag's address); undefined when none is set.
+ * Where the Ingress's own IP comes from: its LoadBalancer status, then the
+ * override annotation; undefined when neither is set (the cluster's ingress
+ * IP is used then).
  */
-export function ingressIpCandidate(
-  fields: IngressFields,
-  clusterDefault: IpCandidate | undefined,
-): IpCandidate | undefined {
+export function ingressIpCandidate(view: IngressView): IpCandidate | undefined {
   return firstCandidate([
-    loadBalancerCandidate(fields.loadBalancer, "status.loadBalancer.ingress"),
-    fixedCandidate(fields.ipOverride, `annotation ${IP_ADDRESS_ANNOTATION}`),
-    clusterDefault,
+    loadBalancerCandidate(view.loadBalancer, "status.loadBalancer.ingress"),
+    fixedCandidate(view.ipOverride, `annotation ${IP_ADDRESS_ANNOTATION}`),
   ]);
+}
+
+function desiredHosts(view: IngressView): DesiredHosts {
+  const { hosts, skipped } = ingressHostnames(view);
+  return {
+    hosts,
+    problems: skipped.map((s) => ({
+      reason: "InvalidHostname",
+      message: `rule ${s.rule}: ${
+        JSON.stringify(s.value)
+      } is not synced to router-hosts: ${s.reason}`,
+      fields: { rule: s.rule, value: s.value, reason: s.reason },
+    })),
+  };
+}
+
+/** The Ingress source for `--ingress-class` values `classes` (empty: all). */
+export function ingressSource(classes: readonly string[]): Source<IngressView> {
+  return {
+    resource: INGRESSES,
+    controller: "ingress",
+    crdProvider: "Kubernetes",
+    finalizer: INGRESS_FINALIZER,
+    comment: ingressV1Comment,
+    tags: INGRESS_V1_TAGS,
+    adoptTags: ["ingress-v1"],
+    project: projectIngress,
+    selected: (view) => classSelected(view, classes),
+    desiredHosts,
+    ingressIP: (view, context) => {
+      const own = ingressIpCandidate(view);
+      return own ? resolveIngressIP(own, context.dns) : context.clusterIngressIP();
+    },
+    followsClusterIP: (view) => ingressIpCandidate(view) === undefined,
+  };
 }

@@ -1,10 +1,10 @@
 import { assertEquals } from "../../tests/assert.ts";
 import {
   classSelected,
-  ingressFields,
   ingressHostnames,
   ingressIpCandidate,
   ingressV1Comment,
+  projectIngress,
 } from "./ingress.ts";
 
 function ingress(o: {
@@ -17,7 +17,7 @@ function ingress(o: {
   const annotations: Record<string, string> = {};
   if (o.legacyClass) annotations["kubernetes.io/ingress.class"] = o.legacyClass;
   if (o.override !== undefined) annotations["router-hosts.fzymgc.house/ip-address"] = o.override;
-  return ingressFields({
+  return projectIngress({
     metadata: { name: "web", namespace: "apps", annotations },
     spec: {
       ...(o.className ? { ingressClassName: o.className } : {}),
@@ -67,8 +67,7 @@ Deno.test("ingressHostnames: rules' hosts; wildcards and host-less rules skipped
   );
 });
 
-Deno.test("ingressIpCandidate: status, then the override annotation, then the cluster default", () => {
-  const cluster = { ip: "10.9.9.9", from: "--default-ingress-ip" };
+Deno.test("ingressIpCandidate: status, then the override annotation, else none (the cluster's)", () => {
   const cases: [Parameters<typeof ingress>[0], unknown][] = [
     [{ lb: [{ ip: "10.0.0.1" }], override: "10.0.0.2" }, {
       ip: "10.0.0.1",
@@ -82,9 +81,8 @@ Deno.test("ingressIpCandidate: status, then the override annotation, then the cl
       ip: "10.0.0.2",
       from: "annotation router-hosts.fzymgc.house/ip-address",
     }],
-    [{ override: "" }, cluster],
-    [{}, cluster],
+    [{ override: "" }, undefined],
+    [{}, undefined],
   ];
-  for (const [o, want] of cases) assertEquals(ingressIpCandidate(ingress(o), cluster), want);
-  assertEquals(ingressIpCandidate(ingress({}), undefined), undefined);
+  for (const [o, want] of cases) assertEquals(ingressIpCandidate(ingress(o)), want);
 });

@@ -15,7 +15,6 @@
  */
 import { isIP } from "node:net";
 import type { KubeObject } from "../../k8s/resource.ts";
-import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import { hostnameProblem } from "../rules.ts";
 import {
   firstCandidate,
@@ -25,7 +24,10 @@ import {
   loadBalancerCandidate,
   type LoadBalancerIngress,
   loadBalancerIngress,
+  resolveIngressIP,
+  SERVICES,
 } from "../ip_source.ts";
+import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../source.ts";
 
 /** Opt-in: exactly "true" (the Go operator's rule). */
 export const ENABLED_ANNOTATION = "router-hosts.fzymgc.house/enabled";
@@ -134,17 +136,6 @@ export function serviceDesired(s: ServiceFields, o: ServiceOptions): ServiceDesi
   const viaExternalDns = o.externalDns &&
     commaList(a[EXTERNAL_DNS_HOSTNAME_ANNOTATION]).length > 0 &&
     SYNCED_TYPES.has(s.type) && enabled === undefined;
-  if (enabled !== undefined && enabled !== "true" && enabled !== "false") {
-    problems.push({
-      type: "Warning",
-      reason: "InvalidConfiguration",
-      message: `annotation ${ENABLED_ANNOTATION} is ${
-        JSON.stringify(enabled)
-      }: only "true" opts this Service in; it is not synced`,
-    });
-  }
-  if (enabled !== "true" && !viaExternalDns) return { managed: false, hold: false, problems };
-
   const nothing = (p: SourceProblem): ServiceDesired => ({
     managed: true,
     hold: false,
@@ -159,6 +150,12 @@ export function serviceDesired(s: ServiceFields, o: ServiceOptions): ServiceDesi
       message: `${message}; the entry already made is kept until this is fixed`,
     }],
   });
+  if (enabled !== undefined && enabled !== "true" && enabled !== "false") {
+    return invalid(
+      `annotation ${ENABLED_ANNOTATION} is ${JSON.stringify(enabled)}: want "true" or "false"`,
+    );
+  }
+  if (enabled !== "true" && !viaExternalDns) return { managed: false, hold: false, problems };
 
   if (!SYNCED_TYPES.has(s.type)) {
     return nothing({
@@ -251,9 +248,48 @@ export function serviceDesired(s: ServiceFields, o: ServiceOptions): ServiceDesi
 }
 
 /** The cached view of a Service: metadata plus {@link ServiceFields}. */
-export interface ServiceView extends ObjectView, ServiceFields {}
+export interface ServiceView extends SourceView, ServiceFields {}
 
-/** Keeps what the Service source needs; `ignored` annotations stay out of the fingerprint. */
-export function projectService(obj: KubeObject, ignored: readonly string[] = []): ServiceView {
-  return { ...viewOf(obj, ignored), ...serviceFields(obj) };
+/** Keeps what the Service source needs. */
+export function projectService(obj: KubeObject): ServiceView {
+  return { ...sourceViewOf(obj), ...serviceFields(obj) };
+}
+
+/** What the engine syncs for `desired`. */
+function hostsOf(desired: ServiceDesired): DesiredHosts {
+  const host = desired.host;
+  return {
+    hosts: host ? [host.hostname] : [],
+    aliases: host ? { [host.hostname]: host.aliases } : undefined,
+    problems: desired.problems.map((p) => ({
+      reason: p.reason,
+      message: p.message,
+      type: p.type,
+      fields: {},
+    })),
+    incomplete: desired.hold,
+  };
+}
+
+/** The Service source for `options` (`--external-dns-annotations`). */
+export function serviceSource(options: ServiceOptions): Source<ServiceView> {
+  return {
+    resource: SERVICES,
+    controller: "service",
+    crdProvider: "Kubernetes",
+    finalizer: SERVICE_FINALIZER,
+    comment: serviceComment,
+    tags: SERVICE_TAGS,
+    adoptTags: ["service"],
+    project: projectService,
+    selected: (view) => serviceDesired(view, options).managed,
+    desiredHosts: (view) => hostsOf(serviceDesired(view, options)),
+    ingressIP: (view, context) => {
+      const host = serviceDesired(view, options).host;
+      // The engine asks only when there is a host, and a host always has an address.
+      return host
+        ? resolveIngressIP(host.ip, context.dns)
+        : { missing: "no address", fix: "see the object's other Events" };
+    },
+  };
 }

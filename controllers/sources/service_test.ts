@@ -187,9 +187,12 @@ Deno.test("serviceDesired: 50 aliases are fine; an invalid alias is left out wit
   assertEquals(bad.problems.map((p) => p.reason), ["InvalidConfiguration", "InvalidConfiguration"]);
 });
 
-Deno.test("serviceDesired: an enabled value other than true/false is reported, not synced", () => {
-  const got = serviceDesired(svc("LoadBalancer", { ...on, [`${P}enabled`]: "yes" }), GO);
-  assertEquals(got.managed, false);
+Deno.test("serviceDesired: an enabled value other than true/false is reported; the entry is kept", () => {
+  const got = serviceDesired(
+    svc("LoadBalancer", { ...on, [`${P}enabled`]: "yes" }, [{ ip: "10.0.0.5" }]),
+    GO,
+  );
+  assertEquals([got.managed, got.hold, got.host], [true, true, undefined]);
   assertEquals(got.problems.map((p) => p.reason), ["InvalidConfiguration"]);
 });
 
