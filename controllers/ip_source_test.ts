@@ -1,10 +1,12 @@
 import { assertEquals } from "../tests/assert.ts";
 import {
+  ClusterIngressIP,
   type DnsResolver,
   firstCandidate,
   fixedCandidate,
   loadBalancerCandidate,
   loadBalancerIngress,
+  type LoadBalancerView,
   lowestAddress,
   resolveCandidate,
 } from "./ip_source.ts";
@@ -110,4 +112,64 @@ Deno.test("resolveCandidate: IPv4 preferred and stable; IPv6 only without A; err
     from: "status",
     hostname: "broken.elb",
   });
+});
+
+Deno.test("ClusterIngressIP without --ingress-service: the flag, or missing", async () => {
+  const { dns } = tableDns({});
+  assertEquals(
+    await new ClusterIngressIP({ defaultIngressIP: "10.0.0.1", dns }).resolve(() => undefined),
+    { ip: "10.0.0.1", from: "--default-ingress-ip" },
+  );
+  const none = await new ClusterIngressIP({ defaultIngressIP: "", dns }).resolve(() => undefined);
+  assertEquals("missing" in none && none.missing, "--default-ingress-ip is not set");
+});
+
+Deno.test("ClusterIngressIP: the Service's address wins; the flag only while it has none", async () => {
+  const { dns } = tableDns({});
+  const c = new ClusterIngressIP({
+    service: { namespace: "traefik", name: "lb" },
+    defaultIngressIP: "10.0.0.1",
+    dns,
+  });
+  assertEquals(c.key, "traefik/lb");
+  assertEquals([c.kind?.namespace, c.kind?.fieldSelector], ["traefik", "metadata.name=lb"]);
+  let view: LoadBalancerView | undefined = { loadBalancer: [{ ip: "192.168.5.5" }] };
+  const read = () => view;
+  assertEquals(await c.resolve(read), { ip: "192.168.5.5", from: "Service traefik/lb" });
+  view = { loadBalancer: [] };
+  assertEquals(await c.resolve(read), {
+    ip: "10.0.0.1",
+    from: "--default-ingress-ip (Service traefik/lb has no address)",
+  });
+  view = undefined;
+  const noFlag = new ClusterIngressIP({
+    service: { namespace: "traefik", name: "lb" },
+    defaultIngressIP: "",
+    dns,
+  });
+  const missing = await noFlag.resolve(read);
+  assertEquals("missing" in missing && missing.retry, undefined, "waits for the Service, no retry");
+});
+
+Deno.test("ClusterIngressIP: one DNS answer serves many objects; a failure is retried, not kept", async () => {
+  const table: Record<string, string[] | Error> = { "lb.elb": new Error("timeout") };
+  const { dns, asked } = tableDns(table);
+  let now = 0;
+  const c = new ClusterIngressIP({
+    service: { namespace: "t", name: "lb" },
+    defaultIngressIP: "10.0.0.1",
+    dns,
+    now: () => now,
+  });
+  const read = () => ({ loadBalancer: [{ hostname: "lb.elb" }] });
+  const failed = await c.resolve(read);
+  assertEquals("missing" in failed && [failed.reason, failed.retry], ["UnresolvableAddress", true]);
+  table["lb.elb"] = ["10.8.0.1"];
+  for (let i = 0; i < 3; i++) {
+    assertEquals(await c.resolve(read), { ip: "10.8.0.1", from: "Service t/lb" });
+  }
+  assertEquals(asked, ["A lb.elb", "A lb.elb"], "asked again after the failure, then reused");
+  now = 31_000;
+  await c.resolve(read);
+  assertEquals(asked.length, 3, "asked again after 30 s");
 });
