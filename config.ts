@@ -18,6 +18,8 @@ export interface Config {
   tls?: { caPath: string; certPath: string; keyPath: string };
   insecure: boolean;
   defaultIngressIP: string;
+  /** Reconcile the Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute). */
+  enableGateway: boolean;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   /** undefined when disabled ("0"). */
@@ -96,7 +98,14 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "",
     help:
-      "IP address of every host taken from IngressRoute/IngressRouteTCP rules; with --ingress-service, the fallback while that Service has no address",
+      "IP address of every host taken from IngressRoute/IngressRouteTCP rules (with --ingress-service, the fallback while that Service has no address), and of Gateway API routes whose parent Gateway reports no address",
+  },
+  {
+    name: "enable-gateway",
+    kind: "bool",
+    default: "false",
+    help:
+      "also sync the hostnames of Gateway API HTTPRoute, GRPCRoute and TLSRoute objects (gateway.networking.k8s.io/v1)",
   },
   {
     name: "ingress-service",
@@ -346,6 +355,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     serverAddress: validServerAddress(get("server-address")),
     insecure,
     defaultIngressIP: ingressIP,
+    enableGateway: parseBool("enable-gateway", get("enable-gateway")),
     leaderElect: parseBool("leader-elect", get("leader-elect")),
     logLevel: level as Level,
     maxConcurrentReconciles: workers,

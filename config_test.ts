@@ -20,6 +20,14 @@ Deno.test("defaults match the Go operator's flags", () => {
   assertEquals(c.ingressClasses, []);
   assertEquals(c.ingressService, undefined);
   assertEquals(c.externalDnsAnnotations, false);
+  assertEquals(c.enableGateway, false);
+});
+
+Deno.test("--enable-gateway turns the Gateway API routes on; a bad value names the flag", () => {
+  assertEquals(parseConfig([...TLS, "--enable-gateway"]).enableGateway, true);
+  assertEquals(parseConfig([...TLS, "-enable-gateway=false"]).enableGateway, false);
+  const e = assertThrows(() => parseConfig([...TLS, "--enable-gateway=yes"]));
+  assertMatch(e.message, /--enable-gateway/);
 });
 
 Deno.test("source flags: --enable-service, --enable-ingress, repeatable --ingress-class, --ingress-service", () => {

@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
+import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { serviceSource } from "./controllers/sources/service.ts";
@@ -87,6 +88,7 @@ export async function main(
     leaderElection: config.leaderElect,
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
+    gateway: config.enableGateway,
   });
   if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
@@ -97,7 +99,9 @@ export async function main(
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
   if (!config.defaultIngressIP && !config.ingressService) {
     log.warn(
-      "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
+      config.enableGateway
+        ? "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until one is set"
+        : "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
     );
   }
 
@@ -131,6 +135,7 @@ export async function main(
     ...createSourceUnits([
       INGRESSROUTE,
       INGRESSROUTETCP,
+      ...(config.enableGateway ? GATEWAY_ROUTES : []),
       ...(config.enableService
         ? [serviceSource({ externalDns: config.externalDnsAnnotations })]
         : []),

@@ -21,13 +21,9 @@
 import { parseArgs } from "node:util";
 import { RouterHostsClient } from "../grpc/client.ts";
 import { loadTlsMaterial } from "../grpc/tls.ts";
+import { type HostMappingObject, HostMappings } from "../tests/e2e/fixture.ts";
 import {
-  HOSTMAPPING_CRD,
-  type HostMappingObject,
-  HostMappings,
-  TRAEFIK_CRDS,
-} from "../tests/e2e/fixture.ts";
-import {
+  installCrds,
   type KubeTestbed,
   type RouterHostsTestbed,
   sleep,
@@ -80,7 +76,7 @@ async function clientFor(rh: RouterHostsTestbed): Promise<RouterHostsClient> {
 async function startBedFor(): Promise<Bed> {
   const kube = await startKube();
   const rh = await startRouterHosts();
-  await kube.installCrds([HOSTMAPPING_CRD, TRAEFIK_CRDS]);
+  await installCrds(kube, "router-hosts", "traefik");
   return { kube, rh, hosts: await clientFor(rh), hm: new HostMappings(kube) };
 }
 

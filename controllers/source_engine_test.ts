@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
+import { fakeContext } from "../tests/fakes/source_context.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { KubeApiError, type RequestOptions } from "../k8s/client.ts";
@@ -9,9 +10,10 @@ import { ObjectWriter } from "../k8s/object_writer.ts";
 import type { KubeObject } from "../k8s/resource.ts";
 import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
+import type { WatchedKind } from "../k8s/builder.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
-import { ClusterIngressIP } from "./ip_source.ts";
-import type { AnySource, Claims, Source, SourceContext, SourceView } from "./source.ts";
+import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "./sources/gateway.ts";
+import type { AnySource, Claims, SourceContext, SourceView } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
 import { ingressSource } from "./sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./sources/ingressroute.ts";
@@ -97,22 +99,6 @@ interface Harness {
 const KEY = "apps/web";
 const IP = "10.2.0.1";
 
-/** A context with `--default-ingress-ip` only: no watched objects; DNS answers from `a`. */
-function fixedContext(defaultIngressIP: string, a: Record<string, string[]> = {}): SourceContext {
-  const dns = {
-    resolve4: (name: string) =>
-      a[name] ? Promise.resolve(a[name]) : Promise.reject(new Error("SERVFAIL")),
-    resolve6: () => Promise.resolve([]),
-  };
-  const cluster = new ClusterIngressIP({ defaultIngressIP, dns });
-  return {
-    defaultIngressIP,
-    cached: () => undefined,
-    clusterIngressIP: () => cluster.resolve(() => undefined),
-    dns,
-  };
-}
-
 function harness(
   obj: KubeObject,
   o: {
@@ -121,6 +107,7 @@ function harness(
     claims?: Claims;
     hosts?: FakeHosts;
     context?: SourceContext;
+    cached?: SourceContext["cached"];
   } = {},
 ): Harness {
   const hosts = o.hosts ?? new FakeHosts();
@@ -131,7 +118,7 @@ function harness(
     return origAdd(h);
   };
   const kube = new FakeKube(obj, order);
-  const source: Source<SourceView> = o.kind ?? INGRESSROUTE;
+  const source: AnySource = o.kind ?? INGRESSROUTE;
   const store = new Store<SourceView>();
   const events = new Events();
   const tracked = new Map<string, number>();
@@ -147,7 +134,7 @@ function harness(
     get: (k) => store.get(k),
     events,
     log: new Logger({ sink: () => {} }),
-    context: o.context ?? fixedContext(o.ingressIP ?? IP),
+    context: o.context ?? fakeContext({ defaultIngressIP: o.ingressIP ?? IP, cached: o.cached }),
     claims: o.claims ? () => o.claims! : undefined,
     peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),
@@ -650,7 +637,7 @@ Deno.test("Service: an unresolvable LoadBalancer name fails the reconcile (backo
   const svc = serviceSource({ externalDns: false });
   const h = harness(service(OPTED_IN, [{ hostname: "nx.elb" }]), {
     kind: svc,
-    context: fixedContext("", { "ok.elb": ["10.3.3.3"] }),
+    context: fakeContext({ dns: { "ok.elb": ["10.3.3.3"] } }),
   });
   for (let i = 0; i < 2; i++) {
     assertMatch((await assertRejects(() => h.run())).message, /DNS lookup of nx\.elb failed/);
@@ -677,4 +664,115 @@ Deno.test("Ingress: an Ingress leaving the selected classes is released", async 
   assertEquals(h.hosts.entries.size, 0);
   assertEquals(h.kube.obj.metadata!.finalizers, []);
   assertEquals(h.kube.annotation(), undefined);
+});
+
+// ------------------------------------------------------------ Gateway routes
+
+function gatewayRoute(kind: string, hostnames: string[]): KubeObject {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind,
+    metadata: { name: "web", namespace: "apps", uid: "uid-r", resourceVersion: "1", generation: 1 },
+    spec: { parentRefs: [{ name: "gw" }], hostnames },
+  };
+}
+
+/** A Gateway cache with one Gateway, apps/gw, whose address the test sets. */
+function gatewayCache(): { cached: SourceContext["cached"]; set(ip?: string): void } {
+  let gw: GatewayView = {};
+  return {
+    cached: <W>(kind: WatchedKind<W>, key: string) =>
+      (kind === (GATEWAYS as WatchedKind<unknown>) && key === "apps/gw" ? gw : undefined) as
+        | W
+        | undefined,
+    set(ip) {
+      gw = ip ? { ip } : {};
+    },
+  };
+}
+
+Deno.test("HTTPRoute: entries with the Gateway's IP; an address change updates them in place", async () => {
+  const gw = gatewayCache();
+  gw.set("10.9.0.1");
+  const h = harness(gatewayRoute("HTTPRoute", ["a.lan", "*.lan", "b.lan"]), {
+    kind: HTTPROUTE,
+    ingressIP: "",
+    cached: gw.cached,
+  });
+  await h.run();
+  const before = structuredClone(h.hosts.byHostname());
+  assertEquals(Object.keys(before).sort(), ["a.lan", "b.lan"]);
+  for (const e of Object.values(before)) {
+    assertEquals([e.ipAddress, e.comment, e.tags], [
+      "10.9.0.1",
+      "k8s-gateway:apps/web",
+      ["kubernetes", "gateway", "httproute"],
+    ]);
+  }
+  assertEquals(h.kube.obj.metadata!.finalizers, [HTTPROUTE.finalizer]);
+  gw.set("10.9.0.2");
+  h.hosts.calls = [];
+  await h.run();
+  const after = h.hosts.byHostname();
+  for (const name of ["a.lan", "b.lan"]) {
+    assertEquals([after[name].id, after[name].ipAddress], [before[name].id, "10.9.0.2"]);
+    assertOk(after[name].version !== before[name].version, "version bumped");
+  }
+  assertEquals(h.hosts.calls.filter((c) => c === "UpdateHost").length, 2);
+});
+
+Deno.test("HTTPRoute: no address and no default → one NoIngressIP, synced once an address appears", async () => {
+  const gw = gatewayCache();
+  const h = harness(gatewayRoute("HTTPRoute", ["a.lan"]), {
+    kind: HTTPROUTE,
+    ingressIP: "",
+    cached: gw.cached,
+  });
+  await h.run();
+  await h.run();
+  assertEquals(h.hosts.calls, [], "no request without an IP");
+  assertEquals(h.events.reasons(), ["NoIngressIP"]);
+  assertMatch(h.events.list[0].note, /apps\/gw/);
+  gw.set("10.9.0.3");
+  await h.run();
+  assertEquals(h.hosts.byHostname()["a.lan"].ipAddress, "10.9.0.3");
+});
+
+Deno.test("Gateway routes adopt the Go operator's entries and refuse a foreign comment", async () => {
+  const hosts = new FakeHosts();
+  const go = hosts.add({
+    ipAddress: IP,
+    hostname: "a.lan",
+    comment: "k8s-gateway:apps/web",
+    tags: ["kubernetes", "gateway", "grpcroute"],
+  });
+  const foreign = hosts.add({
+    ipAddress: IP,
+    hostname: "b.lan",
+    comment: "k8s-gateway:other/web",
+    tags: ["kubernetes", "gateway", "grpcroute"],
+  });
+  const h = harness(gatewayRoute("GRPCRoute", ["a.lan", "b.lan"]), { kind: GRPCROUTE, hosts });
+  const e = await assertRejects(() => h.run());
+  assertOk(e instanceof TerminalError, "refusal waits for a change");
+  assertEquals(h.kube.annotation(), { "a.lan": go.id }, "adopted, not duplicated");
+  assertEquals(h.hosts.entries.size, 2);
+  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
+  h.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await h.run();
+  assertEquals([...hosts.entries.keys()], [foreign.id], "the foreign entry is never deleted");
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+});
+
+Deno.test("Gateway routes: an entry of another route kind with the same name is not ours", async () => {
+  const hosts = new FakeHosts();
+  hosts.add({
+    ipAddress: IP,
+    hostname: "a.lan",
+    comment: "k8s-gateway:apps/web",
+    tags: ["kubernetes", "gateway", "httproute"],
+  });
+  const h = harness(gatewayRoute("TLSRoute", ["a.lan"]), { kind: TLSROUTE, hosts });
+  await assertRejects(() => h.run());
+  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
 });

@@ -60,6 +60,8 @@ export class LeaderElector {
   #observed?: LeaseSpec;
   #observedAt = 0;
   #leading = false;
+  /** The acquire/renew round in flight: release() waits for it (see there). */
+  #round?: Promise<boolean>;
 
   constructor(options: LeaderElectionOptions) {
     this.#o = {
@@ -93,7 +95,7 @@ export class LeaderElector {
       identity: this.#o.identity,
     });
     while (!signal.aborted) {
-      if (await this.#tryAcquireOrRenew()) {
+      if (await this.#tryRound()) {
         this.#setLeading(true);
         log.info("acquired the leader lease", { identity: this.#o.identity });
         return true;
@@ -115,7 +117,7 @@ export class LeaderElector {
       const deadline = clock.now() + renewDeadlineMs;
       let renewed = false;
       while (!renewed && clock.now() < deadline && !signal.aborted) {
-        renewed = await this.#tryAcquireOrRenew();
+        renewed = await this.#tryRound();
         if (!renewed) await sleep(clock, Math.min(retryPeriodMs, deadline - clock.now()), signal);
       }
       if (signal.aborted) return;
@@ -132,6 +134,11 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (!this.#leading) return;
     this.#setLeading(false);
+    // A renewal that started before the shutdown must land first: between our
+    // read and our write it would make the write conflict (the Lease then
+    // stays ours until it expires), and a renewal that read the Lease after
+    // our write would take it straight back.
+    await this.#round;
     try {
       const lease = await this.#o.api.request<Lease>({ method: "GET", path: this.#path });
       if (lease.spec.holderIdentity !== this.#o.identity) return;
@@ -162,7 +169,12 @@ export class LeaderElector {
     this.#o.onStatus?.(leading);
   }
 
-  /** One client-go round: true when the Lease is ours after it. */
+  #tryRound(): Promise<boolean> {
+    this.#round = this.#tryAcquireOrRenew();
+    return this.#round;
+  }
+
+  /** One client-go round: true when the Lease is ours after it; never rejects. */
   async #tryAcquireOrRenew(): Promise<boolean> {
     const { api, identity, log, clock, leaseDurationMs } = this.#o;
     const now = microTime(this.#o.wallNow());

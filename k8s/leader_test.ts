@@ -9,10 +9,26 @@ class FakeLeases {
   lease?: { metadata: Record<string, unknown>; spec: LeaseSpec };
   rv = 0;
   fail = false;
+  /** While set, PUTs queue here and are applied in arrival order by resumePuts(). */
+  heldPuts?: Array<() => void>;
+  resumePuts(): void {
+    const held = this.heldPuts ?? [];
+    this.heldPuts = undefined;
+    for (const apply of held) apply();
+  }
   request<T>(o: RequestOptions): Promise<T> {
     if (this.fail) {
       return Promise.reject(new KubeApiError("refused", { status: 0 }));
     }
+    if (o.method === "PUT" && this.heldPuts) {
+      const held = this.heldPuts;
+      return new Promise<T>((resolve, reject) =>
+        held.push(() => this.#apply<T>(o).then(resolve, reject))
+      );
+    }
+    return this.#apply(o);
+  }
+  #apply<T>(o: RequestOptions): Promise<T> {
     const body = o.body as { metadata: Record<string, unknown>; spec: LeaseSpec };
     switch (o.method) {
       case "GET":
@@ -139,6 +155,28 @@ Deno.test("a holder that cannot renew within the deadline loses leadership", asy
   }
   assertMatch((await lost).message, /lost the leader lease/);
   assertEquals(statuses, [true, false]);
+});
+
+Deno.test("release waits for a renewal in flight, so the renewal neither voids nor undoes it", async () => {
+  const api = new FakeLeases();
+  const clock = new FakeClock();
+  const a = elector(api, "a", clock);
+  await a.acquire(new AbortController().signal);
+  const ctl = new AbortController();
+  const holding = a.holdUntil(ctl.signal);
+  // A renewal has read the Lease and its write is on the wire when shutdown starts.
+  api.heldPuts = [];
+  clock.advance(2_000);
+  await settle();
+  assertEquals(api.heldPuts.length, 1);
+  ctl.abort();
+  const released = a.release();
+  await settle();
+  api.resumePuts();
+  await released;
+  await holding;
+  assertEquals(api.lease?.spec.holderIdentity, "");
+  assertEquals(api.lease?.spec.leaseDurationSeconds, 1);
 });
 
 Deno.test("release empties the holder so a standby takes over at once", async () => {

@@ -2,7 +2,9 @@
  * Writes to objects a controller reconciles — finalizers, status,
  * annotations — and puts the server's answer straight into the cache, so the
  * next reconcile of the key sees our own write even before its watch event
- * arrives (and that event then changes nothing).
+ * arrives (and that event then changes nothing). The answer goes in only
+ * while the cache still holds the version the write started from; a newer
+ * one from the watch is never replaced by it.
  *
  * @module
  */
@@ -49,7 +51,14 @@ export class ObjectWriter<V extends ViewMeta> {
       contentType: MERGE_PATCH,
     });
     const next = this.#project(obj);
-    this.#store.apply(`${view.namespace}/${view.name}`, next);
+    // Only over the version the write started from: when the watch has
+    // already delivered our write or anything after it (the object's
+    // deletion, say), the answer is older than the cache and would hide
+    // that change until the next event.
+    const key = `${view.namespace}/${view.name}`;
+    if (this.#store.get(key)?.resourceVersion === view.resourceVersion) {
+      this.#store.apply(key, next);
+    }
     return next;
   }
 

@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { RouterHostsClient } from "../grpc/client.ts";
 import { loadTlsMaterial } from "../grpc/tls.ts";
-import { ROOT, sleep, startKube, startRouterHosts } from "../tests/testbed/mod.ts";
+import { installCrds, ROOT, sleep, startKube, startRouterHosts } from "../tests/testbed/mod.ts";
 import { startOperator } from "../tests/testbed/operator.ts";
 
 const INGRESS_IP = "192.168.1.2";
@@ -35,10 +35,7 @@ const stopAll = async () => {
 Deno.addSignalListener("SIGINT", stopAll);
 Deno.addSignalListener("SIGTERM", stopAll);
 
-await kube.installCrds([
-  join(ROOT, "chart", "crds", "hostmappings.router-hosts.fzymgc.house.yaml"),
-  join(ROOT, "tests", "testbed", "crds", "traefik.yaml"),
-]);
+await installCrds(kube, "router-hosts", "traefik");
 const op = await startOperator({
   kubeconfigPath: kube.kubeconfigPath,
   routerHosts: rh,

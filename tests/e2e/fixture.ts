@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { RouterHostsClient } from "../../grpc/client.ts";
 import { loadTlsMaterial } from "../../grpc/tls.ts";
 import {
+  type CrdSetName,
   dumpLogs,
+  installCrds,
   type KubeOptions,
   type KubeTestbed,
   ROOT,
@@ -25,7 +27,6 @@ export const HOSTMAPPING_CRD = join(
   "crds",
   "hostmappings.router-hosts.fzymgc.house.yaml",
 );
-export const TRAEFIK_CRDS = join(ROOT, "tests", "testbed", "crds", "traefik.yaml");
 export const HM_API = "/apis/router-hosts.fzymgc.house/v1alpha1";
 export const FINALIZER = "router-hosts.fzymgc.house/host-cleanup";
 
@@ -133,15 +134,26 @@ export class HostMappings {
   }
 }
 
+/** Which CRDs {@linkcode startBed} installs besides HostMapping. */
+export interface BedOptions {
+  /** Traefik's real CRDs (IngressRoute, IngressRouteTCP, …). */
+  traefik?: boolean;
+  /** The Gateway API's standard-channel CRDs (Gateway, HTTPRoute, GRPCRoute, TLSRoute, …). */
+  gatewayApi?: boolean;
+  /** Options for the control plane. */
+  kube?: KubeOptions;
+}
+
 /** Starts the bed (fails loudly when it cannot); CRDs installed. */
-export async function startBed(
-  options: { traefik?: boolean; kube?: KubeOptions } = {},
-): Promise<Bed> {
+export async function startBed(options: BedOptions = {}): Promise<Bed> {
   const kube = await startKube(options.kube);
   let rh: RouterHostsTestbed | undefined;
   try {
     rh = await startRouterHosts();
-    await kube.installCrds(options.traefik ? [HOSTMAPPING_CRD, TRAEFIK_CRDS] : [HOSTMAPPING_CRD]);
+    const sets: CrdSetName[] = ["router-hosts"];
+    if (options.traefik) sets.push("traefik");
+    if (options.gatewayApi) sets.push("gateway-api");
+    await installCrds(kube, ...sets);
     const hosts = new RouterHostsClient({
       address: rh.address,
       deadlineMs: 5_000,

@@ -1,14 +1,20 @@
 /**
  * The IngressRoute and IngressRouteTCP controllers end to end: the operator
- * runs as its own process against a real kube-apiserver (Traefik CRDs from
- * tests/testbed/crds) and the router-hosts server, observed from outside.
+ * runs as its own process against a real kube-apiserver (Traefik's real CRDs,
+ * from its Go module) and the router-hosts server, observed from outside.
  */
 import { type HostEntry, RouterHostsClient } from "../../grpc/client.ts";
 import { loadTlsMaterial } from "../../grpc/tls.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
-import { dumpLogs, type KubeTestbed, type RouterHostsTestbed, uniqueName } from "../testbed/mod.ts";
+import {
+  dumpLogs,
+  installCrds,
+  type KubeTestbed,
+  type RouterHostsTestbed,
+  uniqueName,
+} from "../testbed/mod.ts";
 import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed, TRAEFIK_CRDS } from "./fixture.ts";
+import { type Bed, startBed, stopBed } from "./fixture.ts";
 
 const INGRESS_IP = "10.2.0.1";
 const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
@@ -501,7 +507,7 @@ Deno.test({
         ),
     );
 
-    await bed.kube.installCrds([TRAEFIK_CRDS]);
+    await installCrds(bed.kube, "traefik");
     const ir = new Routes(bed.kube, "ingressroutes");
     await ir.create(ns, "late", [`Host(${B}late.lan${B})`]);
     // The informer retries with backoff up to 30 s (plus jitter).

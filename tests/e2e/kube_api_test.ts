@@ -4,21 +4,18 @@
  * messages a user can act on. Also proves the test bed's own features that
  * later e2e tests rely on (service-account identities, restart, freeze).
  */
-import { join } from "node:path";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";
 import {
   dumpLogs,
+  installCrds,
   KubeApiError,
   type KubeTestbed,
   liveProcessCount,
-  ROOT,
   sleep,
   startKube,
   uniqueName,
 } from "../testbed/mod.ts";
 
-const HOSTMAPPING_CRD = join(ROOT, "chart", "crds", "hostmappings.router-hosts.fzymgc.house.yaml");
-const TRAEFIK_CRDS = join(ROOT, "tests", "testbed", "crds", "traefik.yaml");
 const API = "/apis/router-hosts.fzymgc.house/v1alpha1";
 
 interface HostMapping {
@@ -67,7 +64,7 @@ Deno.test({
   };
   try {
     const t0 = performance.now();
-    await kube.installCrds([HOSTMAPPING_CRD, TRAEFIK_CRDS]);
+    await installCrds(kube, "router-hosts", "traefik");
     console.error(
       `[testbed] CRDs established and served in ${Math.round(performance.now() - t0)} ms`,
     );
@@ -230,7 +227,7 @@ Deno.test({
       },
     );
 
-    await step("Traefik test CRDs store IngressRoute and IngressRouteTCP", async () => {
+    await step("Traefik's real CRDs store IngressRoute and IngressRouteTCP", async () => {
       const ns = await kube.createNamespace(uniqueName("traefik"));
       for (
         const [kind, plural, match] of [
@@ -244,7 +241,7 @@ Deno.test({
             apiVersion: "traefik.io/v1alpha1",
             kind,
             metadata: { name: "r" },
-            spec: { routes: [{ match }] },
+            spec: { routes: [{ match, services: [{ name: "web", port: 80 }] }] },
           },
         );
         assertEquals(obj.spec.routes[0].match, match);

@@ -1,18 +1,26 @@
 /**
- * The router-hosts part of the test bed works: the server serves over mTLS to
+ * The test bed's own parts work. router-hosts: the server serves over mTLS to
  * the operator's client certificate, refuses a certificate from another CA,
  * writes the hosts file, and keeps its data across a restart on the same port.
- * Deliberately tiny: the operator's real gRPC client has its own tests.
+ * CRDs: the real Traefik and Gateway API CRDs (from their Go modules, at the
+ * pinned versions) install, serve the kinds the operator watches, and enforce
+ * their projects' schemas. Deliberately tiny: the operator's real gRPC client
+ * and controllers have their own tests.
  */
 import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import { hostsPackageDefinition } from "../../proto/mod.ts";
-import { assertEquals, assertOk, assertRejects } from "../assert.ts";
+import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";
 import {
   dumpLogs,
+  installCrds,
+  KubeApiError,
   liveProcessCount,
   type RouterHostsTestbed,
+  startKube,
   startRouterHosts,
+  uniqueName,
+  VERSIONS,
 } from "../testbed/mod.ts";
 
 type UnaryMethod = (
@@ -142,4 +150,149 @@ Deno.test({
     await rh.dispose();
   }
   assertEquals(liveProcessCount(), 0, "the server process outlived dispose()");
+});
+
+Deno.test({
+  name: "kube test bed: the real Traefik and Gateway API CRDs serve the watched kinds",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async (t) => {
+  const kube = await startKube();
+  let failed = false;
+  const step = async (name: string, fn: () => Promise<void>) => {
+    if (!await t.step(name, fn)) failed = true;
+  };
+  try {
+    const t0 = performance.now();
+    await installCrds(kube, "traefik");
+    const t1 = performance.now();
+    await installCrds(kube, "gateway-api");
+    console.error(
+      `[testbed] CRDs established and served: traefik ${VERSIONS.crds.traefik.version} in ${
+        Math.round(t1 - t0)
+      } ms, gateway-api ${VERSIONS.crds["gateway-api"].version} in ${
+        Math.round(performance.now() - t1)
+      } ms`,
+    );
+    const ns = await kube.createNamespace(uniqueName("crds"));
+
+    await step("the installed CRDs carry the pinned releases", async () => {
+      const crd = (name: string) =>
+        kube.getJson<{ metadata: { annotations?: Record<string, string> } }>(
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        );
+      const gw = await crd("httproutes.gateway.networking.k8s.io");
+      assertEquals(
+        gw.metadata.annotations?.["gateway.networking.k8s.io/bundle-version"],
+        VERSIONS.crds["gateway-api"].version,
+      );
+      assertEquals(gw.metadata.annotations?.["gateway.networking.k8s.io/channel"], "standard");
+      await crd("ingressroutes.traefik.io");
+      await crd("ingressroutetcps.traefik.io");
+    });
+
+    await step("Traefik: IngressRoute and IngressRouteTCP at traefik.io/v1alpha1", async () => {
+      for (
+        const [kind, plural, match] of [
+          ["IngressRoute", "ingressroutes", "Host(`app.example`)"],
+          ["IngressRouteTCP", "ingressroutetcps", "HostSNI(`db.example`)"],
+        ]
+      ) {
+        const obj = await kube.postJson<{ spec: { routes: { match: string }[] } }>(
+          `/apis/traefik.io/v1alpha1/namespaces/${ns}/${plural}`,
+          {
+            apiVersion: "traefik.io/v1alpha1",
+            kind,
+            metadata: { name: "r" },
+            spec: { routes: [{ match, services: [{ name: "web", port: 80 }] }] },
+          },
+        );
+        assertEquals(obj.spec.routes[0].match, match);
+      }
+      // The real schema, not an open one: a route needs its match.
+      const err = await assertRejects(() =>
+        kube.postJson(`/apis/traefik.io/v1alpha1/namespaces/${ns}/ingressroutes`, {
+          apiVersion: "traefik.io/v1alpha1",
+          kind: "IngressRoute",
+          metadata: { name: "no-match" },
+          spec: { routes: [{ kind: "Rule" }] },
+        })
+      );
+      assertOk(err instanceof KubeApiError && err.reason === "Invalid", String(err));
+      assertMatch(err.message, /spec\.routes\[0\]\.match: Required value/);
+    });
+
+    await step(
+      "Gateway API: Gateway status addresses, HTTPRoute, GRPCRoute, TLSRoute at v1",
+      async () => {
+        const api = "/apis/gateway.networking.k8s.io/v1";
+        await kube.postJson(`${api}/gatewayclasses`, {
+          apiVersion: "gateway.networking.k8s.io/v1",
+          kind: "GatewayClass",
+          metadata: { name: ns },
+          spec: { controllerName: "example.com/testbed" },
+        });
+        await kube.postJson(`${api}/namespaces/${ns}/gateways`, {
+          apiVersion: "gateway.networking.k8s.io/v1",
+          kind: "Gateway",
+          metadata: { name: "gw" },
+          spec: {
+            gatewayClassName: ns,
+            listeners: [{ name: "https", port: 443, protocol: "HTTPS", hostname: "*.lan" }],
+          },
+        });
+        // What a Gateway controller does, and what the operator reads the IP from.
+        const gw = await kube.request<{ status?: { addresses?: unknown[] } }>(
+          "PATCH",
+          `${api}/namespaces/${ns}/gateways/gw/status`,
+          {
+            body: { status: { addresses: [{ type: "IPAddress", value: "10.3.0.1" }] } },
+            contentType: "application/merge-patch+json",
+          },
+        );
+        assertEquals(gw.status, 200, gw.text);
+        assertEquals(gw.body.status?.addresses, [{ type: "IPAddress", value: "10.3.0.1" }]);
+
+        const parentRefs = [{ name: "gw" }];
+        const routes: [string, string, Record<string, unknown>][] = [
+          ["HTTPRoute", "httproutes", { parentRefs, hostnames: ["a.lan", "b.lan"] }],
+          ["GRPCRoute", "grpcroutes", { parentRefs, hostnames: ["grpc.lan"] }],
+          ["TLSRoute", "tlsroutes", {
+            parentRefs,
+            hostnames: ["tls.lan"],
+            rules: [{ backendRefs: [{ name: "web", port: 443 }] }],
+          }],
+        ];
+        for (const [kind, plural, spec] of routes) {
+          const obj = await kube.postJson<{ spec: { hostnames: string[] } }>(
+            `${api}/namespaces/${ns}/${plural}`,
+            {
+              apiVersion: "gateway.networking.k8s.io/v1",
+              kind,
+              metadata: { name: "same-name" },
+              spec,
+            },
+          );
+          assertEquals(obj.spec.hostnames, spec.hostnames, kind);
+        }
+        // The real schema validates hostnames (RFC 1123, one leading wildcard label at most).
+        const err = await assertRejects(() =>
+          kube.postJson(`${api}/namespaces/${ns}/httproutes`, {
+            apiVersion: "gateway.networking.k8s.io/v1",
+            kind: "HTTPRoute",
+            metadata: { name: "bad-host" },
+            spec: { parentRefs, hostnames: ["bad_host!.lan"] },
+          })
+        );
+        assertOk(err instanceof KubeApiError && err.reason === "Invalid", String(err));
+        assertMatch(err.message, /spec\.hostnames\[0\]/);
+      },
+    );
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    if (failed) dumpLogs();
+    await kube.stop();
+  }
 });

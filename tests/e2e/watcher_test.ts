@@ -6,13 +6,12 @@
  * (SIGSTOP) and an API server restart. Every request must end on its
  * deadline, and every watch must recover.
  */
-import { join } from "node:path";
 import { KubeApiError, KubeClient } from "../../k8s/client.ts";
 import { type ResourceType } from "../../k8s/resource.ts";
 import { Informer, type ListWatchClient } from "../../k8s/watcher.ts";
 import { Logger } from "../../observability/log.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";
-import { dumpLogs, ROOT, startKube, uniqueName } from "../testbed/mod.ts";
+import { dumpLogs, installCrds, startKube, uniqueName } from "../testbed/mod.ts";
 
 const CONFIGMAPS: ResourceType = {
   group: "",
@@ -28,7 +27,6 @@ const INGRESSROUTES: ResourceType = {
   kind: "IngressRoute",
   namespaced: true,
 };
-const TRAEFIK_CRDS = join(ROOT, "tests", "testbed", "crds", "traefik.yaml");
 
 /** Short enough to be exceeded by a freeze within the test's time. */
 const INACTIVITY_MS = 3_000;
@@ -203,7 +201,7 @@ Deno.test({
       running.push(routes.run(stopAll.signal));
       await until(() => routes.missing, "the informer to report the resource missing");
       assertOk(!routes.hasSynced());
-      await kube.installCrds([TRAEFIK_CRDS]);
+      await installCrds(kube, "traefik");
       assertOk(await routes.waitForSync(AbortSignal.timeout(30_000)), "synced after install");
       assertEquals(missing, [true, false]);
     });

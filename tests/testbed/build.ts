@@ -17,17 +17,21 @@
  * the protocol emulator instead, unless `ROUTER_HOSTS_REQUIRE_REAL=1`, which
  * makes a missing real server a hard failure.
  *
- * Usage: `deno run -A tests/testbed/build.ts [etcd|kube-apiserver|helm|router-hosts ...]`
+ * The real CRDs of the watched kinds (Traefik, Gateway API) are fetched by
+ * `crds.ts` from their Go modules; the `crds` argument fetches them here so a
+ * test run does not pay for the download inside a test's timeout.
+ *
+ * Usage: `deno run -A tests/testbed/build.ts [etcd|kube-apiserver|helm|router-hosts|crds ...]`
  * (no arguments: all of them).
  *
  * @module
  */
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { CRD_SET_NAMES, ensureCrdSet } from "./crds.ts";
+import { progress, ROOT, TestbedSetupError } from "./setup.ts";
 import versions from "./versions.json" with { type: "json" };
 
-/** The repository root. */
-export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
+export { progress, ROOT, TestbedSetupError };
 /** Where built binaries live (git-ignored). */
 export const BIN_DIR: string = join(ROOT, ".cache", "testbed", "bin");
 /** The pinned versions (`tests/testbed/versions.json`). */
@@ -121,11 +125,6 @@ interface InstallRecord {
   seconds: number;
   error?: string;
   binary?: string;
-}
-
-/** A failure the user can fix; main() prints its message without a stack. */
-export class TestbedSetupError extends Error {
-  override name = "TestbedSetupError";
 }
 
 /**
@@ -470,12 +469,7 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-/** Prints one `[testbed]` progress line on stderr. */
-export function progress(message: string): void {
-  console.error(`[testbed] ${message}`);
-}
-
-const ALL = ["etcd", "kube-apiserver", "helm", "router-hosts"] as const;
+const ALL = ["etcd", "kube-apiserver", "helm", "router-hosts", "crds"] as const;
 
 async function main(args: string[]): Promise<number> {
   const wanted = args.length ? args : [...ALL];
@@ -489,7 +483,11 @@ async function main(args: string[]): Promise<number> {
   for (const name of wanted) {
     const t0 = performance.now();
     try {
-      if (name === "router-hosts") {
+      if (name === "crds") {
+        for (const set of CRD_SET_NAMES) {
+          progress(`${set} CRDs: ${(await ensureCrdSet(set)).length} file(s) ready`);
+        }
+      } else if (name === "router-hosts") {
         const choice = await ensureRouterHosts();
         progress(
           choice.kind === "real"

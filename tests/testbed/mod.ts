@@ -21,7 +21,8 @@
  * ```
  *
  * Binaries come from `build.ts` (run by `deno task test`); see there for the
- * environment variables that point at prebuilt ones.
+ * environment variables that point at prebuilt ones. CRDs come from `crds.ts`:
+ * `installCrds(kube, "router-hosts", "traefik", "gateway-api")`.
  *
  * @module
  */
@@ -36,6 +37,7 @@ export {
   TestbedSetupError,
   VERSIONS,
 } from "./build.ts";
+export { CRD_SET_NAMES, type CrdSetName, ensureCrdSet, installCrds } from "./crds.ts";
 export {
   type CaOptions,
   type CertFiles,
