@@ -9,7 +9,7 @@
  * @module
  */
 import { isNotFound, type RequestOptions } from "./client.ts";
-import { addFinalizerPatch, type FinalizerTarget, removeFinalizerPatch } from "./finalizer.ts";
+import { addFinalizerOps, removeFinalizerOps } from "./finalizer.ts";
 import { type KubeObject, objectPath, type ResourceType } from "./resource.ts";
 import type { Store } from "./store.ts";
 import type { ObjectView } from "./view.ts";
@@ -23,6 +23,7 @@ export interface RequestApi {
 export type ViewMeta = Pick<ObjectView, "namespace" | "name" | "resourceVersion" | "finalizers">;
 
 const MERGE_PATCH = "application/merge-patch+json";
+const JSON_PATCH = "application/json-patch+json";
 
 /** Finalizer, status and annotation writes for one resource type. */
 export class ObjectWriter<V extends ViewMeta> {
@@ -43,12 +44,16 @@ export class ObjectWriter<V extends ViewMeta> {
     this.#store = options.store;
   }
 
-  async #patch(view: V, patch: unknown, subresource?: string): Promise<V> {
+  async #patch(
+    view: V,
+    patch: unknown,
+    options: { subresource?: string; contentType?: string } = {},
+  ): Promise<V> {
     const obj = await this.#api.request<KubeObject>({
       method: "PATCH",
-      path: objectPath(this.#rt, view.namespace, view.name, subresource),
+      path: objectPath(this.#rt, view.namespace, view.name, options.subresource),
       body: patch,
-      contentType: MERGE_PATCH,
+      contentType: options.contentType ?? MERGE_PATCH,
     });
     const next = this.#project(obj);
     // Only over the version the write started from: when the watch has
@@ -63,24 +68,24 @@ export class ObjectWriter<V extends ViewMeta> {
   }
 
   /**
-   * Adds a finalizer with a patch guarded by resourceVersion (see
-   * finalizer.ts): a concurrent change fails with 409 instead of being lost.
+   * Adds a finalizer with a JSON Patch that tests the list first (see
+   * finalizer.ts): a concurrent change of the list fails instead of being lost.
    */
   addFinalizer(view: V, finalizer: string): Promise<V> {
-    const patch = addFinalizerPatch(asTarget(view), finalizer);
-    return patch ? this.#patch(view, patch) : Promise.resolve(view);
+    const ops = addFinalizerOps(view.finalizers, finalizer);
+    return ops ? this.#patch(view, ops, { contentType: JSON_PATCH }) : Promise.resolve(view);
   }
 
-  /** Removes a finalizer (guarded the same way); an object already gone is fine. */
+  /** Removes a finalizer (tested the same way); an object already gone is fine. */
   async removeFinalizer(view: V, finalizer: string): Promise<void> {
-    const patch = removeFinalizerPatch(asTarget(view), finalizer);
-    if (!patch) return;
+    const ops = removeFinalizerOps(view.finalizers, finalizer);
+    if (!ops) return;
     try {
       await this.#api.request<KubeObject>({
         method: "PATCH",
         path: objectPath(this.#rt, view.namespace, view.name),
-        body: patch,
-        contentType: MERGE_PATCH,
+        body: ops,
+        contentType: JSON_PATCH,
       });
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -89,22 +94,11 @@ export class ObjectWriter<V extends ViewMeta> {
 
   /** Replaces `status` through the status subresource (the controller owns all of it). */
   writeStatus(view: V, status: unknown): Promise<V> {
-    return this.#patch(view, { status }, "status");
+    return this.#patch(view, { status }, { subresource: "status" });
   }
 
   /** Sets (string) or removes (null) annotations, guarded by resourceVersion. */
   writeAnnotations(view: V, annotations: Record<string, string | null>): Promise<V> {
     return this.#patch(view, { metadata: { resourceVersion: view.resourceVersion, annotations } });
   }
-}
-
-function asTarget(view: ViewMeta): FinalizerTarget {
-  return {
-    metadata: {
-      name: view.name,
-      namespace: view.namespace,
-      resourceVersion: view.resourceVersion,
-      finalizers: view.finalizers,
-    },
-  };
 }
