@@ -6,9 +6,9 @@
  */
 import { assertEquals, assertOk } from "../assert.ts";
 import { dumpLogs, uniqueName } from "../testbed/mod.ts";
-import { eventually, metricSum, type OperatorProcess, startOperator } from "../testbed/operator.ts";
+import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
 import { type Bed, startBed, stopBed } from "./fixture.ts";
-import { entriesNamed, ingresses } from "./sources_fixture.ts";
+import { entriesNamed, ingresses, waitReconciles } from "./sources_fixture.ts";
 
 const FINALIZER = "router-hosts.fzymgc.house/ingress-cleanup";
 const DEFAULT_IP = "10.5.9.9";
@@ -90,15 +90,7 @@ Deno.test({
       );
       await ing.waitTracked(ns, "legacy", ["legacy.ing.lan"]);
       // Every key is re-checked every 2 s: after several rounds "other" has been seen.
-      const reconciles = () =>
-        op!.metrics().then((m) =>
-          metricSum(m, "controller_runtime_reconcile_total", `controller="ingress"`)
-        );
-      const before = await reconciles();
-      await eventually(
-        "two more rounds over the three Ingresses",
-        async () => await reconciles() >= before + 6,
-      );
+      await waitReconciles(op!, "ingress", 6);
       assertEquals(await entriesNamed(bed, "other.ing.lan"), []);
       const other = await ing.get(ns, "other");
       assertEquals(other.metadata.finalizers ?? [], []);

@@ -6,7 +6,7 @@
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { dumpLogs, uniqueName } from "../testbed/mod.ts";
-import { eventually, metricSum, type OperatorProcess, startOperator } from "../testbed/operator.ts";
+import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
 import { type Bed, startBed, stopBed } from "./fixture.ts";
 import {
   entriesNamed,
@@ -15,6 +15,7 @@ import {
   services,
   serviceSpec,
   waitEvent,
+  waitReconciles,
 } from "./sources_fixture.ts";
 
 const P = "router-hosts.fzymgc.house/";
@@ -68,21 +69,19 @@ Deno.test({
       assertEquals(line?.ip, "10.4.0.1");
     });
 
-    await t.step("PendingLoadBalancer was reported once per wait, not per poll", async () => {
-      // Several resyncs of the Service have run since (--resync-period=2s).
-      const reconciles = () =>
-        op!.metrics().then((m) =>
-          metricSum(m, "controller_runtime_reconcile_total", `controller="service"`)
-        );
-      const before = await reconciles();
-      await eventually(
-        "three more reconciles of the service controller",
-        async () => await reconciles() >= before + 3,
-      );
-      const pending = await eventsAbout(bed.kube, ns, "Service", "web", "PendingLoadBalancer");
-      assertEquals(pending.length, 1);
-      assertEquals(pending[0].type, "Normal");
-      assertEquals(pending[0].series, undefined, "no repeat of the Event");
+    await t.step("PendingLoadBalancer is reported once per wait, not per poll", async () => {
+      await svc.create(ns, "pending", serviceSpec("LoadBalancer"), {
+        [`${P}enabled`]: "true",
+        [`${P}hostname`]: "pending.svc.lan",
+      });
+      await waitEvent(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
+      // Every Service is re-checked every 2 s (--resync-period=2s): two full rounds.
+      const all = (await bed.kube.getJson<{ items: unknown[] }>("/api/v1/services")).items.length;
+      await waitReconciles(op!, "service", 2 * all);
+      const pending = await eventsAbout(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
+      assertEquals(pending.map((e) => [e.type, e.series]), [["Normal", undefined]]);
+      assertEquals(await entriesNamed(bed, "pending.svc.lan"), []);
+      assertEquals((await svc.get(ns, "pending")).metadata.finalizers ?? [], [], "nothing written");
     });
 
     await t.step("status IP changed → same entry id, new IP, one UpdateHost", async () => {
@@ -101,13 +100,7 @@ Deno.test({
       const m = await op!.metrics();
       const writes = () => ["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(m, x));
       const before = writes();
-      const reconciles = metricSum(m, "controller_runtime_reconcile_total", `controller="service"`);
-      await eventually("three more reconciles", async () =>
-        metricSum(
-          await op!.metrics(),
-          "controller_runtime_reconcile_total",
-          `controller="service"`,
-        ) >= reconciles + 3);
+      await waitReconciles(op!, "service", 3);
       const after = await op!.metrics();
       assertEquals(["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(after, x)), before);
     });
@@ -169,12 +162,7 @@ Deno.test({
       const ev = await waitEvent(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
       assertEquals(ev.type, "Warning");
       assertMatch(ev.note, /lb\.does-not-exist\.invalid/);
-      const errors = () =>
-        op!.metrics().then((m) =>
-          metricSum(m, "controller_runtime_reconcile_errors_total", `controller="service"`)
-        );
-      const before = await errors();
-      await eventually("the lookup is retried", async () => await errors() >= before + 2);
+      await waitReconciles(op!, "service", 2, true);
       const all = await eventsAbout(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
       assertEquals([all.length, all[0].series], [1, undefined], "one Event, not one per retry");
       assertEquals(await entriesNamed(bed, "nx.svc.lan"), []);

@@ -9,7 +9,7 @@
  */
 import type { HostEntry } from "../../grpc/client.ts";
 import type { KubeTestbed } from "../testbed/mod.ts";
-import { eventually, metricSum } from "../testbed/operator.ts";
+import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
 import type { Bed } from "./fixture.ts";
 
 export const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
@@ -208,4 +208,22 @@ export function ingressRouteSpec(...hosts: string[]): unknown {
       services: [{ name: "svc", port: 80 }],
     })),
   };
+}
+
+/**
+ * Waits until `controller` has done `n` more reconciles (or, with
+ * `errors`, failed `n` more): proof that it looked again, without sleeping.
+ */
+export async function waitReconciles(
+  op: OperatorProcess,
+  controller: string,
+  n: number,
+  errors = false,
+): Promise<void> {
+  const metric = errors
+    ? "controller_runtime_reconcile_errors_total"
+    : "controller_runtime_reconcile_total";
+  const count = async () => metricSum(await op.metrics(), metric, `controller="${controller}"`);
+  const before = await count();
+  await eventually(`${n} more ${metric} of ${controller}`, async () => await count() >= before + n);
 }
