@@ -145,7 +145,7 @@ Deno.test({
     });
 
     await t.step("as the chart's service account the operator syncs every source", async () => {
-      await helm([
+      const notes = await helm([
         "install",
         release,
         CHART,
@@ -155,6 +155,17 @@ Deno.test({
         ns,
         ...values,
       ]);
+      assertMatch(
+        notes,
+        new RegExp(
+          `LoadBalancer address of Service\\s+${traefikNs}/traefik \\(10\\.7\\.9\\.9 while it has none\\)`,
+        ),
+      );
+      assertMatch(
+        notes,
+        /Services annotated router-hosts\.fzymgc\.house\/enabled: "true" are synced/,
+      );
+      assertMatch(notes, /Ingresses of class traefik, internal are synced/);
       const svc = services(kube);
       await svc.create(traefikNs, "traefik", serviceSpec("LoadBalancer"));
       await svc.setLoadBalancer(traefikNs, "traefik", [{ ip: "10.7.0.1" }]);
