@@ -1,8 +1,9 @@
 /**
- * The Service source end to end (`--enable-service`): the operator runs as
- * its own process against a real kube-apiserver and the router-hosts
- * server. No kube-controller-manager runs, so the test writes each
- * Service's LoadBalancer status itself, as a cloud controller would.
+ * The Service source end to end (`--enable-service
+ * --external-dns-annotations`): the operator runs as its own process
+ * against a real kube-apiserver and the router-hosts server. No
+ * kube-controller-manager runs, so the test writes each Service's
+ * LoadBalancer status itself, as a cloud controller would.
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { dumpLogs, uniqueName } from "../testbed/mod.ts";
@@ -45,7 +46,7 @@ Deno.test({
     op = await startOperator({
       kubeconfigPath: bed.kube.kubeconfigPath,
       routerHosts: bed.rh,
-      args: ["--enable-service", "--resync-period=2s"],
+      args: ["--enable-service", "--external-dns-annotations", "--resync-period=2s"],
     });
 
     let webId = "";
@@ -178,6 +179,25 @@ Deno.test({
       assertEquals(ids["legacy.svc.lan"], goEntry.id, "the existing entry, not a new one");
       assertEquals((await entriesNamed(bed, "legacy.svc.lan")).length, 1);
     });
+
+    await t.step(
+      "external-dns annotations: hostname list and target, without our opt-in",
+      async () => {
+        await svc.create(ns, "ed", serviceSpec("LoadBalancer"), {
+          "external-dns.alpha.kubernetes.io/hostname": "ed.svc.lan., www.ed.svc.lan",
+          "external-dns.alpha.kubernetes.io/target": "192.168.60.1",
+        });
+        const ids = await svc.waitTracked(ns, "ed", ["ed.svc.lan"]);
+        const e = await bed.hosts.getHost(ids["ed.svc.lan"]);
+        assertEquals([e.ipAddress, e.aliases], ["192.168.60.1", ["www.ed.svc.lan"]]);
+        await svc.annotate(ns, "ed", { [`${P}enabled`]: "false" });
+        await eventually(
+          "opted out: finalizer removed",
+          async () => !(await svc.get(ns, "ed")).metadata.finalizers?.includes(FINALIZER),
+        );
+        assertEquals(await entriesNamed(bed, "ed.svc.lan"), []);
+      },
+    );
 
     await t.step("Service deleted → entry deleted, object gone", async () => {
       await svc.delete(ns, "legacy");
