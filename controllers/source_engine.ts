@@ -42,12 +42,9 @@
  * @module
  */
 import type { Outcome } from "../k8s/controller.ts";
-import { TerminalError } from "../k8s/controller.ts";
-import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
+import type { EventRecorder } from "../k8s/events.ts";
 import { finalize } from "../k8s/finalizer.ts";
 import type { ObjectWriter } from "../k8s/object_writer.ts";
-import { apiVersionOf } from "../k8s/resource.ts";
-import { fingerprint } from "../k8s/view.ts";
 import type { Logger } from "../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
@@ -57,10 +54,9 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import { deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
 import {
   type Claims,
-  type DesiredHosts,
   NO_CLAIMS,
   ownsEntry,
   type Source,
@@ -68,7 +64,7 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import { isTerminal, syncFailure } from "./sync_error.ts";
+import { type HostFailure, SourceEvents } from "./source_events.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -106,23 +102,9 @@ async function forEachLimit<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** "a, b, c and 7 more". */
-function listSome(xs: readonly string[], max = 5): string {
-  const head = xs.slice(0, max).join(", ");
-  return xs.length > max ? `${head} and ${xs.length - max} more` : head;
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-interface HostFailure {
-  hostname: string;
-  error: unknown;
-}
-
-/** Events of one reason per object change; the rest are summed up in one more. */
-const EVENTS_PER_REASON = 5;
 
 /** Reconciles one key of one source against router-hosts. */
 export class SourceReconciler<V extends SourceView> {
@@ -130,21 +112,18 @@ export class SourceReconciler<V extends SourceView> {
   readonly #s: Source<V>;
   /** Ids whose annotation write failed, merged into the next reconcile of the key. */
   readonly #unrecorded = new Map<string, TrackedHost[]>();
-  /** Fingerprint of the problems last reported per key: report each once. */
-  readonly #reported = new Map<string, string>();
-  /** Objects (uid) already told they have no IP, until they get one. */
-  readonly #noIPWarned = new Set<string>();
+  readonly #report: SourceEvents<V>;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
     this.#s = deps.source;
+    this.#report = new SourceEvents(deps.source, deps.events);
   }
 
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
     this.#unrecorded.delete(key);
-    this.#reported.delete(key);
-    if (uid) this.#noIPWarned.delete(uid);
+    this.#report.forget(key, uid);
   }
 
   /** Level-triggered: reads the cached object and makes the server match it. */
@@ -174,8 +153,7 @@ export class SourceReconciler<V extends SourceView> {
       ? view
       : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
     if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
-    this.#reported.delete(key);
-    this.#noIPWarned.delete(view.uid);
+    this.#report.forget(key, view.uid);
     return {};
   }
 
@@ -187,17 +165,17 @@ export class SourceReconciler<V extends SourceView> {
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const desired = this.#s.desiredHosts(view);
-    this.#reportProblems(key, view, desired, log);
+    this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
     const ingress = desired.hosts.length === 0
       ? { ip: "" }
       : await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
-      this.#warnNoIngressIP(view, desired, ingress, log);
+      this.#report.noIngressIP(view, desired.hosts, ingress, log);
       if (ingress.retry) throw new Error(ingress.missing);
       return {};
     }
-    this.#noIPWarned.delete(view.uid);
+    this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = ownsEntry(comment, this.#s.adoptTags);
@@ -291,21 +269,9 @@ export class SourceReconciler<V extends SourceView> {
     // Record progress before reporting failures, so no created id is lost.
     await this.#record(key, current, recorded, next, log);
 
-    if (recreated.length > 0) {
-      const note = `${recreated.length} host entr${
-        recreated.length === 1 ? "y was" : "ies were"
-      } gone from router-hosts and recreated: ${listSome(recreated)}`;
-      this.#d.events.event(this.#regarding(current), "Normal", "Recreated", note);
-    }
+    if (recreated.length > 0) this.#report.recreated(current, recreated);
     const updated = actions.get("updated") ?? [];
-    if (updated.length > 0) {
-      const note = `${updated.length} host entr${
-        updated.length === 1 ? "y" : "ies"
-      } updated in place (ip ${ingress.ip}${
-        "from" in ingress && ingress.from ? ` from ${ingress.from}` : ""
-      }): ${listSome(updated)}`;
-      this.#d.events.event(this.#regarding(current), "Normal", "Updated", note);
-    }
+    if (updated.length > 0) this.#report.updated(current, updated, ingress);
     const changed = [...actions.values()].reduce((n, hs) => n + hs.length, 0) + deleted.length;
     if (changed > 0) {
       log.info("host entries synced", {
@@ -317,7 +283,7 @@ export class SourceReconciler<V extends SourceView> {
         tracked: next.length,
       });
     }
-    if (failures.length > 0) this.#fail(current, failures, ops.length, log);
+    if (failures.length > 0) this.#report.syncFailed(current, failures, ops.length, log);
     if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
     return {};
   }
@@ -368,7 +334,7 @@ export class SourceReconciler<V extends SourceView> {
         `looking up this ${this.#s.resource.kind}'s entries on router-hosts by comment "${comment}" ` +
         `and tags ${this.#s.adoptTags.join(", ")}, and rewriting the annotation from them`;
       log.error("corrupt host-ids annotation", { error: parsed.error, value: view.hostIds });
-      this.#d.events.event(this.#regarding(view), "Warning", "CorruptAnnotation", note);
+      this.#report.event(view, "Warning", "CorruptAnnotation", note);
       const owns = ownsEntry(comment, this.#s.adoptTags);
       const found = (await this.#d.hosts.searchHosts(comment)).filter((e) =>
         owns(e) && !claims.ids.has(e.id) && !claims.hostnames.has(e.hostname.toLowerCase())
@@ -386,41 +352,6 @@ export class SourceReconciler<V extends SourceView> {
       if (!tracked.some((x) => x.id === t.id)) tracked = [...tracked, t];
     }
     return { tracked, recorded };
-  }
-
-  #fail(view: V, failures: HostFailure[], total: number, log: Logger): never {
-    const classified = failures.map((f) => ({ ...f, ...syncFailure(f.error) }));
-    const refused = classified.filter((f) => f.error instanceof AdoptionRefusedError);
-    const other = classified.filter((f) => !(f.error instanceof AdoptionRefusedError));
-    const at = this.#regarding(view);
-    for (const f of classified) {
-      log.warn("host entry sync failed", {
-        hostname: f.hostname,
-        reason: f.reason,
-        error: f.message,
-      });
-    }
-    if (refused.length > 0) {
-      const note =
-        `${refused.length} hostname(s) already have an entry on router-hosts that is not ours ` +
-        `(comment and tags ${this.#s.adoptTags.join(", ")} must match to adopt it): ${
-          listSome(refused.map((f) => f.hostname))
-        }; first: ${refused[0].message}`;
-      this.#d.events.event(at, "Warning", "AdoptionRefused", note);
-    }
-    if (other.length > 0) {
-      const note = `${other.length} of ${total} host entr${
-        total === 1 ? "y" : "ies"
-      } failed to sync (${listSome(other.map((f) => f.hostname))}): ${other[0].message}`;
-      this.#d.events.event(at, "Warning", "SyncFailed", note);
-    }
-    const summary = `${failures.length} of ${total} host entries failed: ${
-      classified.slice(0, 3).map((f) => `${f.hostname}: ${f.message}`).join("; ")
-    }`;
-    // Entries that are not ours, or a spec the server rejects, do not fix
-    // themselves: wait for a change or the periodic resync.
-    if (classified.every((f) => isTerminal(f.reason))) throw new TerminalError(summary);
-    throw new Error(summary);
   }
 
   async #cleanup(
@@ -483,74 +414,11 @@ export class SourceReconciler<V extends SourceView> {
       if (serializeHostIds(remaining) !== recorded) {
         await this.#record(key, view, recorded, remaining, log);
       }
-      const { message } = syncFailure(failures[0].error);
-      const note = `cleanup of ${failures.length} host entr${
-        failures.length === 1 ? "y" : "ies"
-      } failed, finalizer kept: ${message}`;
-      log.warn("cleanup failed", { failed: failures.length, error: message });
-      this.#d.events.event(this.#regarding(view), "Warning", "SyncFailed", note);
-      throw new Error(note);
+      this.#report.cleanupFailed(view, failures, log);
     }
     log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
     this.#d.tracked?.(key, 0);
     this.#unrecorded.delete(key);
     return {};
-  }
-
-  #reportProblems(key: string, view: V, desired: DesiredHosts, log: Logger): void {
-    const seen = fingerprint(desired.problems);
-    if (this.#reported.get(key) === seen) return;
-    this.#reported.set(key, seen);
-    const at = this.#regarding(view);
-    const counts = new Map<string, number>();
-    for (const p of desired.problems) {
-      const type = p.type ?? "Warning";
-      if (type === "Warning") log.warn(`${p.reason}: ${p.message}`, p.fields);
-      else log.info(`${p.reason}: ${p.message}`, p.fields);
-      const n = (counts.get(p.reason) ?? 0) + 1;
-      counts.set(p.reason, n);
-      if (n <= EVENTS_PER_REASON) this.#d.events.event(at, type, p.reason, p.message);
-    }
-    for (const [reason, n] of counts) {
-      if (n <= EVENTS_PER_REASON) continue;
-      this.#d.events.event(
-        at,
-        "Warning",
-        reason,
-        `${n - EVENTS_PER_REASON} more values are not synced; see the operator log`,
-      );
-    }
-  }
-
-  #warnNoIngressIP(
-    view: V,
-    desired: DesiredHosts,
-    missing: { missing: string; fix: string; reason?: string },
-    log: Logger,
-  ): void {
-    if (desired.hosts.length === 0 || this.#noIPWarned.has(view.uid)) return;
-    this.#noIPWarned.add(view.uid);
-    const note = `${missing.missing}: ${listSome(desired.hosts)} ` +
-      `are not synced to router-hosts; ${missing.fix}`;
-    log.warn("no ingress IP; not syncing", {
-      why: missing.missing,
-      hostnames: desired.hosts.length,
-    });
-    this.#d.events.event(
-      this.#regarding(view),
-      "Warning",
-      missing.reason ?? "NoIngressIP",
-      note,
-    );
-  }
-
-  #regarding(v: V): EventRegarding {
-    return {
-      apiVersion: apiVersionOf(this.#s.resource),
-      kind: this.#s.resource.kind,
-      namespace: v.namespace,
-      name: v.name,
-      uid: v.uid,
-    };
   }
 }
