@@ -30,6 +30,16 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** Opted-in Services become entries (`--enable-service`). */
+  enableService: boolean;
+  /** networking.k8s.io/v1 Ingresses become entries (`--enable-ingress`). */
+  enableIngress: boolean;
+  /** `--ingress-class` values; empty: every Ingress, whatever its class. */
+  ingressClasses: string[];
+  /** `--ingress-service`: the Service whose LoadBalancer address is the ingress IP. */
+  ingressService?: { namespace: string; name: string };
+  /** Services annotated for external-dns are synced too (`--external-dns-annotations`). */
+  externalDnsAnnotations: boolean;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -45,7 +55,8 @@ export class HelpRequested extends Error {}
 
 interface FlagSpec {
   name: string;
-  kind: "string" | "bool" | "int" | "duration";
+  /** "list": a string flag that may be given more than once. */
+  kind: "string" | "bool" | "int" | "duration" | "list";
   default: string;
   help: string;
 }
@@ -87,7 +98,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "",
     help:
-      "IP address of every host taken from IngressRoute/IngressRouteTCP rules, and of Gateway API routes whose parent Gateway reports no address",
+      "IP address of every host taken from IngressRoute/IngressRouteTCP rules (with --ingress-service, the fallback while that Service has no address), and of Gateway API routes whose parent Gateway reports no address",
   },
   {
     name: "enable-gateway",
@@ -95,6 +106,40 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "false",
     help:
       "also sync the hostnames of Gateway API HTTPRoute, GRPCRoute and TLSRoute objects (gateway.networking.k8s.io/v1)",
+  },
+  {
+    name: "ingress-service",
+    kind: "string",
+    default: "",
+    help:
+      "namespace/name of the Service (e.g. Traefik's) whose LoadBalancer address is the IP of IngressRoute/IngressRouteTCP hosts; entries follow it when it changes",
+  },
+  {
+    name: "enable-service",
+    kind: "bool",
+    default: "false",
+    help:
+      `sync Services annotated router-hosts.fzymgc.house/enabled: "true" (types LoadBalancer and NodePort)`,
+  },
+  {
+    name: "external-dns-annotations",
+    kind: "bool",
+    default: "false",
+    help:
+      "with --enable-service, also sync Services annotated external-dns.alpha.kubernetes.io/hostname (and honour .../target)",
+  },
+  {
+    name: "enable-ingress",
+    kind: "bool",
+    default: "false",
+    help: "sync the hosts of networking.k8s.io/v1 Ingresses",
+  },
+  {
+    name: "ingress-class",
+    kind: "list",
+    default: "",
+    help:
+      "with --enable-ingress, only Ingresses of this class (spec.ingressClassName or the kubernetes.io/ingress.class annotation); repeatable",
   },
   {
     name: "leader-elect",
@@ -147,7 +192,7 @@ export const FLAGS: readonly FlagSpec[] = [
 export function usage(): string {
   const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
   for (const f of FLAGS) {
-    const arg = f.kind === "bool" ? "" : ` ${f.kind}`;
+    const arg = f.kind === "bool" ? "" : f.kind === "list" ? " string (repeatable)" : ` ${f.kind}`;
     const def = f.default === "" || f.default === "false"
       ? ""
       : ` (default ${JSON.stringify(f.default)})`;
@@ -162,10 +207,10 @@ function parseBool(name: string, value: string): boolean {
   throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
 }
 
-/** Reads flags into a name → raw value map, Go style. */
-function scan(args: readonly string[]): Map<string, string> {
+/** Reads flags into a name → raw values map (one value, several for lists), Go style. */
+function scan(args: readonly string[]): Map<string, string[]> {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
-  const values = new Map<string, string>();
+  const values = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -186,7 +231,7 @@ function scan(args: readonly string[]): Map<string, string> {
       else if (i + 1 < args.length) value = args[++i];
       else throw new ConfigError(`flag --${name} needs a value`);
     }
-    values.set(name, value);
+    values.set(name, spec.kind === "list" ? [...values.get(name) ?? [], value] : [value]);
   }
   return values;
 }
@@ -226,7 +271,7 @@ export interface ConfigEnv {
 /** Parses and validates the command line. Throws {@link ConfigError} or {@link HelpRequested}. */
 export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Config {
   const raw = scan(args);
-  const get = (name: string) => raw.get(name) ?? FLAGS.find((f) => f.name === name)!.default;
+  const get = (name: string) => raw.get(name)?.[0] ?? FLAGS.find((f) => f.name === name)!.default;
 
   const insecure = parseBool("insecure", get("insecure"));
   const caPath = get("tls-ca"), certPath = get("tls-cert"), keyPath = get("tls-key");
@@ -284,6 +329,27 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     );
   }
 
+  const enableService = parseBool("enable-service", get("enable-service"));
+  const enableIngress = parseBool("enable-ingress", get("enable-ingress"));
+  const externalDnsAnnotations = parseBool(
+    "external-dns-annotations",
+    get("external-dns-annotations"),
+  );
+  if (externalDnsAnnotations && !enableService) {
+    throw new ConfigError("--external-dns-annotations needs --enable-service");
+  }
+  const ingressClasses = raw.get("ingress-class") ?? [];
+  for (const c of ingressClasses) {
+    if (!DNS_SUBDOMAIN.test(c)) {
+      throw new ConfigError(
+        `invalid value "${c}" for flag --ingress-class: want an IngressClass name (lower-case letters, digits, "-" and ".")`,
+      );
+    }
+  }
+  if (ingressClasses.length > 0 && !enableIngress) {
+    throw new ConfigError("--ingress-class needs --enable-ingress");
+  }
+
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
     serverAddress: validServerAddress(get("server-address")),
@@ -294,7 +360,13 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    enableService,
+    enableIngress,
+    ingressClasses,
+    externalDnsAnnotations,
   };
+  const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
+  if (ingressService) config.ingressService = ingressService;
   if (tls) config.tls = tls;
   const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
   if (leNamespace) config.leaderElectionNamespace = leNamespace;
@@ -304,6 +376,27 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
   if (health) config.healthProbeBindAddress = health;
   if (kubeconfig) config.kubeconfig = kubeconfig;
   return config;
+}
+
+/** A DNS-1123 label: namespaces and Service names. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A DNS-1123 subdomain: IngressClass names. */
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** `namespace/name`, or undefined when empty. */
+function parseObjectRef(
+  flag: string,
+  value: string,
+): { namespace: string; name: string } | undefined {
+  if (value === "") return undefined;
+  const [namespace, name, ...rest] = value.split("/");
+  if (rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_LABEL.test(name ?? "")) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${flag}: want namespace/name of a Service, e.g. traefik/traefik`,
+    );
+  }
+  return { namespace, name };
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

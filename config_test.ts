@@ -15,6 +15,11 @@ Deno.test("defaults match the Go operator's flags", () => {
   assertEquals(c.tls, { caPath: "/c/ca.crt", certPath: "/c/tls.crt", keyPath: "/c/tls.key" });
   assertEquals(c.insecure, false);
   assertEquals(c.resyncPeriodMs, 600_000);
+  assertEquals(c.enableService, false);
+  assertEquals(c.enableIngress, false);
+  assertEquals(c.ingressClasses, []);
+  assertEquals(c.ingressService, undefined);
+  assertEquals(c.externalDnsAnnotations, false);
   assertEquals(c.enableGateway, false);
 });
 
@@ -23,6 +28,27 @@ Deno.test("--enable-gateway turns the Gateway API routes on; a bad value names t
   assertEquals(parseConfig([...TLS, "-enable-gateway=false"]).enableGateway, false);
   const e = assertThrows(() => parseConfig([...TLS, "--enable-gateway=yes"]));
   assertMatch(e.message, /--enable-gateway/);
+});
+
+Deno.test("source flags: --enable-service, --enable-ingress, repeatable --ingress-class, --ingress-service", () => {
+  const c = parseConfig([
+    ...TLS,
+    "--enable-service",
+    "-external-dns-annotations=true",
+    "--enable-ingress",
+    "--ingress-class=traefik",
+    "--ingress-class",
+    "internal.example.com",
+    "--ingress-service",
+    "traefik/traefik-lb",
+  ]);
+  assertEquals(c.enableService, true);
+  assertEquals(c.externalDnsAnnotations, true);
+  assertEquals(c.enableIngress, true);
+  assertEquals(c.ingressClasses, ["traefik", "internal.example.com"]);
+  assertEquals(c.ingressService, { namespace: "traefik", name: "traefik-lb" });
+  assertEquals(parseConfig([...TLS, "--enable-service=false"]).enableService, false);
+  assertMatch(usage(), /--ingress-class string \(repeatable\)/);
 });
 
 Deno.test("--resync-period takes Go durations", () => {
@@ -87,6 +113,16 @@ Deno.test("bad command lines give one line naming the flag", () => {
     [[...TLS, "--metrics-bind-address=8080"], /--metrics-bind-address: want \[host\]:port/],
     [[...TLS, "--kubeconfig"], /flag --kubeconfig needs a value/],
     [[...TLS, "stray"], /unexpected argument "stray"/],
+    [[...TLS, "--enable-service=yes"], /--enable-service: want true or false/],
+    [[...TLS, "--enable-ingress=2"], /--enable-ingress: want true or false/],
+    [[...TLS, "--ingress-service=traefik"], /--ingress-service: want namespace\/name/],
+    [[...TLS, "--ingress-service=a/b/c"], /--ingress-service: want namespace\/name/],
+    [[...TLS, "--ingress-service=Traefik/x"], /--ingress-service: want namespace\/name/],
+    [[...TLS, "--ingress-service=/x"], /--ingress-service: want namespace\/name/],
+    [[...TLS, "--enable-ingress", "--ingress-class="], /--ingress-class: want an IngressClass/],
+    [[...TLS, "--enable-ingress", "--ingress-class=A B"], /--ingress-class: want an IngressClass/],
+    [[...TLS, "--ingress-class=traefik"], /--ingress-class needs --enable-ingress/],
+    [[...TLS, "--external-dns-annotations"], /--external-dns-annotations needs --enable-service/],
   ];
   for (const [args, pattern] of cases) {
     const e = assertThrows(() => parseConfig(args), args.join(" "));
@@ -115,6 +151,11 @@ Deno.test("--help lists every flag", () => {
       "max-concurrent-reconciles",
       "leader-election-namespace",
       "resync-period",
+      "enable-service",
+      "external-dns-annotations",
+      "enable-ingress",
+      "ingress-class",
+      "ingress-service",
     ]
   ) assertMatch(usage(), new RegExp(`--${flag}\\b`));
 });

@@ -9,7 +9,9 @@ import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
+import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
+import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
@@ -95,11 +97,11 @@ export async function main(
     });
   }
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
-  if (!config.defaultIngressIP) {
+  if (!config.defaultIngressIP && !config.ingressService) {
     log.warn(
       config.enableGateway
-        ? "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until it is set"
-        : "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",
+        ? "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until one is set"
+        : "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
     );
   }
 
@@ -134,6 +136,10 @@ export async function main(
       INGRESSROUTE,
       INGRESSROUTETCP,
       ...(config.enableGateway ? GATEWAY_ROUTES : []),
+      ...(config.enableService
+        ? [serviceSource({ externalDns: config.externalDnsAnnotations })]
+        : []),
+      ...(config.enableIngress ? [ingressSource(config.ingressClasses)] : []),
     ], {
       kube,
       hosts,
@@ -143,6 +149,7 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
       defaultIngressIP: config.defaultIngressIP,
+      ingressService: config.ingressService,
     }),
   ];
 

@@ -15,11 +15,14 @@ import type { KubeObject, ResourceType } from "../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
 import type { HostsApi } from "./host_sync.ts";
+import { type DnsResolver, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
 
-/** The cached view of a source object: metadata and the raw `host-ids` annotation. */
+/** The cached view of a source object: metadata, the raw `host-ids` annotation, the IP override. */
 export interface SourceView extends ObjectView {
   /** The raw `host-ids` annotation. */
   hostIds?: string;
+  /** The per-object override annotation `router-hosts.fzymgc.house/ip-address`, trimmed. */
+  ipOverride?: string;
 }
 
 /**
@@ -30,6 +33,8 @@ export function sourceViewOf(obj: KubeObject): SourceView {
   const view: SourceView = viewOf(obj, [HOST_IDS_ANNOTATION]);
   const hostIds = obj.metadata?.annotations?.[HOST_IDS_ANNOTATION];
   if (hostIds !== undefined) view.hostIds = hostIds;
+  const ipOverride = obj.metadata?.annotations?.[IP_ADDRESS_ANNOTATION]?.trim();
+  if (ipOverride) view.ipOverride = ipOverride;
   return view;
 }
 
@@ -41,6 +46,8 @@ export interface HostProblem {
   message: string;
   /** Structured fields of the log line. */
   fields: Record<string, unknown>;
+  /** Normal for a state that resolves itself (a load balancer being provisioned); default Warning. */
+  type?: "Normal" | "Warning";
 }
 
 /** The hostnames an object wants, and what was left out. */
@@ -53,15 +60,31 @@ export interface DesiredHosts {
    * may name hosts we track, so no tracked entry is deleted until it reads.
    */
   incomplete?: boolean;
+  /** Aliases of an entry, by hostname; none when omitted. */
+  aliases?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** The IP the object's entries get, or why there is none (a NoIngressIP Event). */
-export type IngressIP = { ip: string } | { missing: string; fix: string };
+/**
+ * The IP the object's entries get (and, for logs and Events, where it came
+ * from), or why there is none: a `NoIngressIP` Event (or `reason`) once per
+ * object. With `retry` (a DNS lookup that failed) the reconcile fails and is
+ * retried with backoff; without, the object waits for a change.
+ */
+export type IngressIP =
+  | { ip: string; from?: string }
+  | { missing: string; fix: string; reason?: string; retry?: boolean };
 
 /** What a source reads besides its own object. */
 export interface SourceContext {
   /** `--default-ingress-ip`; "" when not set. */
   defaultIngressIP: string;
+  /**
+   * The cluster's ingress IP: the `--ingress-service` Service's address
+   * (resolved with DNS when it is a name), else `--default-ingress-ip`.
+   */
+  clusterIngressIP(): Promise<IngressIP>;
+  /** DNS, for addresses reported as names. */
+  dns: DnsResolver;
   /** A watched object (a {@link Dependency}'s kind) from its cache. */
   cached<W>(kind: WatchedKind<W>, key: string): W | undefined;
 }
@@ -100,6 +123,19 @@ export interface Source<V extends SourceView> {
   ingressIP(view: V, context: SourceContext): IngressIP | Promise<IngressIP>;
   /** Other kinds whose changes re-sync this kind's objects. */
   dependsOn?: readonly Dependency<V>[];
+  /**
+   * True when `view`'s IP is the cluster's ingress IP
+   * ({@link SourceContext.clusterIngressIP}): a change of the
+   * `--ingress-service` Service then re-syncs it.
+   */
+  followsClusterIP?(view: V): boolean;
+  /**
+   * Whether the object is ours to sync (an opt-in annotation, a class
+   * filter); every object when omitted. An object that stops being selected
+   * is treated as deleted: its entries are deleted, the `host-ids`
+   * annotation and our finalizer removed. One never selected costs nothing.
+   */
+  selected?(view: V): boolean;
   /** Kinds in the same group share comments; see {@link Claims}. */
   commentGroup?: string;
 }

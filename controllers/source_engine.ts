@@ -131,10 +131,30 @@ export class SourceReconciler<V extends SourceView> {
     const view = this.#d.get(key);
     if (!view) return {};
     const log = this.#d.log.with({ key });
+    if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
+      return await this.#release(key, view, log, signal);
+    }
     return await finalize(this.#d.writer, this.#s.finalizer, view, {
       apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
       cleanup: (v) => this.#cleanup(key, v, log, signal),
     });
+  }
+
+  /**
+   * An object that is no longer selected: delete its entries, then remove
+   * the annotation and our finalizer. One that never was costs no request.
+   */
+  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+    const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
+    if (!hasFinalizer && view.hostIds === undefined) return {};
+    log.info("no longer selected; deleting its entries");
+    await this.#cleanup(key, view, log, signal);
+    const current = view.hostIds === undefined
+      ? view
+      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+    if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
+    this.#report.forget(key, view.uid);
+    return {};
   }
 
   async #apply(
@@ -146,9 +166,13 @@ export class SourceReconciler<V extends SourceView> {
   ): Promise<Outcome> {
     const desired = this.#s.desiredHosts(view);
     this.#report.problems(key, view, desired, log);
-    const ingress = await this.#s.ingressIP(view, this.#d.context);
+    // Without hosts no IP is needed: entries that are no longer wanted go all the same.
+    const ingress = desired.hosts.length === 0
+      ? { ip: "" }
+      : await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
       this.#report.noIngressIP(view, desired.hosts, ingress, log);
+      if (ingress.retry) throw new Error(ingress.missing);
       return {};
     }
     this.#report.gotIngressIP(view.uid);
@@ -186,7 +210,13 @@ export class SourceReconciler<V extends SourceView> {
         try {
           const result = await ensureHost(
             this.#d.hosts,
-            { ipAddress: ingress.ip, hostname, comment, aliases: [], tags: [...this.#s.tags] },
+            {
+              ipAddress: ingress.ip,
+              hostname,
+              comment,
+              aliases: [...desired.aliases?.[hostname] ?? []],
+              tags: [...this.#s.tags],
+            },
             knownId,
             owns,
             { knownMustBeOwned: true },
@@ -240,6 +270,8 @@ export class SourceReconciler<V extends SourceView> {
     await this.#record(key, current, recorded, next, log);
 
     if (recreated.length > 0) this.#report.recreated(current, recreated);
+    const updated = actions.get("updated") ?? [];
+    if (updated.length > 0) this.#report.updated(current, updated, ingress);
     const changed = [...actions.values()].reduce((n, hs) => n + hs.length, 0) + deleted.length;
     if (changed > 0) {
       log.info("host entries synced", {

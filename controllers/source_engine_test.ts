@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
+import { fakeContext } from "../tests/fakes/source_context.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { type JsonPatchOp, KubeApiError, type RequestOptions } from "../k8s/client.ts";
@@ -14,7 +15,9 @@ import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
 import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "./sources/gateway.ts";
 import type { AnySource, Claims, SourceContext, SourceView } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
+import { ingressSource } from "./sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./sources/ingressroute.ts";
+import { serviceSource } from "./sources/service.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
 
@@ -136,6 +139,7 @@ function harness(
     kind?: AnySource;
     claims?: Claims;
     hosts?: FakeHosts;
+    context?: SourceContext;
     cached?: SourceContext["cached"];
   } = {},
 ): Harness {
@@ -163,7 +167,7 @@ function harness(
     get: (k) => store.get(k),
     events,
     log: new Logger({ sink: () => {} }),
-    context: { defaultIngressIP: o.ingressIP ?? IP, cached: o.cached ?? (() => undefined) },
+    context: o.context ?? fakeContext({ defaultIngressIP: o.ingressIP ?? IP, cached: o.cached }),
     claims: o.claims ? () => o.claims! : undefined,
     peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),
@@ -563,6 +567,136 @@ Deno.test("200 hostnames are handled with bounded concurrency", async () => {
   assertEquals(h.hosts.entries.size, 200);
   assertEquals(Object.keys(h.kube.annotation()!).length, 200);
   assertEquals(peak, 8);
+});
+
+// ------------------------------------------------ IP sources, selection, aliases (issue 11)
+
+const OVERRIDE = "router-hosts.fzymgc.house/ip-address";
+
+Deno.test("override annotation: entries follow it in place, one Normal Updated Event", async () => {
+  const h = harness(route([hostRule("a.lan", "b.lan")]));
+  await h.run();
+  const ids = h.kube.annotation();
+  h.kube.edit((o) =>
+    o.metadata!.annotations = { ...o.metadata!.annotations, [OVERRIDE]: "10.9.9.1" }
+  );
+  await h.run();
+  const byName = h.hosts.byHostname();
+  assertEquals([byName["a.lan"].ipAddress, byName["b.lan"].ipAddress], ["10.9.9.1", "10.9.9.1"]);
+  assertEquals(h.kube.annotation(), ids, "same entries");
+  assertEquals(h.events.list.map((e) => [e.type, e.reason]), [["Normal", "Updated"]]);
+  assertMatch(
+    h.events.list[0].note,
+    /2 host entries updated in place \(ip 10\.9\.9\.1 from annotation/,
+  );
+});
+
+Deno.test("override annotation that is not an IP: NoIngressIP once, entries left as they are", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  h.kube.edit((o) => o.metadata!.annotations = { ...o.metadata!.annotations, [OVERRIDE]: "nope" });
+  h.hosts.calls = [];
+  await h.run();
+  await h.run();
+  assertEquals(h.hosts.calls, []);
+  assertEquals(h.hosts.byHostname()["a.lan"].ipAddress, IP);
+  assertEquals(h.events.reasons(), ["NoIngressIP"]);
+  assertMatch(h.events.list[0].note, /"nope", not an IPv4 or IPv6 address/);
+});
+
+function service(annotations: Record<string, string>, ingress: unknown[] = []): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name: "web",
+      namespace: "apps",
+      uid: "uid-svc",
+      resourceVersion: "1",
+      annotations,
+    },
+    spec: { type: "LoadBalancer" },
+    status: { loadBalancer: { ingress } },
+  };
+}
+
+const OPTED_IN = {
+  "router-hosts.fzymgc.house/enabled": "true",
+  "router-hosts.fzymgc.house/hostname": "web.lan",
+  "router-hosts.fzymgc.house/aliases": "www.lan",
+};
+
+Deno.test("Service: aliases synced; opting out deletes the entry, annotation and finalizer", async () => {
+  const svc = serviceSource({ externalDns: false });
+  const h = harness(service(OPTED_IN, [{ ip: "10.1.1.1" }]), { kind: svc });
+  await h.run();
+  const e = h.hosts.byHostname()["web.lan"];
+  assertEquals([e.ipAddress, e.aliases, e.comment, e.tags], [
+    "10.1.1.1",
+    ["www.lan"],
+    "k8s-service:apps/web",
+    ["kubernetes", "service"],
+  ]);
+  assertEquals(h.kube.obj.metadata!.finalizers, ["router-hosts.fzymgc.house/service-cleanup"]);
+  h.kube.edit((o) => delete o.metadata!.annotations!["router-hosts.fzymgc.house/enabled"]);
+  await h.run();
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  // Never selected (again): no request at all.
+  const patches = h.kube.patches.length;
+  h.hosts.calls = [];
+  await h.run();
+  assertEquals([h.hosts.calls, h.kube.patches.length], [[], patches]);
+});
+
+Deno.test("Service: PendingLoadBalancer is Normal, once per wait; the entry is kept meanwhile", async () => {
+  const svc = serviceSource({ externalDns: false });
+  const h = harness(service(OPTED_IN), { kind: svc });
+  await h.run();
+  await h.run();
+  assertEquals(h.events.list.map((e) => [e.type, e.reason]), [["Normal", "PendingLoadBalancer"]]);
+  assertEquals([h.hosts.entries.size, h.kube.patches.length], [0, 0], "nothing written");
+  h.kube.edit((o) => o.status = { loadBalancer: { ingress: [{ ip: "10.1.1.1" }] } });
+  await h.run();
+  const id = h.hosts.byHostname()["web.lan"].id;
+  h.kube.edit((o) => o.status = { loadBalancer: { ingress: [] } });
+  await h.run();
+  assertEquals(h.hosts.byHostname()["web.lan"].id, id, "kept while waiting again");
+  assertEquals(h.events.reasons(), ["PendingLoadBalancer", "PendingLoadBalancer"]);
+});
+
+Deno.test("Service: an unresolvable LoadBalancer name fails the reconcile (backoff), one Event", async () => {
+  const svc = serviceSource({ externalDns: false });
+  const h = harness(service(OPTED_IN, [{ hostname: "nx.elb" }]), {
+    kind: svc,
+    context: fakeContext({ dns: { "ok.elb": ["10.3.3.3"] } }),
+  });
+  for (let i = 0; i < 2; i++) {
+    assertMatch((await assertRejects(() => h.run())).message, /DNS lookup of nx\.elb failed/);
+  }
+  assertEquals(h.events.reasons(), ["UnresolvableAddress"]);
+  assertEquals(h.hosts.entries.size, 0);
+  h.kube.edit((o) => o.status = { loadBalancer: { ingress: [{ hostname: "ok.elb" }] } });
+  await h.run();
+  assertEquals(h.hosts.byHostname()["web.lan"].ipAddress, "10.3.3.3");
+});
+
+Deno.test("Ingress: an Ingress leaving the selected classes is released", async () => {
+  const h = harness({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name: "web", namespace: "apps", uid: "uid-ing", resourceVersion: "1" },
+    spec: { ingressClassName: "traefik", rules: [{ host: "a.lan" }, { host: "*.lan" }] },
+  }, { kind: ingressSource(["traefik"]) });
+  await h.run();
+  assertEquals(Object.keys(h.hosts.byHostname()), ["a.lan"]);
+  assertEquals(h.hosts.byHostname()["a.lan"].comment, "k8s-ingress-v1:apps/web");
+  h.kube.edit((o) => (o.spec as { ingressClassName: string }).ingressClassName = "nginx");
+  await h.run();
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.kube.annotation(), undefined);
 });
 
 // ------------------------------------------------------------ Gateway routes

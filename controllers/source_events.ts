@@ -63,10 +63,12 @@ export class SourceEvents<V extends SourceView> {
     const at = this.#regarding(view);
     const counts = new Map<string, number>();
     for (const p of desired.problems) {
-      log.warn(`${p.reason}: ${p.message}`, p.fields);
+      const type = p.type ?? "Warning";
+      if (type === "Warning") log.warn(`${p.reason}: ${p.message}`, p.fields);
+      else log.info(`${p.reason}: ${p.message}`, p.fields);
       const n = (counts.get(p.reason) ?? 0) + 1;
       counts.set(p.reason, n);
-      if (n <= EVENTS_PER_REASON) this.#events.event(at, "Warning", p.reason, p.message);
+      if (n <= EVENTS_PER_REASON) this.#events.event(at, type, p.reason, p.message);
     }
     for (const [reason, n] of counts) {
       if (n <= EVENTS_PER_REASON) continue;
@@ -79,11 +81,14 @@ export class SourceEvents<V extends SourceView> {
     }
   }
 
-  /** Reports once per object (until it gets an IP) that `hosts` wait for one. */
+  /**
+   * Reports once per object (until it gets an IP) that `hosts` wait for one:
+   * `NoIngressIP`, or the reason the IP source gives (UnresolvableAddress).
+   */
   noIngressIP(
     view: V,
     hosts: readonly string[],
-    missing: { missing: string; fix: string },
+    missing: { missing: string; fix: string; reason?: string },
     log: Logger,
   ): void {
     if (hosts.length === 0 || this.#noIPWarned.has(view.uid)) return;
@@ -94,7 +99,7 @@ export class SourceEvents<V extends SourceView> {
       why: missing.missing,
       hostnames: hosts.length,
     });
-    this.#events.event(this.#regarding(view), "Warning", "NoIngressIP", note);
+    this.#events.event(this.#regarding(view), "Warning", missing.reason ?? "NoIngressIP", note);
   }
 
   /** The object has an IP again: a later wait is reported again. */
@@ -108,6 +113,14 @@ export class SourceEvents<V extends SourceView> {
       what.length === 1 ? "y was" : "ies were"
     } gone from router-hosts and recreated: ${listSome(what)}`;
     this.event(view, "Normal", "Recreated", note);
+  }
+
+  /** Entries updated in place (a new IP, aliases, tags): one Normal Event naming the IP and its source. */
+  updated(view: V, hostnames: readonly string[], ip: { ip: string; from?: string }): void {
+    const note = `${hostnames.length} host entr${
+      hostnames.length === 1 ? "y" : "ies"
+    } updated in place (ip ${ip.ip}${ip.from ? ` from ${ip.from}` : ""}): ${listSome(hostnames)}`;
+    this.event(view, "Normal", "Updated", note);
   }
 
   /**

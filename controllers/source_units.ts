@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ControllerBuilder, InformerRegistry } from "../k8s/builder.ts";
+import { ControllerBuilder, InformerRegistry, type WatchedKind } from "../k8s/builder.ts";
 import type { EventRecorder } from "../k8s/events.ts";
 import { KeyIndex } from "../k8s/key_index.ts";
 import type { Unit } from "../k8s/manager.ts";
@@ -25,6 +25,7 @@ import {
   type SourceView,
 } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
+import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -37,6 +38,10 @@ export interface SourceUnitOptions {
   resyncPeriodMs: number;
   /** `--default-ingress-ip`; "" when not set. */
   defaultIngressIP: string;
+  /** `--ingress-service`: the Service whose address is the cluster's ingress IP. */
+  ingressService?: { namespace: string; name: string };
+  /** DNS for addresses reported as names (default: the system's). */
+  dns?: DnsResolver;
   /** Shared informers of watched kinds; one of its own when omitted. */
   informers?: InformerRegistry;
 }
@@ -49,9 +54,17 @@ export interface SourceUnitOptions {
  */
 export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOptions): Unit[] {
   const informers = o.informers ?? new InformerRegistry(o.kube, o.log);
+  const dns = o.dns ?? systemDnsResolver;
+  const clusterIP = new ClusterIngressIP({
+    service: o.ingressService,
+    defaultIngressIP: o.defaultIngressIP,
+    dns,
+  });
   const context: SourceContext = {
     defaultIngressIP: o.defaultIngressIP,
     cached: (kind, key) => informers.get(kind).store.get(key),
+    clusterIngressIP: () => clusterIP.resolve((kind, key) => informers.get(kind).store.get(key)),
+    dns,
   };
   const dependencies = new Set(sources.flatMap((s) => (s.dependsOn ?? []).map((d) => d.kind)));
   for (const kind of dependencies) {
@@ -78,6 +91,7 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
       o,
       informers,
       context,
+      clusterIP,
       peers.length === 0 ? undefined : {
         claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key)))),
         names: peers.map((p) => p.resource.kind).join(" and "),
@@ -101,6 +115,7 @@ function createSourceUnit<V extends SourceView>(
   o: SourceUnitOptions,
   informers: InformerRegistry,
   context: SourceContext,
+  clusterIP: ClusterIngressIP,
   peers: { claims: (key: string) => Claims; names: string } | undefined,
 ): { unit: Unit; get: (key: string) => V | undefined } {
   const log = o.log.with({ controller: source.controller });
@@ -112,10 +127,15 @@ function createSourceUnit<V extends SourceView>(
       [...counts.values()].reduce((a, b) => a + b, 0),
     );
   gauge();
-  const indexes = (source.dependsOn ?? []).map((dependency) => ({
-    dependency,
-    index: new KeyIndex(),
-  }));
+  const dependencies = [...source.dependsOn ?? []];
+  if (source.followsClusterIP && clusterIP.kind && clusterIP.key) {
+    const key = clusterIP.key;
+    dependencies.push({
+      kind: clusterIP.kind as WatchedKind<unknown>,
+      refs: (view) => source.followsClusterIP?.(view) ? [key] : [],
+    });
+  }
+  const indexes = dependencies.map((dependency) => ({ dependency, index: new KeyIndex() }));
   let reconciler: SourceReconciler<V> | undefined;
   let builder = ControllerBuilder.for<V>({
     name: source.controller,

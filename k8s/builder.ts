@@ -33,6 +33,10 @@ export interface WatchedKind<T> {
   resource: ResourceType;
   /** Keeps only what the controllers read; a change of anything else wakes nobody. */
   project: (obj: KubeObject) => T;
+  /** Watch one namespace only; all namespaces when omitted. */
+  namespace?: string;
+  /** Watch only the objects this field selector matches, e.g. `metadata.name=traefik`. */
+  fieldSelector?: string;
 }
 
 /** Called after a cached object changed; `obj` undefined means deleted. */
@@ -49,6 +53,8 @@ export class SharedInformer<T> implements InformerLike {
       client,
       resource: kind.resource,
       project: kind.project,
+      namespace: kind.namespace,
+      fieldSelector: kind.fieldSelector,
       log,
       onChange: (key, obj, previous) => {
         for (const l of this.#listeners) l(key, obj, previous);

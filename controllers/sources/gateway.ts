@@ -18,6 +18,7 @@ import { isIP } from "node:net";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { hostnameProblem } from "../rules.ts";
+import { overrideIP } from "../ip_source.ts";
 import {
   type DesiredHosts,
   type HostProblem,
@@ -124,6 +125,8 @@ function routeSource(kind: string, plural: string): Source<RouteView> {
     project: projectRoute,
     desiredHosts: routeHostnames,
     ingressIP: (view, { cached, defaultIngressIP }) => {
+      const override = overrideIP(view);
+      if (override) return override;
       for (const parent of view.parents) {
         const ip = cached(GATEWAYS, parent)?.ip;
         if (ip) return { ip };

@@ -1,6 +1,7 @@
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject } from "../../k8s/resource.ts";
 import { assertEquals, assertMatch, assertOk } from "../../tests/assert.ts";
+import { fakeContext } from "../../tests/fakes/source_context.ts";
 import { HOST_IDS_ANNOTATION } from "../host_ids.ts";
 import { needsReconcile, type SourceContext } from "../source.ts";
 import {
@@ -25,11 +26,11 @@ function httpRoute(spec: Record<string, unknown>, meta: Record<string, unknown> 
 }
 
 function context(gateways: Record<string, GatewayView>, defaultIngressIP = ""): SourceContext {
-  return {
+  return fakeContext({
     defaultIngressIP,
     cached: <W>(kind: WatchedKind<W>, key: string) =>
       (kind === (GATEWAYS as WatchedKind<unknown>) ? gateways[key] : undefined) as W | undefined,
-  };
+  });
 }
 
 Deno.test("Go-compatible facts: finalizer, comment, tags, adoption tags, v1", () => {
@@ -117,4 +118,16 @@ Deno.test("a route change wakes the controller; our annotation and finalizer do 
       projectRoute(httpRoute({ hostnames: ["a.lan"], parentRefs: [{ name: "gw" }] })),
     ),
   );
+});
+
+Deno.test("the override annotation wins over the parent Gateway's address", async () => {
+  const v = projectRoute(
+    httpRoute({ parentRefs: [{ name: "a" }], hostnames: ["a.lan"] }, {
+      annotations: { "router-hosts.fzymgc.house/ip-address": "10.7.7.7" },
+    }),
+  );
+  assertEquals(await HTTPROUTE.ingressIP(v, context({ "apps/a": { ip: "10.0.0.1" } })), {
+    ip: "10.7.7.7",
+    from: "annotation router-hosts.fzymgc.house/ip-address",
+  });
 });

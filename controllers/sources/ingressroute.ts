@@ -1,7 +1,9 @@
 /**
  * Traefik's IngressRoute and IngressRouteTCP (`traefik.io/v1alpha1`) as host
  * sources: every hostname a route's `match` names (`Host()` / `HostSNI()`,
- * rules.ts) becomes an entry with ip `--default-ingress-ip`, comment
+ * rules.ts) becomes an entry with the cluster's ingress IP (the
+ * `--ingress-service` Service's address, else `--default-ingress-ip`) or the
+ * object's override annotation `router-hosts.fzymgc.house/ip-address`, comment
  * `k8s-ingress:<namespace>/<name>` and tags kubernetes, traefik, ingress —
  * the Go operator's format, so its entries are adopted. Both kinds share the
  * comment, so they form one comment group (source_engine.ts).
@@ -10,6 +12,7 @@
  */
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { parseRule, type RuleKind } from "../rules.ts";
+import { overrideIP } from "../ip_source.ts";
 import {
   type DesiredHosts,
   type HostProblem,
@@ -89,11 +92,8 @@ function traefikSource(
     adoptTags: ["traefik", "ingress"],
     project: projectIngressRoute,
     desiredHosts: (view) => desiredHostnames(view, rule),
-    ingressIP: (_view, { defaultIngressIP }) =>
-      defaultIngressIP ? { ip: defaultIngressIP } : {
-        missing: "--default-ingress-ip is not set",
-        fix: "set it (Helm value routerHosts.defaultIngressIP)",
-      },
+    ingressIP: (view, context) => overrideIP(view) ?? context.clusterIngressIP(),
+    followsClusterIP: (view) => view.ipOverride === undefined,
     commentGroup: "k8s-ingress",
   };
 }
