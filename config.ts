@@ -28,6 +28,8 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** A watch silent this long is ended and re-established (hidden flag; tests shorten it). */
+  watchInactivityMs: number;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -46,6 +48,8 @@ interface FlagSpec {
   kind: "string" | "bool" | "int" | "duration";
   default: string;
   help: string;
+  /** Accepted but not listed by --help: a knob for tests, not part of the contract. */
+  hidden?: boolean;
 }
 
 /** Every flag, in the order `--help` lists them. */
@@ -131,12 +135,20 @@ export const FLAGS: readonly FlagSpec[] = [
     help:
       "how often every object is re-checked against the server (finds entries changed or deleted out of band), e.g. 30s, 10m, 1h",
   },
+  {
+    name: "watch-inactivity-timeout",
+    kind: "duration",
+    default: "90s",
+    help: "a watch that receives nothing for this long is ended and re-established",
+    hidden: true,
+  },
 ];
 
 /** The `--help` text. */
 export function usage(): string {
   const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
   for (const f of FLAGS) {
+    if (f.hidden) continue;
     const arg = f.kind === "bool" ? "" : ` ${f.kind}`;
     const def = f.default === "" || f.default === "false"
       ? ""
@@ -274,6 +286,14 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     );
   }
 
+  const inactivity = get("watch-inactivity-timeout");
+  const watchInactivityMs = parseDuration(inactivity);
+  if (watchInactivityMs === undefined || watchInactivityMs < 1000) {
+    throw new ConfigError(
+      `invalid value "${inactivity}" for flag --watch-inactivity-timeout: want a duration of at least 1s, e.g. 90s`,
+    );
+  }
+
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
     serverAddress: validServerAddress(get("server-address")),
@@ -283,6 +303,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    watchInactivityMs,
   };
   if (tls) config.tls = tls;
   const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
