@@ -164,7 +164,14 @@ Deno.test({
       // As in controller-runtime, a standby's work queue stays empty (no alert on its depth).
       assertEquals(sm.value("workqueue_depth", { name: "hostmapping" }), 0);
       assertEquals(sm.value("workqueue_adds_total", { name: "hostmapping" }), 0);
-      assertOk(lm.sum("controller_runtime_reconcile_total", { result: "success" }) >= 3);
+      // A status is visible before its reconcile has returned and been counted.
+      await eventually(
+        "the leader counted three successful reconciles",
+        async () =>
+          (await leader.scrape()).sum("controller_runtime_reconcile_total", {
+            result: "success",
+          }) >= 3,
+      );
       for (const op of [leader, standby]) {
         assertEquals(await op.probe("/healthz"), 200);
         assertEquals(await op.probe("/readyz"), 200);

@@ -184,14 +184,18 @@ Deno.test({
           await hm.create(ns, name, { hostname: `${name}.metrics.lan`, ip: "10.8.0.1" });
         }
         for (const name of names) await hm.waitSynced(ns, name);
-        const s = await eventually("3 managed hosts", async () => {
-          const x = await scrape();
-          return x.value("router_hosts_managed_hosts", HM) === 3 ? x : undefined;
-        }, 10_000);
-        checkShapes(s, true);
         const grown = (x: Scrape, name: string, labels: Record<string, string>) =>
           x.value(name, labels) - (before.samples(name, labels)[0]?.value ?? 0);
-        assertOk(grown(s, "controller_runtime_reconcile_total", { ...HM, result: "success" }) >= 3);
+        // A status is visible before its reconcile has returned and been counted: wait for both.
+        const s = await eventually("3 managed hosts, 3 reconciles counted", async () => {
+          const x = await scrape();
+          return x.value("router_hosts_managed_hosts", HM) === 3 &&
+              grown(x, "controller_runtime_reconcile_total", { ...HM, result: "success" }) >= 3 &&
+              x.value("controller_runtime_active_workers", HM) === 0
+            ? x
+            : undefined;
+        }, 10_000);
+        checkShapes(s, true);
         assertEquals(
           grown(s, "router_hosts_grpc_requests_total", { method: "AddHost", code: "OK" }),
           3,
