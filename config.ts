@@ -40,6 +40,8 @@ export interface Config {
   ingressService?: { namespace: string; name: string };
   /** Services annotated for external-dns are synced too (`--external-dns-annotations`). */
   externalDnsAnnotations: boolean;
+  /** A watch silent this long is ended and re-established (hidden flag; tests shorten it). */
+  watchInactivityMs: number;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -59,6 +61,8 @@ interface FlagSpec {
   kind: "string" | "bool" | "int" | "duration" | "list";
   default: string;
   help: string;
+  /** Accepted but not listed by --help: a knob for tests, not part of the contract. */
+  hidden?: boolean;
 }
 
 /** Every flag, in the order `--help` lists them. */
@@ -186,12 +190,20 @@ export const FLAGS: readonly FlagSpec[] = [
     help:
       "how often every object is re-checked against the server (finds entries changed or deleted out of band), e.g. 30s, 10m, 1h",
   },
+  {
+    name: "watch-inactivity-timeout",
+    kind: "duration",
+    default: "90s",
+    help: "a watch that receives nothing for this long is ended and re-established",
+    hidden: true,
+  },
 ];
 
 /** The `--help` text. */
 export function usage(): string {
   const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
   for (const f of FLAGS) {
+    if (f.hidden) continue;
     const arg = f.kind === "bool" ? "" : f.kind === "list" ? " string (repeatable)" : ` ${f.kind}`;
     const def = f.default === "" || f.default === "false"
       ? ""
@@ -349,6 +361,13 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
   if (ingressClasses.length > 0 && !enableIngress) {
     throw new ConfigError("--ingress-class needs --enable-ingress");
   }
+  const inactivity = get("watch-inactivity-timeout");
+  const watchInactivityMs = parseDuration(inactivity);
+  if (watchInactivityMs === undefined || watchInactivityMs < 1000) {
+    throw new ConfigError(
+      `invalid value "${inactivity}" for flag --watch-inactivity-timeout: want a duration of at least 1s, e.g. 90s`,
+    );
+  }
 
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
@@ -364,6 +383,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     enableIngress,
     ingressClasses,
     externalDnsAnnotations,
+    watchInactivityMs,
   };
   const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
   if (ingressService) config.ingressService = ingressService;

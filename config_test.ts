@@ -60,6 +60,17 @@ Deno.test("--resync-period takes Go durations", () => {
   assertMatch(e.message, /--resync-period: want a duration of at least 1s/);
 });
 
+Deno.test("--watch-inactivity-timeout: 90 s by default, settable, not listed by --help", () => {
+  assertEquals(parseConfig(TLS).watchInactivityMs, 90_000);
+  assertEquals(
+    parseConfig([...TLS, "--watch-inactivity-timeout=5s"]).watchInactivityMs,
+    5_000,
+  );
+  const e = assertThrows(() => parseConfig([...TLS, "--watch-inactivity-timeout=10"]));
+  assertMatch(e.message, /--watch-inactivity-timeout: want a duration of at least 1s/);
+  assertEquals(usage().includes("watch-inactivity-timeout"), false);
+});
+
 Deno.test("Go flag syntax: -x, --x=v, --x v, booleans bare or =true/=false", () => {
   const c = parseConfig([
     ...TLS,

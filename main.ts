@@ -70,6 +70,7 @@ export async function main(
         HOME: env.HOME,
       },
       log,
+      watchInactivityMs: config.watchInactivityMs,
       userAgent: "router-hosts-operator",
     });
   } catch (e) {

@@ -21,7 +21,8 @@
 import { parseArgs } from "node:util";
 import { RouterHostsClient } from "../grpc/client.ts";
 import { loadTlsMaterial } from "../grpc/tls.ts";
-import { type HostMappingObject, HostMappings } from "../tests/e2e/fixture.ts";
+import { type HostMappingObject, HostMappings } from "../tests/testbed/bed.ts";
+import { metricSum, Scrape } from "../tests/testbed/prometheus.ts";
 import {
   installCrds,
   type KubeTestbed,
@@ -110,15 +111,8 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Pr
   );
 }
 
-/** Sums a Prometheus counter's samples whose label text contains every part. */
-function sample(metrics: string, name: string, ...parts: string[]): number {
-  let total = 0;
-  for (const line of metrics.split("\n")) {
-    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
-    if (parts.every((p) => line.includes(p))) total += Number(line.split(" ").at(-1));
-  }
-  return total;
-}
+/** Sums a Prometheus counter's samples whose labels include every part (`method="AddHost"`). */
+const sample = metricSum;
 
 async function apiserverMetrics(kube: KubeTestbed): Promise<string> {
   const res = await kube.fetch("/metrics");
@@ -127,17 +121,11 @@ async function apiserverMetrics(kube: KubeTestbed): Promise<string> {
 
 /** Kubernetes writes to a resource (and subresource) from apiserver_request_total. */
 function kubeWrites(metrics: string, resource: string, subresource = ""): number {
-  let total = 0;
-  for (const verb of ["POST", "PUT", "PATCH", "DELETE"]) {
-    for (const line of metrics.split("\n")) {
-      if (!line.startsWith("apiserver_request_total{")) continue;
-      if (
-        line.includes(`verb="${verb}"`) && line.includes(`resource="${resource}"`) &&
-        line.includes(`subresource="${subresource}"`)
-      ) total += Number(line.split(" ").at(-1));
-    }
-  }
-  return total;
+  const scrape = new Scrape(metrics);
+  return ["POST", "PUT", "PATCH", "DELETE"].reduce(
+    (total, verb) => total + scrape.sum("apiserver_request_total", { verb, resource, subresource }),
+    0,
+  );
 }
 
 /** CPU seconds (user + system) of a process, from /proc (clock ticks of 1/100 s). */

@@ -11,6 +11,7 @@ import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import {
   dumpLogs,
   ensureGoTool,
+  installCrds,
   type KubectlResult,
   ROOT,
   uniqueName,
@@ -20,7 +21,6 @@ import { eventually, type OperatorProcess, startOperator } from "../testbed/oper
 import { type Bed, startBed, stopBed } from "./fixture.ts";
 
 const CHART = join(ROOT, "chart");
-const SERVICEMONITOR_CRD = join(ROOT, "tests", "testbed", "crds", "servicemonitor.yaml");
 const KUBE_VERSION = VERSIONS.kubernetes.replace(/^v/, "");
 const LEASE = "router-hosts-operator.fzymgc.house";
 const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
@@ -128,7 +128,7 @@ Deno.test({
       ...extra,
     ]);
   try {
-    await kube.installCrds([SERVICEMONITOR_CRD]);
+    await installCrds(kube, "prometheus-operator");
 
     await step("helm lint --strict passes with every value set", async () => {
       for (const [name, values] of Object.entries(VALUES)) {
@@ -349,7 +349,8 @@ Deno.test({
       assertOk(lease.spec.holderIdentity);
       await eventually(
         "leader_election_master_status 1",
-        async () => /leader_election_master_status\{[^}]*\} 1/.test(await op!.metrics()),
+        async () =>
+          (await op!.scrape()).samples("leader_election_master_status").some((s) => s.value === 1),
       );
     });
 

@@ -6,13 +6,15 @@
  * drains, releases the Lease and exits 0.
  *
  * Failover times are measured and printed; the assertions use generous
- * bounds so a loaded CI machine does not make them flaky.
+ * bounds so a loaded CI machine does not make them flaky. What happens to
+ * the Lease is read from a watch started before any of it, never from a
+ * single GET after the fact: by then a standby may already have moved it on.
  */
 import { LEASE_NAME } from "../../main.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
+import { type Bed, startBed, startBedOperator, stopBed } from "../testbed/bed.ts";
 import { dumpLogs, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
-import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
+import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 
 interface Lease {
   metadata: { resourceVersion: string };
@@ -36,28 +38,8 @@ interface LeaseChange {
 
 const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
-/** Sum of the samples of `name` whose labels include `labels`; undefined when there are none. */
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  let total: number | undefined;
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = new Map(
-      [...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) {
-      total = (total ?? 0) + Number(m[3]);
-    }
-  }
-  return total;
-}
-
-async function masterStatus(op: OperatorProcess): Promise<number | undefined> {
-  return sample(await op.metrics(), "leader_election_master_status", { name: LEASE_NAME });
+async function masterStatus(op: OperatorProcess): Promise<number> {
+  return (await op.scrape()).value("leader_election_master_status", { name: LEASE_NAME });
 }
 
 /** The identity a process campaigns with (from its "waiting to acquire" log line). */
@@ -116,9 +98,7 @@ Deno.test({
     const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${LEASE_NAME}`;
     const getLease = () => kube.getJson<Lease>(leasePath);
     const start = async (name: string) => {
-      const op = await startOperator({
-        kubeconfigPath: kube.kubeconfigPath,
-        routerHosts: rh,
+      const op = await startBedOperator(bed, {
         name,
         args: ["--leader-elect", `--leader-election-namespace=${ns}`],
       });
@@ -171,27 +151,27 @@ Deno.test({
         await hm.create(ns, name, { hostname: `${name}.ha.lan`, ip: "10.7.0.1" });
       }
       for (const name of ["one", "two", "three"]) await hm.waitSynced(ns, name);
-      const lm = await leader.metrics();
-      const sm = await standby.metrics();
-      assertOk(
-        (sample(lm, "router_hosts_grpc_requests_total", { method: "AddHost", code: "OK" }) ?? 0) >=
-          3,
-      );
+      const lm = await leader.scrape();
+      const sm = await standby.scrape();
+      assertOk(lm.sum("router_hosts_grpc_requests_total", { method: "AddHost", code: "OK" }) >= 3);
       assertEquals(
-        sample(sm, "router_hosts_grpc_requests_total", { method: "AddHost" }) ?? 0,
+        sm.sum("router_hosts_grpc_requests_total", { method: "AddHost" }),
         0,
         "the standby made AddHost calls",
       );
-      assertEquals(
-        sample(sm, "router_hosts_grpc_requests_total") ?? 0,
-        0,
-        "the standby made gRPC calls",
-      );
-      assertEquals(sample(sm, "controller_runtime_reconcile_total") ?? 0, 0);
+      assertEquals(sm.sum("router_hosts_grpc_requests_total"), 0, "the standby made gRPC calls");
+      assertEquals(sm.sum("controller_runtime_reconcile_total"), 0);
       // As in controller-runtime, a standby's work queue stays empty (no alert on its depth).
-      assertEquals(sample(sm, "workqueue_depth", { name: "hostmapping" }), 0);
-      assertEquals(sample(sm, "workqueue_adds_total", { name: "hostmapping" }), 0);
-      assertOk((sample(lm, "controller_runtime_reconcile_total", { result: "success" }) ?? 0) >= 3);
+      assertEquals(sm.value("workqueue_depth", { name: "hostmapping" }), 0);
+      assertEquals(sm.value("workqueue_adds_total", { name: "hostmapping" }), 0);
+      // A status is visible before its reconcile has returned and been counted.
+      await eventually(
+        "the leader counted three successful reconciles",
+        async () =>
+          (await leader.scrape()).sum("controller_runtime_reconcile_total", {
+            result: "success",
+          }) >= 3,
+      );
       for (const op of [leader, standby]) {
         assertEquals(await op.probe("/healthz"), 200);
         assertEquals(await op.probe("/readyz"), 200);
@@ -217,11 +197,14 @@ Deno.test({
       assertEquals(lease.spec.leaseTransitions, (before.spec.leaseTransitions ?? 0) + 1);
       assertMatch(lease.spec.acquireTime!, MICRO_TIME);
       assertEquals(await masterStatus(standby), 1);
-      // The new leader queued every cached object when it took over, not only the new one.
-      assertOk(
-        (sample(await standby.metrics(), "controller_runtime_reconcile_total", {
-          result: "success",
-        }) ?? 0) >= 4,
+      // The new leader queued every cached object when it took over, not only the new one
+      // (the others may still be in its queue when the new one is synced).
+      await eventually(
+        "the new leader reconciled all four HostMappings",
+        async () =>
+          (await standby.scrape()).sum("controller_runtime_reconcile_total", {
+            result: "success",
+          }) >= 4,
       );
       leader = standby;
     });
@@ -276,9 +259,9 @@ Deno.test({
           await hm.create(ns, "in-flight", { hostname: "in-flight.ha.lan", ip: "10.7.0.4" });
           await eventually(
             "a reconcile in flight",
-            async () =>
-              (sample(await leader.metrics(), "controller_runtime_active_workers") ?? 0) >= 1,
+            async () => (await leader.scrape()).sum("controller_runtime_active_workers") >= 1,
           );
+          const seen = watch!.changes.length;
           const sentAt = performance.now();
           leader.process.signal("SIGTERM");
           const status = await leader.process.status;
@@ -291,10 +274,24 @@ Deno.test({
           assertEquals(status.code, 0);
           // The drain bound is 25 s, under the pod's 30 s grace period.
           assertOk(seconds < 30, `shutdown took ${seconds} s`);
-          const lease = await getLease();
-          assertEquals(lease.spec.holderIdentity, "");
+          const released = await eventually(
+            "the release in the Lease's history",
+            () => watch!.changes.slice(seen).find((c) => c.holder === ""),
+            10_000,
+          );
+          assertEquals(released.leaseDurationSeconds, 1);
+          // No other replica runs now, so the release is also where the Lease stays: the
+          // exiting process must not take it back (nor keep it) after releasing it.
+          assertEquals((await getLease()).spec.holderIdentity, "");
           const logs = leader.logs().map((l) => l.msg);
-          for (const msg of ["received SIGTERM", "shutting down: draining reconciles", "stopped"]) {
+          for (
+            const msg of [
+              "received SIGTERM",
+              "shutting down: draining reconciles",
+              "released the leader lease",
+              "stopped",
+            ]
+          ) {
             assertOk(logs.includes(msg), `log lacks "${msg}"`);
           }
         } finally {

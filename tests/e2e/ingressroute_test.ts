@@ -14,6 +14,7 @@ import {
   uniqueName,
 } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
+import { Scrape } from "../testbed/prometheus.ts";
 import { type Bed, startBed, stopBed } from "./fixture.ts";
 
 const INGRESS_IP = "10.2.0.1";
@@ -173,9 +174,8 @@ async function openClient(rh: RouterHostsTestbed): Promise<RouterHostsClient> {
 /** router_hosts_grpc_requests_total summed over codes, by method. */
 function grpcCalls(metrics: string): Record<string, number> {
   const out: Record<string, number> = { AddHost: 0, GetHost: 0, UpdateHost: 0, DeleteHost: 0 };
-  for (const line of metrics.split("\n")) {
-    const m = /^router_hosts_grpc_requests_total\{method="(\w+)"/.exec(line);
-    if (m) out[m[1]] = (out[m[1]] ?? 0) + Number(line.split(" ").at(-1));
+  for (const s of new Scrape(metrics).samples("router_hosts_grpc_requests_total")) {
+    out[s.labels.method] = (out[s.labels.method] ?? 0) + s.value;
   }
   return out;
 }
@@ -435,14 +435,20 @@ Deno.test({
     await t.step("metrics: managed hosts gauge per controller", async () => {
       await ir.create(ns, "gauge", [`Host(${B}g1.lan${B}, ${B}g2.lan${B})`]);
       await ir.waitTracked(ns, "gauge", ["g1.lan", "g2.lan"]);
-      const text = await eventually("gauge at 2", async () => {
-        const m = await op!.metrics();
-        return m.includes('router_hosts_managed_hosts{controller="ingressroute"} 2')
-          ? m
+      const scrape = await eventually("gauge at 2", async () => {
+        const s = await op!.scrape();
+        return s.value("router_hosts_managed_hosts", { controller: "ingressroute" }) === 2
+          ? s
           : undefined;
       });
-      assertMatch(text, /router_hosts_managed_hosts\{controller="ingressroutetcp"\} 0/);
-      assertMatch(text, /controller_runtime_reconcile_total\{controller="ingressroutetcp"/);
+      assertEquals(
+        scrape.value("router_hosts_managed_hosts", { controller: "ingressroutetcp" }),
+        0,
+      );
+      assertOk(
+        scrape.samples("controller_runtime_reconcile_total", { controller: "ingressroutetcp" })
+          .length > 0,
+      );
       await ir.delete(ns, "gauge");
       await ir.waitGone(ns, "gauge");
     });

@@ -8,115 +8,9 @@
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { dumpLogs, uniqueName } from "../testbed/mod.ts";
-import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
-
-// ---- a tiny parser of the Prometheus text format (0.0.4) ----
-
-/** One sample line. */
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** A metric family: its # HELP, # TYPE and samples. */
-interface Family {
-  name: string;
-  type: string;
-  help: string;
-  samples: Sample[];
-}
-
-function parseValue(text: string): number {
-  if (text === "+Inf") return Infinity;
-  if (text === "-Inf") return -Infinity;
-  if (text === "NaN") return NaN;
-  const n = Number(text);
-  if (Number.isNaN(n)) throw new Error(`bad sample value "${text}"`);
-  return n;
-}
-
-function parseLabels(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  const re = /\s*([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"\s*(?:,|$)/y;
-  let m;
-  while (re.lastIndex < text.length && (m = re.exec(text))) {
-    if (m[1] in labels) throw new Error(`label ${m[1]} repeated in {${text}}`);
-    labels[m[1]] = m[2].replace(/\\(.)/g, (_, c) => c === "n" ? "\n" : c);
-  }
-  if (re.lastIndex !== text.length) throw new Error(`bad labels {${text}}`);
-  return labels;
-}
-
-/** Parses an exposition; throws on a sample of no declared family or a repeated series. */
-function parsePrometheus(text: string): Map<string, Family> {
-  const families = new Map<string, Family>();
-  const family = (name: string) => {
-    let f = families.get(name);
-    if (!f) families.set(name, f = { name, type: "untyped", help: "", samples: [] });
-    return f;
-  };
-  const seen = new Set<string>();
-  for (const line of text.split("\n")) {
-    if (line.trim() === "") continue;
-    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][\w:]*) ?(.*)$/.exec(line);
-    if (meta) {
-      const f = family(meta[2]);
-      if (meta[1] === "HELP") f.help = meta[3];
-      else f.type = meta[3];
-      continue;
-    }
-    if (line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line);
-    if (!m) throw new Error(`bad sample line: ${line}`);
-    const [, name, labelText, value] = m;
-    const owner = families.get(name) ??
-      families.get(name.replace(/_(bucket|sum|count)$/, ""));
-    if (!owner) throw new Error(`sample of an undeclared family: ${line}`);
-    const labels = parseLabels(labelText ?? "");
-    const id = `${name}{${
-      Object.entries(labels).sort().map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",")
-    }}`;
-    if (seen.has(id)) throw new Error(`series repeated: ${id}`);
-    seen.add(id);
-    owner.samples.push({ name, labels, value: parseValue(value) });
-  }
-  return families;
-}
-
-/** A scrape, with lookups. */
-class Scrape {
-  readonly families: Map<string, Family>;
-  constructor(text: string) {
-    this.families = parsePrometheus(text);
-  }
-  family(name: string): Family {
-    const f = this.families.get(name);
-    assertOk(f, `family ${name} missing`);
-    return f;
-  }
-  /** Samples named `sample` whose labels include `labels`. */
-  samples(sample: string, labels: Record<string, string> = {}): Sample[] {
-    const family = this.families.get(sample) ??
-      this.families.get(sample.replace(/_(bucket|sum|count)$/, ""));
-    return (family?.samples ?? []).filter((s) =>
-      s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-    );
-  }
-  /** The one sample's value; throws unless exactly one matches. */
-  value(sample: string, labels: Record<string, string> = {}): number {
-    const found = this.samples(sample, labels);
-    assertEquals(found.length, 1, `samples of ${sample}${JSON.stringify(labels)}`);
-    return found[0].value;
-  }
-  /** The buckets of one histogram series: [upper bound, cumulative count], in order. */
-  buckets(name: string, labels: Record<string, string>): Array<[number, number]> {
-    return this.samples(`${name}_bucket`, labels).map((
-      s,
-    ) => [parseValue(s.labels.le), s.value] as [number, number]).sort((x, y) => x[0] - y[0]);
-  }
-}
+import { eventually, type OperatorProcess } from "../testbed/operator.ts";
+import { Scrape } from "../testbed/prometheus.ts";
+import { type Bed, startBed, startBedOperator, stopBed } from "../testbed/bed.ts";
 
 // ---- controller-runtime's families (pkg/internal/controller/metrics, pkg/metrics) ----
 
@@ -245,12 +139,10 @@ Deno.test({
   let dark: OperatorProcess | undefined;
   try {
     const { kube, hm, hosts, rh } = bed;
-    op = await startOperator({
-      kubeconfigPath: kube.kubeconfigPath,
-      routerHosts: rh,
+    op = await startBedOperator(bed, {
       args: ["--max-concurrent-reconciles=3"],
     });
-    const scrape = async () => new Scrape(await op!.metrics());
+    const scrape = () => op!.scrape();
     const ns = await kube.createNamespace(uniqueName("metrics"));
     const events = async () =>
       (await kube.getJson<{ items: EventObject[] }>(
@@ -292,14 +184,18 @@ Deno.test({
           await hm.create(ns, name, { hostname: `${name}.metrics.lan`, ip: "10.8.0.1" });
         }
         for (const name of names) await hm.waitSynced(ns, name);
-        const s = await eventually("3 managed hosts", async () => {
-          const x = await scrape();
-          return x.value("router_hosts_managed_hosts", HM) === 3 ? x : undefined;
-        }, 10_000);
-        checkShapes(s, true);
         const grown = (x: Scrape, name: string, labels: Record<string, string>) =>
           x.value(name, labels) - (before.samples(name, labels)[0]?.value ?? 0);
-        assertOk(grown(s, "controller_runtime_reconcile_total", { ...HM, result: "success" }) >= 3);
+        // A status is visible before its reconcile has returned and been counted: wait for both.
+        const s = await eventually("3 managed hosts, 3 reconciles counted", async () => {
+          const x = await scrape();
+          return x.value("router_hosts_managed_hosts", HM) === 3 &&
+              grown(x, "controller_runtime_reconcile_total", { ...HM, result: "success" }) >= 3 &&
+              x.value("controller_runtime_active_workers", HM) === 0
+            ? x
+            : undefined;
+        }, 10_000);
+        checkShapes(s, true);
         assertEquals(
           grown(s, "router_hosts_grpc_requests_total", { method: "AddHost", code: "OK" }),
           3,
@@ -472,9 +368,7 @@ Deno.test({
     );
 
     await t.step("--metrics-bind-address=0: no metrics listener, probes still served", async () => {
-      dark = await startOperator({
-        kubeconfigPath: kube.kubeconfigPath,
-        routerHosts: rh,
+      dark = await startBedOperator(bed, {
         name: "operator-no-metrics",
         args: ["--metrics-bind-address=0"],
       });

@@ -10,8 +10,8 @@ import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { dumpLogs, makeClientLeaf, uniqueName } from "../testbed/mod.ts";
-import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
+import { eventually, type OperatorProcess } from "../testbed/operator.ts";
+import { type Bed, startBed, startBedOperator, stopBed } from "../testbed/bed.ts";
 
 /** The files of a kubernetes.io/tls Secret with a ca.crt key. */
 interface SecretFiles {
@@ -86,9 +86,7 @@ Deno.test({
     const first = await identity(rh.clientCertPath, rh.clientKeyPath);
     await volume.write(first);
 
-    op = await startOperator({
-      kubeconfigPath: kube.kubeconfigPath,
-      routerHosts: rh,
+    op = await startBedOperator(bed, {
       args: [
         `--tls-ca=${volume.path("ca.crt")}`,
         `--tls-cert=${volume.path("tls.crt")}`,

@@ -151,7 +151,7 @@ Deno.test({
     });
 
     await t.step("a request to a frozen API server fails on its deadline", async () => {
-      kube.freeze();
+      await kube.freeze();
       try {
         const started = Date.now();
         const e = await assertRejects(() => client.get("/version", { timeoutMs: 1_500 }));
@@ -166,14 +166,18 @@ Deno.test({
 
     await t.step("after a freeze longer than the watchdog, the watch recovers", async () => {
       const before = lines.length;
-      kube.freeze();
+      const logged = () => lines.slice(before).map((l) => `${l.msg}: ${l.error ?? ""}`).join("\n");
+      await kube.freeze();
       try {
-        await new Promise((r) => setTimeout(r, INACTIVITY_MS * 2));
+        // Frozen until the client has given up on the dead stream, however long that takes here.
+        await until(
+          () => /watch inactivity watchdog|no response headers within/.test(logged()),
+          "the watchdog to end the frozen watch",
+          INACTIVITY_MS * 10,
+        );
       } finally {
         kube.thaw();
       }
-      const logged = lines.slice(before).map((l) => `${l.msg}: ${l.error ?? ""}`).join("\n");
-      assertMatch(logged, /watch inactivity watchdog|no response headers within/);
       await client.create(cmPath, configMap("after-freeze", { v: "1" }));
       await until(() => received(`${ns}/after-freeze`, { v: "1" }), "a change made after thaw");
     });

@@ -2,7 +2,8 @@
  * The CRDs the test bed installs: ours from `chart/crds/`, and the real ones
  * of the kinds the operator watches, taken from their projects' published Go
  * modules — Traefik's (`github.com/traefik/traefik/v3`) and the Gateway API's
- * standard channel (`sigs.k8s.io/gateway-api`, `config/crd/standard/`).
+ * standard channel (`sigs.k8s.io/gateway-api`, `config/crd/standard/`) — and
+ * the Prometheus Operator's ServiceMonitor, which the chart renders.
  *
  * A downloaded set is fetched once with `go mod download -json` (module cache
  * in `.cache/testbed/gomod/`), checked against the module sum pinned in
@@ -24,10 +25,15 @@ import type { KubeTestbed } from "./kube.ts";
 import versions from "./versions.json" with { type: "json" };
 
 /** A named set of CRDs the harness can install. */
-export type CrdSetName = "router-hosts" | "traefik" | "gateway-api";
+export type CrdSetName = "router-hosts" | "traefik" | "gateway-api" | "prometheus-operator";
 
 /** Every set, in the order `build.ts` fetches them. */
-export const CRD_SET_NAMES: readonly CrdSetName[] = ["router-hosts", "traefik", "gateway-api"];
+export const CRD_SET_NAMES: readonly CrdSetName[] = [
+  "router-hosts",
+  "traefik",
+  "gateway-api",
+  "prometheus-operator",
+];
 
 /** A set that comes from a Go module: which module, and where its CRDs are in it. */
 interface ModuleSet {
@@ -48,6 +54,11 @@ const MODULE_SETS: Record<Exclude<CrdSetName, "router-hosts">, ModuleSet> = {
   // The directory also holds a ValidatingAdmissionPolicy guarding upgrades
   // between channels; it is not a CRD and nothing here upgrades, so it stays out.
   "gateway-api": { pin: "gateway-api", dir: "config/crd/standard" },
+  "prometheus-operator": {
+    pin: "prometheus-operator",
+    dir: "example/prometheus-operator-crd",
+    files: ["monitoring.coreos.com_servicemonitors.yaml"],
+  },
 };
 
 interface CrdStamp {

@@ -133,8 +133,12 @@ export interface KubeTestbed {
   createNamespace(name: string): Promise<string>;
   /** Creates (if missing) a service account and writes a token kubeconfig for it. */
   makeServiceAccountKubeconfig(namespace: string, name: string): Promise<ServiceAccountCredentials>;
-  /** SIGSTOP kube-apiserver: connections stay open, nothing answers. */
-  freeze(): void;
+  /**
+   * SIGSTOP kube-apiserver: connections stay open, nothing answers. Resolves
+   * once every one of its threads is stopped: until then a thread already
+   * running can still answer a request.
+   */
+  freeze(): Promise<void>;
   /** SIGCONT kube-apiserver. */
   thaw(): void;
   /** Stops kube-apiserver and starts it again on the same port with the same etcd; waits for /readyz. */
@@ -484,7 +488,11 @@ export async function startKube(opts: KubeOptions = {}): Promise<KubeTestbed> {
       );
       return { kubeconfigPath: path, token: tr.status.token, username };
     },
-    freeze: () => apiserver?.signal("SIGSTOP"),
+    async freeze() {
+      if (!apiserver) return;
+      apiserver.signal("SIGSTOP");
+      await waitStopped(apiserver.pid);
+    },
     thaw: () => apiserver?.signal("SIGCONT"),
     async restartApiserver() {
       await apiserver?.stop();
@@ -504,6 +512,28 @@ interface CrdObject {
     versions: { name: string; storage?: boolean }[];
   };
   status?: { conditions?: { type: string; status: string; message?: string }[] };
+}
+
+/** Waits until every thread of `pid` is in state T (stopped), from /proc. */
+async function waitStopped(pid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let running: string[] = [];
+  while (Date.now() < deadline) {
+    running = [];
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      // The state follows the parenthesised command name, which may itself contain spaces.
+      const stat = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/stat`).catch(() => "");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      if (stat && state !== "T" && state !== "t") running.push(`${task.name}:${state}`);
+    }
+    if (running.length === 0) return;
+    await sleep(10);
+  }
+  throw new Error(
+    `kube-apiserver (pid ${pid}) not stopped ${timeoutMs} ms after SIGSTOP; running threads: ${
+      running.join(", ")
+    }`,
+  );
 }
 
 async function waitForEtcd(

@@ -7,7 +7,10 @@
 import { join } from "node:path";
 import { ROOT } from "./build.ts";
 import { freePort, type ManagedProcess, sleep, spawnManaged } from "./process.ts";
+import { Scrape } from "./prometheus.ts";
 import type { RouterHostsTestbed } from "./router_hosts.ts";
+
+export { metricSum } from "./prometheus.ts";
 
 /** The permissions the operator runs with (the same as `deno task start`). */
 export const OPERATOR_PERMISSIONS = [
@@ -47,6 +50,8 @@ export interface OperatorProcess {
   logs(): Array<Record<string, unknown>>;
   /** GET /metrics text. */
   metrics(): Promise<string>;
+  /** GET /metrics, parsed (throws when the exposition is malformed). */
+  scrape(): Promise<Scrape>;
   /** Status code of a probe path ("/healthz", "/readyz"); 0 when nothing answers. */
   probe(path: string): Promise<number>;
   /** Resolves when /readyz answers 200. */
@@ -112,6 +117,9 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
         signal: AbortSignal.timeout(5_000),
       });
       return await res.text();
+    },
+    async scrape() {
+      return new Scrape(await op.metrics());
     },
     async probe(path) {
       try {
@@ -186,17 +194,4 @@ export async function eventually<T>(
     }
     await sleep(intervalMs);
   }
-}
-
-/**
- * Sum of the samples of metric `name` in Prometheus text whose label text
- * contains every one of `labels` (e.g. `method="AddHost"`).
- */
-export function metricSum(metrics: string, name: string, ...labels: string[]): number {
-  let total = 0;
-  for (const line of metrics.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (labels.every((l) => line.includes(l))) total += Number(line.split(" ").at(-1));
-  }
-  return total;
 }
