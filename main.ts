@@ -35,7 +35,12 @@ export async function main(
 ): Promise<number> {
   let config;
   try {
-    config = parseConfig(args, { KUBECONFIG: env.KUBECONFIG, POD_NAMESPACE: env.POD_NAMESPACE });
+    config = parseConfig(args, {
+      KUBECONFIG: env.KUBECONFIG,
+      POD_NAMESPACE: env.POD_NAMESPACE,
+      SSL_CERT_FILE: env.SSL_CERT_FILE,
+      SSL_CERT_DIR: env.SSL_CERT_DIR,
+    });
   } catch (e) {
     if (e instanceof HelpRequested) {
       console.log(usage());
@@ -79,19 +84,31 @@ export async function main(
 
   log.info("starting router-hosts-operator", {
     serverAddress: config.serverAddress,
-    tls: tls ? { certFingerprint: tls.certFingerprint, notAfter: tls.certNotAfter } : "disabled",
+    tls: tls
+      ? {
+        mode: tls.cert
+          ? (config.tls?.caPath ? "mutual TLS" : "client certificate, system roots")
+          : "server-authenticated TLS",
+        roots: tls.caSource,
+        certFingerprint: tls.certFingerprint,
+        notAfter: tls.certNotAfter,
+      }
+      : "disabled",
     kubernetes: kube.host,
     leaderElection: config.leaderElect,
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
   });
-  if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
+  if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
       flag: "--tls-cert",
       notAfter: tls.certNotAfter,
     });
   }
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
+  if (tls && config.target.scheme === "unix") {
+    log.info("unix socket target: the server certificate's chain is verified, its name is not");
+  }
   if (!config.defaultIngressIP) {
     log.warn(
       "--default-ingress-ip is empty; IngressRoute and IngressRouteTCP hosts will not be synced until it is set",

@@ -145,11 +145,12 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
 export async function runOperator(
   args: string[],
   timeoutMs = 30_000,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...OPERATOR_PERMISSIONS, MAIN, ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig" },
+    env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig", ...env },
     stdin: "null",
     signal: AbortSignal.timeout(timeoutMs),
   }).output();
