@@ -10,6 +10,7 @@ import { createHostMappingUnit } from "./controllers/hostmapping.ts";
 import { createIngressRouteUnits } from "./controllers/ingressroute.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
@@ -50,6 +51,8 @@ export async function main(
     throw e;
   }
   const log = new Logger({ level: config.logLevel });
+  const socketProblem = await socketPermissionProblem(config.target);
+  if (socketProblem) return fail(`--server-address ${config.serverAddress}: ${socketProblem}`);
 
   let tls;
   if (config.tls) {

@@ -98,3 +98,26 @@ export function parseTarget(address: string): ServerTarget {
 export function isIpLiteral(host: string): boolean {
   return isIP(host) !== 0;
 }
+
+/** Directories the shipped binary may open unix sockets in (`--allow-write`, see deno.json). */
+export const SOCKET_DIRS = ["/run", "/var/run"] as const;
+
+/**
+ * Why the process cannot open `target`'s unix socket, or undefined. Deno
+ * asks for read and write permission on a socket path before connecting;
+ * without them every call would fail with a permission error, so this is
+ * checked once at startup instead.
+ */
+export async function socketPermissionProblem(target: ServerTarget): Promise<string | undefined> {
+  if (!("path" in target.probe)) return undefined;
+  const path = target.probe.path;
+  for (const name of ["read", "write"] as const) {
+    const { state } = await Deno.permissions.query({ name, path });
+    if (state !== "granted") {
+      return `connecting to the unix socket ${path} needs ${name} permission on it: put the socket under ${
+        SOCKET_DIRS.join(" or ")
+      }, or run main.ts with --allow-${name}=${path}`;
+    }
+  }
+  return undefined;
+}

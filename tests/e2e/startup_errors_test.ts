@@ -36,6 +36,11 @@ Deno.test("startup errors: exit 2 with one line naming the flag", async (t) => {
       ["no TLS and no --insecure", [], /TLS needs --tls-ca .* or --insecure/],
       ["unknown target scheme", [...tls, "--server-address=xds:///r"], /unsupported target scheme/],
       [
+        "a unix socket the process may not open",
+        ["--insecure", "--server-address=unix:///tmp/router-hosts.sock"],
+        /--server-address unix:\/\/\/tmp\/router-hosts.sock: .*needs write permission.*\/run or \/var\/run/,
+      ],
+      [
         "unreadable SSL_CERT_FILE without --tls-ca",
         [`--tls-cert=${leaf.certPath}`, `--tls-key=${leaf.keyPath}`],
         /SSL_CERT_FILE \/nonexistent\/roots.pem: cannot read: file not found/,

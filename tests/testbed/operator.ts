@@ -15,6 +15,7 @@ export const OPERATOR_PERMISSIONS = [
   "--allow-read",
   "--allow-env",
   "--allow-sys",
+  "--allow-write=/run,/var/run",
 ];
 
 /** Path of the entry point. */
@@ -27,6 +28,8 @@ export interface OperatorOptions {
   routerHosts: RouterHostsTestbed;
   /** More flags (they come after the defaults, so they win). */
   args?: string[];
+  /** More Deno permissions, e.g. `--allow-write=<socket>` for a unix socket elsewhere. */
+  permissions?: string[];
   /** Extra environment. */
   env?: Record<string, string>;
   /** Name in log dumps (default "operator"). */
@@ -65,6 +68,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   const args = [
     "run",
     ...OPERATOR_PERMISSIONS,
+    ...(o.permissions ?? []),
     MAIN,
     `--kubeconfig=${o.kubeconfigPath}`,
     `--server-address=${rh.address}`,
