@@ -89,7 +89,7 @@ Deno.test("chart: values written for the Go operator's chart", async (t) => {
       async () => {
         const r = await render("-f", goValues, "--set", "serviceAccount.create=false");
         assertEquals(r.code, 0, r.stderr);
-        assertMatch(r.stdout, /^      serviceAccountName: default$/m);
+        assertMatch(r.stdout, /^ {6}serviceAccountName: default$/m);
         assertOk(!/^kind: ServiceAccount$/m.test(r.stdout), "no ServiceAccount is created");
         // The ClusterRoleBinding grants the role to that account.
         const binding = r.stdout.split("---").find((d) => /^kind: ClusterRoleBinding$/m.test(d))!;
@@ -100,7 +100,7 @@ Deno.test("chart: values written for the Go operator's chart", async (t) => {
           "--set",
           "serviceAccount.name=ops",
         );
-        assertMatch(named.stdout, /^      serviceAccountName: ops$/m);
+        assertMatch(named.stdout, /^ {6}serviceAccountName: ops$/m);
       },
     );
 

@@ -41,8 +41,8 @@ Deno.test({
       "templates/dashboard.yaml",
     ]);
     assertOk(/^kind: ConfigMap$/m.test(yaml), yaml);
-    assertOk(/^    grafana_dashboard: "1"$/m.test(yaml), "sidecar label");
-    assertOk(/^    grafana_folder: Kubernetes$/m.test(yaml), "annotation");
+    assertOk(/^ {4}grafana_dashboard: "1"$/m.test(yaml), "sidecar label");
+    assertOk(/^ {4}grafana_folder: Kubernetes$/m.test(yaml), "annotation");
     // The JSON is the data key's block scalar, indented by four spaces.
     const json = yaml.split("router-hosts-operator.json: |-\n")[1].split("\n")
       .map((l) => l.slice(4)).join("\n");
