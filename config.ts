@@ -9,13 +9,22 @@
  * @module
  */
 import { isIP } from "node:net";
+import { parseTarget, type ServerTarget } from "./grpc/target.ts";
+import type { TlsFiles } from "./grpc/tls.ts";
 import { type Level, LEVELS } from "./observability/log.ts";
 
 /** The operator's validated configuration. */
 export interface Config {
+  /** --server-address as given (for logs and messages). */
   serverAddress: string;
-  /** undefined with --insecure. */
-  tls?: { caPath: string; certPath: string; keyPath: string };
+  /** --server-address parsed. */
+  target: ServerTarget;
+  /**
+   * undefined with --insecure. --tls-ca alone: server-authenticated TLS;
+   * --tls-cert + --tls-key: a client certificate, the server verified
+   * against the system roots; all three: mutual TLS.
+   */
+  tls?: TlsFiles;
   insecure: boolean;
   defaultIngressIP: string;
   /** Reconcile the Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute). */
@@ -71,25 +80,27 @@ export const FLAGS: readonly FlagSpec[] = [
     name: "server-address",
     kind: "string",
     default: "localhost:50051",
-    help: "router-hosts gRPC address, host:port",
+    help:
+      "router-hosts gRPC target: host:port, dns:///host:port, ipv4:ip:port, ipv6:[ip]:port or unix:///path",
   },
   {
     name: "tls-ca",
     kind: "string",
     default: "",
-    help: "PEM file of the CA that signed the router-hosts server certificate",
+    help:
+      "PEM file of the CA that signed the router-hosts server certificate (default: the system roots)",
   },
   {
     name: "tls-cert",
     kind: "string",
     default: "",
-    help: "PEM file of the operator's client certificate (mTLS)",
+    help: "PEM file of the operator's client certificate (mutual TLS; needs --tls-key)",
   },
   {
     name: "tls-key",
     kind: "string",
     default: "",
-    help: "PEM file of the operator's client private key (mTLS)",
+    help: "PEM file of the operator's client private key (mutual TLS; needs --tls-cert)",
   },
   {
     name: "insecure",
@@ -259,18 +270,14 @@ function validBindAddress(name: string, value: string): string | undefined {
   return value;
 }
 
-function validServerAddress(value: string): string {
-  const m = /^(?:\[([^\]]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : 0;
-  if (!m || port < 1 || port > 65535) {
-    throw new ConfigError(`invalid value "${value}" for flag --server-address: want host:port`);
-  }
-  if (m[1] !== undefined && isIP(m[1]) !== 6) {
+function validServerAddress(value: string): ServerTarget {
+  try {
+    return parseTarget(value);
+  } catch (e) {
     throw new ConfigError(
-      `invalid value "${value}" for flag --server-address: "${m[1]}" is not an IPv6 address`,
+      `invalid value "${value}" for flag --server-address: ${(e as Error).message}`,
     );
   }
-  return value;
 }
 
 /** Environment values the configuration may fall back to. */
@@ -278,6 +285,10 @@ export interface ConfigEnv {
   KUBECONFIG?: string;
   /** The pod's namespace (downward API), for the Lease. */
   POD_NAMESPACE?: string;
+  /** A PEM bundle replacing the system roots (as Go reads it), when --tls-ca is not given. */
+  SSL_CERT_FILE?: string;
+  /** Colon-separated directories of PEM roots (as Go reads them), when --tls-ca is not given. */
+  SSL_CERT_DIR?: string;
 }
 
 /** Parses and validates the command line. Throws {@link ConfigError} or {@link HelpRequested}. */
@@ -297,18 +308,28 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
         `--insecure cannot be combined with ${given.map(([n]) => n).join(", ")}`,
       );
     }
-  } else if (given.length === 3) {
-    tls = { caPath, certPath, keyPath };
-  } else {
-    const missing = [["--tls-ca", caPath], ["--tls-cert", certPath], ["--tls-key", keyPath]]
-      .filter(([, v]) => v === "").map(([n]) => n);
+  } else if (given.length === 0) {
     throw new ConfigError(
-      given.length === 0
-        ? "mTLS needs --tls-ca, --tls-cert and --tls-key (or --insecure for a plaintext development server)"
-        : `incomplete TLS flags: ${
-          missing.join(", ")
-        } missing (all of --tls-ca, --tls-cert, --tls-key are needed)`,
+      "TLS needs --tls-ca (server-authenticated TLS), --tls-cert and --tls-key (client certificate, " +
+        "server verified against the system roots), or all three (mutual TLS); or --insecure for a " +
+        "plaintext development server",
     );
+  } else if ((certPath === "") !== (keyPath === "")) {
+    const [has, lacks] = certPath === ""
+      ? ["--tls-key", "--tls-cert"]
+      : ["--tls-cert", "--tls-key"];
+    throw new ConfigError(`${has} needs ${lacks}: a client certificate and its key go together`);
+  } else {
+    tls = {};
+    if (caPath) tls.caPath = caPath;
+    if (certPath) (tls.certPath = certPath), (tls.keyPath = keyPath);
+    if (!caPath) {
+      const roots: NonNullable<TlsFiles["systemRoots"]> = {};
+      if (env.SSL_CERT_FILE) roots.file = env.SSL_CERT_FILE;
+      const dirs = (env.SSL_CERT_DIR ?? "").split(":").filter(Boolean);
+      if (dirs.length > 0) roots.dirs = dirs;
+      tls.systemRoots = roots;
+    }
   }
 
   const ingressIP = get("default-ingress-ip");
@@ -371,7 +392,8 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
 
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
-    serverAddress: validServerAddress(get("server-address")),
+    serverAddress: get("server-address"),
+    target: validServerAddress(get("server-address")),
     insecure,
     defaultIngressIP: ingressIP,
     enableGateway: parseBool("enable-gateway", get("enable-gateway")),

@@ -102,6 +102,37 @@ Deno.test("kubeconfig and Lease namespace fall back to the environment", () => {
   assertEquals([d.kubeconfig, d.leaderElectionNamespace], ["/x", "a"]);
 });
 
+Deno.test("TLS modes as the Go operator: CA alone, client certificate alone, or both", () => {
+  assertEquals(parseConfig(["--tls-ca=/c/ca.crt"]).tls, { caPath: "/c/ca.crt" });
+  assertEquals(parseConfig(["--tls-cert=/c/t.crt", "--tls-key=/c/t.key"]).tls, {
+    certPath: "/c/t.crt",
+    keyPath: "/c/t.key",
+    systemRoots: {},
+  });
+  // Without --tls-ca the system roots are read where Go reads them.
+  assertEquals(
+    parseConfig(["--tls-cert=/c/t.crt", "--tls-key=/c/t.key"], {
+      SSL_CERT_FILE: "/etc/roots.pem",
+      SSL_CERT_DIR: "/a:/b",
+    }).tls?.systemRoots,
+    { file: "/etc/roots.pem", dirs: ["/a", "/b"] },
+  );
+  // With --tls-ca the environment does not matter.
+  assertEquals(parseConfig(TLS, { SSL_CERT_FILE: "/etc/roots.pem" }).tls?.systemRoots, undefined);
+});
+
+Deno.test("--server-address takes gRPC targets", () => {
+  const t = (a: string) => parseConfig([...TLS, `--server-address=${a}`]).target;
+  assertEquals(t("dns:///router.lan:50051").grpcTarget, "dns:///router.lan:50051");
+  assertEquals(t("dns:///router.lan:50051").tlsName, "router.lan");
+  assertEquals(t("ipv4:10.0.0.1:50051").scheme, "ipv4");
+  assertEquals(t("unix:///run/router-hosts.sock").probe, { path: "/run/router-hosts.sock" });
+  assertEquals(
+    parseConfig([...TLS, "--server-address=unix:///r.sock"]).serverAddress,
+    "unix:///r.sock",
+  );
+});
+
 Deno.test("--insecure needs no TLS files and refuses them", () => {
   assertEquals(parseConfig(["--insecure"]).tls, undefined);
   const e = assertThrows(() => parseConfig(["--insecure", "--tls-ca=/a"]));
@@ -111,8 +142,11 @@ Deno.test("--insecure needs no TLS files and refuses them", () => {
 Deno.test("bad command lines give one line naming the flag", () => {
   const cases: [string[], RegExp][] = [
     [["--bogus"], /unknown flag --bogus/],
-    [[], /mTLS needs --tls-ca, --tls-cert and --tls-key \(or --insecure/],
-    [["--tls-ca=/a"], /incomplete TLS flags: --tls-cert, --tls-key missing/],
+    [[], /TLS needs --tls-ca .*--tls-cert and --tls-key .*all three .*or --insecure/],
+    [["--tls-cert=/c"], /--tls-cert needs --tls-key/],
+    [["--tls-ca=/a", "--tls-key=/k"], /--tls-key needs --tls-cert/],
+    [[...TLS, "--server-address=xds:///r"], /--server-address: unsupported target scheme "xds:"/],
+    [[...TLS, "--server-address=unix:"], /--server-address: no socket path/],
     [[...TLS, "--server-address=nohost"], /--server-address: want host:port/],
     [[...TLS, "--server-address=h:70000"], /--server-address/],
     [[...TLS, "--server-address=[zz]:1"], /not an IPv6 address/],

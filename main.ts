@@ -14,6 +14,7 @@ import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressrout
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
@@ -39,7 +40,12 @@ export async function main(
 ): Promise<number> {
   let config;
   try {
-    config = parseConfig(args, { KUBECONFIG: env.KUBECONFIG, POD_NAMESPACE: env.POD_NAMESPACE });
+    config = parseConfig(args, {
+      KUBECONFIG: env.KUBECONFIG,
+      POD_NAMESPACE: env.POD_NAMESPACE,
+      SSL_CERT_FILE: env.SSL_CERT_FILE,
+      SSL_CERT_DIR: env.SSL_CERT_DIR,
+    });
   } catch (e) {
     if (e instanceof HelpRequested) {
       console.log(usage());
@@ -49,6 +55,8 @@ export async function main(
     throw e;
   }
   const log = new Logger({ level: config.logLevel });
+  const socketProblem = await socketPermissionProblem(config.target);
+  if (socketProblem) return fail(`--server-address ${config.serverAddress}: ${socketProblem}`);
 
   let tls;
   if (config.tls) {
@@ -84,20 +92,32 @@ export async function main(
 
   log.info("starting router-hosts-operator", {
     serverAddress: config.serverAddress,
-    tls: tls ? { certFingerprint: tls.certFingerprint, notAfter: tls.certNotAfter } : "disabled",
+    tls: tls
+      ? {
+        mode: tls.cert
+          ? (config.tls?.caPath ? "mutual TLS" : "client certificate, system roots")
+          : "server-authenticated TLS",
+        roots: tls.caSource,
+        certFingerprint: tls.certFingerprint,
+        notAfter: tls.certNotAfter,
+      }
+      : "disabled",
     kubernetes: kube.host,
     leaderElection: config.leaderElect,
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
     gateway: config.enableGateway,
   });
-  if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
+  if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
       flag: "--tls-cert",
       notAfter: tls.certNotAfter,
     });
   }
   if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
+  if (tls && config.target.scheme === "unix") {
+    log.info("unix socket target: the server certificate's chain is verified, its name is not");
+  }
   if (!config.defaultIngressIP && !config.ingressService) {
     log.warn(
       config.enableGateway

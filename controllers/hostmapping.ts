@@ -26,6 +26,7 @@ import {
   deleteHost,
   deleteUntracked,
   type DesiredHost,
+  type EnsureAction,
   ensureHost,
   type HostsApi,
 } from "./host_sync.ts";
@@ -122,31 +123,70 @@ export function desiredHost(view: HostMappingView): DesiredHost {
   };
 }
 
-/** Why a sync failed, as a condition reason and a message for status. */
-export function classifyError(e: unknown): { reason: string; message: string } {
-  if (e instanceof AdoptionRefusedError) return { reason: "AdoptionRefused", message: e.message };
-  if (e instanceof RouterHostsError) {
-    const reason = {
-      "unavailable": "ServerUnavailable",
-      "invalid": "InvalidSpec",
-      "conflict": "Conflict",
-      "already-exists": "AlreadyExists",
-      "not-found": "NotFound",
-      "other": "ServerError",
-    }[e.outcome];
-    return { reason, message: e.message };
+/**
+ * Why a sync or a cleanup failed, as the Synced condition's reason (the Go
+ * operator's reasons where the meaning is the same) and a message for status.
+ *
+ * The failed call names the step: AddHost → CreateFailed (ALREADY_EXISTS
+ * whose owner could not be found again → AdoptionFailed), SearchHosts after
+ * ALREADY_EXISTS → AdoptionFailed, GetHost of the known id →
+ * PreflightReadFailed, UpdateHost → UpdateFailed. Any failure of a cleanup is
+ * DeleteFailed. Ours, which Go cannot tell apart: ServerUnavailable (the
+ * server cannot be reached; retried), InvalidSpec (the server refuses the
+ * entry; waits for a change) and SyncFailed (not a server answer).
+ */
+export function classifyError(
+  e: unknown,
+  during: "sync" | "cleanup" = "sync",
+): { reason: string; message: string } {
+  const message = e instanceof Error ? e.message : String(e);
+  if (during === "cleanup") return { reason: "DeleteFailed", message };
+  if (e instanceof AdoptionRefusedError) return { reason: "AdoptionRefused", message };
+  if (!(e instanceof RouterHostsError)) return { reason: "SyncFailed", message };
+  if (e.outcome === "unavailable") return { reason: "ServerUnavailable", message };
+  if (e.outcome === "invalid" && e.method !== "GetHost") return { reason: "InvalidSpec", message };
+  if (e.method === "AddHost" && e.outcome === "already-exists") {
+    return { reason: "AdoptionFailed", message };
   }
-  return { reason: "SyncFailed", message: e instanceof Error ? e.message : String(e) };
+  return { reason: FAILED_REASON[e.method] ?? "SyncFailed", message };
 }
 
-/** Status after a successful sync; lastSyncTime moves only when something changed. */
+/** The Synced=False reason by the call that failed. */
+const FAILED_REASON: Record<string, string> = {
+  AddHost: "CreateFailed",
+  SearchHosts: "AdoptionFailed",
+  GetHost: "PreflightReadFailed",
+  UpdateHost: "UpdateFailed",
+  DeleteHost: "DeleteFailed",
+};
+
+/** The Synced=True reason for what a sync did (Go's reasons; Adopted is ours). */
+const SYNCED_REASON: Record<EnsureAction, string> = {
+  created: "Created",
+  recreated: "Created",
+  adopted: "Adopted",
+  updated: "Updated",
+  unchanged: "AlreadyInSync",
+};
+
+/**
+ * Status after a successful sync; lastSyncTime moves only when something
+ * changed. A check that finds everything as it was keeps the condition as it
+ * stands (reason Created stays Created), so a periodic resync writes nothing.
+ */
 export function syncedStatus(
   prev: HostMappingStatus,
   entry: HostEntry,
   generation: number,
   now: Date,
-  wrote: boolean,
+  action: EnsureAction,
 ): HostMappingStatus {
+  const wrote = action !== "unchanged";
+  const same = !wrote && prev.phase === "Synced" && prev.hostId === entry.id &&
+    prev.hostVersion === entry.version;
+  const held = prev.conditions?.find((c) => c.type === "Synced");
+  const keep = same && held?.status === "True" && held.observedGeneration === generation;
+  const reason = keep ? held!.reason : SYNCED_REASON[action];
   const next: HostMappingStatus = {
     phase: "Synced",
     message: `host entry ${entry.id} is in sync`,
@@ -155,15 +195,29 @@ export function syncedStatus(
     conditions: setCondition(prev.conditions ?? [], {
       type: "Synced",
       status: "True",
-      reason: "Synced",
-      message: `${entry.hostname} -> ${entry.ipAddress} is in sync on router-hosts`,
+      reason,
+      message: keep ? held!.message : syncedMessage(action, entry),
       observedGeneration: generation,
     }, now),
   };
-  const same = !wrote && prev.phase === next.phase && prev.hostId === next.hostId &&
-    prev.hostVersion === next.hostVersion;
   next.lastSyncTime = same && prev.lastSyncTime ? prev.lastSyncTime : rfc3339(now);
   return next;
+}
+
+function syncedMessage(action: EnsureAction, entry: HostEntry): string {
+  const what = `${entry.hostname} -> ${entry.ipAddress}`;
+  switch (action) {
+    case "created":
+      return `host entry created on router-hosts: ${what}`;
+    case "recreated":
+      return `host entry was gone from router-hosts and was created again: ${what}`;
+    case "adopted":
+      return `our existing host entry on router-hosts was adopted: ${what}`;
+    case "updated":
+      return `host entry updated on router-hosts: ${what}`;
+    case "unchanged":
+      return `host entry already in sync on router-hosts: ${what}`;
+  }
 }
 
 /** Status after a failed sync; hostId is kept unless the entry is known to be gone. */
@@ -267,7 +321,7 @@ export class HostMappingReconciler {
         result.entry,
         current.generation,
         this.#now(),
-        result.action !== "unchanged",
+        result.action,
       );
       await this.#writeStatusIfChanged(current, next);
       this.#d.managed?.(key, true);
@@ -326,7 +380,7 @@ export class HostMappingReconciler {
         );
       }
     } catch (e) {
-      const { reason, message } = classifyError(e);
+      const { reason, message } = classifyError(e, "cleanup");
       const text = `cleanup of the host entry failed, finalizer kept: ${message}`;
       log.warn("cleanup failed", { reason, error: message, hostId: view.status.hostId });
       this.#d.events.event(regarding(view), "Warning", "SyncFailed", text);

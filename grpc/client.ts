@@ -11,7 +11,8 @@ import * as grpc from "@grpc/grpc-js";
 import { checkServerIdentity } from "node:tls";
 import { hostsPackageDefinition } from "../proto/mod.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
-import { diagnoseTls, isIpLiteral, type TlsMaterial } from "./tls.ts";
+import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
+import { diagnoseTls, secureContextOf, type TlsMaterial } from "./tls.ts";
 
 /** A host entry as the server holds it. */
 export interface HostEntry {
@@ -51,9 +52,9 @@ export type CallObserver = (method: string, code: string, seconds: number) => vo
 
 /** How to reach the server. */
 export interface ClientOptions {
-  /** host:port */
+  /** host:port, or a dns:, ipv4:, ipv6: or unix: target (see target.ts). */
   address: string;
-  /** The mTLS client identity; undefined means plaintext (--insecure). */
+  /** The TLS roots and client identity; undefined means plaintext (--insecure). */
   tls?: TlsMaterial;
   /** Deadline of each call in milliseconds (default 10 s). */
   deadlineMs?: number;
@@ -114,21 +115,10 @@ function hostsService(): grpc.ServiceClientConstructor {
   return serviceCtor;
 }
 
-/** Splits "host:port" / "[v6]:port"; throws on anything else. */
-export function parseAddress(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(address.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new Error(`"${address}" is not host:port`);
-  }
-  return { host: m[1] ?? m[2], port };
-}
-
 /** A typed, deadline-bound router-hosts client. */
 export class RouterHostsClient {
   readonly address: string;
-  readonly #host: string;
-  readonly #port: number;
+  readonly #target: ServerTarget;
   readonly #deadlineMs: number;
   readonly #idleTimeoutMs: number;
   readonly #observer?: CallObserver;
@@ -138,9 +128,7 @@ export class RouterHostsClient {
 
   constructor(options: ClientOptions) {
     this.address = options.address;
-    const { host, port } = parseAddress(options.address);
-    this.#host = host;
-    this.#port = port;
+    this.#target = parseTarget(options.address);
     this.#deadlineMs = options.deadlineMs ?? 10_000;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 5_000;
     this.#observer = options.observer;
@@ -157,23 +145,25 @@ export class RouterHostsClient {
       "grpc.client_idle_timeout_ms": this.#idleTimeoutMs,
     };
     let creds: grpc.ChannelCredentials;
-    const target = this.address;
+    const target = this.#target;
     if (material) {
-      const host = this.#host;
-      creds = grpc.credentials.createSsl(material.ca, material.key, material.cert, {
-        // The certificate must name the host we dial, IP literals included.
-        checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+      const name = target.tlsName;
+      creds = grpc.credentials.createFromSecureContext(secureContextOf(material), {
+        // The certificate must name the host we dial, IP literals included;
+        // a unix socket has no name, so only the chain is verified.
+        checkServerIdentity: (_name, cert) =>
+          name === undefined ? undefined : checkServerIdentity(name, cert),
       });
-      if (isIpLiteral(host)) {
+      if (name === undefined || isIpLiteral(name)) {
         // Deno refuses an IP address as TLS servername (SNI); present a
         // placeholder name and verify the IP SAN ourselves above.
         channelOptions["grpc.ssl_target_name_override"] = "router-hosts";
-        channelOptions["grpc.default_authority"] = this.address;
+        channelOptions["grpc.default_authority"] = name === undefined ? "localhost" : this.address;
       }
     } else {
       creds = grpc.credentials.createInsecure();
     }
-    return new (hostsService())(target, creds, channelOptions);
+    return new (hostsService())(target.grpcTarget, creds, channelOptions);
   }
 
   /**
@@ -311,7 +301,7 @@ export class RouterHostsClient {
       return this.#lastDiagnosis.text;
     }
     const budgetMs = Math.min(3_000, Math.max(250, deadline - now));
-    const text = await diagnoseTls(this.#host, this.#port, this.#tls!, budgetMs);
+    const text = await diagnoseTls(this.#target.probe, this.#target.tlsName, this.#tls!, budgetMs);
     this.#lastDiagnosis = { at: now, text };
     return text;
   }

@@ -1,6 +1,7 @@
 /**
  * Certificate rotation: when the mounted TLS files change (kubelet updates a
- * Secret volume by swapping its `..data` symlink), the new identity is read,
+ * Secret volume by swapping its `..data` symlink), the new roots and identity
+ * (whichever the TLS mode uses) are read,
  * checked and handed to the client; new connections use it, no restart. A
  * rotation to a broken pair is logged and the old identity kept.
  *
@@ -44,11 +45,16 @@ export async function watchTlsFiles(options: {
     if (next === fingerprint) return;
     fingerprint = next;
     options.apply(material);
-    log.info("client certificate rotated; new connections use it", {
-      certFingerprint: material.certFingerprint,
-      notAfter: material.certNotAfter,
-      trigger: why,
-    });
+    log.info(
+      material.cert
+        ? "client certificate rotated; new connections use it"
+        : "TLS roots changed; new connections use them",
+      {
+        certFingerprint: material.certFingerprint,
+        notAfter: material.certNotAfter,
+        trigger: why,
+      },
+    );
   };
   const schedule = (why: string) => {
     clearTimeout(timer);
@@ -56,7 +62,9 @@ export async function watchTlsFiles(options: {
   };
 
   const poll = setInterval(() => schedule("poll"), options.pollMs ?? POLL_MS);
-  const dirs = [...new Set([files.caPath, files.certPath, files.keyPath].map((p) => dirname(p)))];
+  const watched = [files.caPath, files.certPath, files.keyPath, files.systemRoots?.file]
+    .filter((p): p is string => p !== undefined);
+  const dirs = [...new Set(watched.map((p) => dirname(p)))];
   let watcher: Deno.FsWatcher | undefined;
   try {
     watcher = Deno.watchFs(dirs, { recursive: false });
@@ -80,5 +88,8 @@ export async function watchTlsFiles(options: {
 
 /** Identity of the material: a hash of the three files' contents. */
 function sameness(m: TlsMaterial): string {
-  return createHash("sha256").update(m.ca).update(m.cert).update(m.key).digest("hex");
+  const hash = createHash("sha256").update(m.ca);
+  if (m.cert) hash.update(m.cert);
+  if (m.key) hash.update(m.key);
+  return hash.digest("hex");
 }

@@ -1,35 +1,65 @@
 /**
- * The mTLS client identity: PEM files read and checked once at startup (and
- * again on rotation), and a diagnosis of TLS handshake failures that names
- * the cause and the flag to fix.
+ * The TLS client side: PEM files read and checked once at startup (and again
+ * on rotation), and a diagnosis of TLS handshake failures that names the
+ * cause and the flag to fix.
+ *
+ * Three modes, as the Go operator: `--tls-ca` alone (the server is verified
+ * against that CA, no client certificate), `--tls-cert` + `--tls-key` (a
+ * client certificate; the server is verified against the system roots), or
+ * all three (mutual TLS). TLS 1.3 is the minimum in every mode.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { join } from "node:path";
 import * as tls from "node:tls";
+import { isIpLiteral, type ProbeAddress } from "./target.ts";
 
-/** Paths of the client identity's PEM files (flags --tls-ca, --tls-cert, --tls-key). */
+/** The lowest TLS version the operator speaks, as the Go operator (tls.VersionTLS13). */
+export const MIN_TLS_VERSION = "TLSv1.3";
+
+/**
+ * Where the system roots are read from when `--tls-ca` is not given. Deno
+ * 2.9's node:tls under grpc-js trusts only its built-in Mozilla list (it
+ * ignores DENO_CERT and SSL_CERT_FILE there), so the operator reads the
+ * roots itself the way Go does: `SSL_CERT_FILE`, `SSL_CERT_DIR`, else the
+ * distribution's bundle.
+ */
+export interface SystemRoots {
+  /** `$SSL_CERT_FILE`: one PEM bundle, instead of the distribution's. */
+  file?: string;
+  /** `$SSL_CERT_DIR`: directories of PEM files (colon-separated in the variable). */
+  dirs?: string[];
+}
+
+/** Paths of the PEM files (flags --tls-ca, --tls-cert, --tls-key); a mode needs some of them. */
 export interface TlsFiles {
-  caPath: string;
-  certPath: string;
-  keyPath: string;
+  caPath?: string;
+  certPath?: string;
+  keyPath?: string;
+  /** Without caPath: where the system roots come from (default: the distribution's bundle). */
+  systemRoots?: SystemRoots;
 }
 
 /** The PEM contents, checked: certificates parse and the key belongs to the certificate. */
 export interface TlsMaterial {
+  /** The roots the server certificate is verified against: --tls-ca, or the system roots. */
   ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
+  /** Where `ca` came from, for messages: "--tls-ca" or "the system roots (<path>)". */
+  caSource: string;
+  /** The client certificate and key; absent with --tls-ca alone. */
+  cert?: Buffer;
+  key?: Buffer;
   /** SHA-256 fingerprint of the client certificate, for logs (never the key). */
-  certFingerprint: string;
+  certFingerprint?: string;
   /** Expiry of the client certificate. */
-  certNotAfter: Date;
+  certNotAfter?: Date;
 }
 
 /** A TLS file that cannot be used; the message names the flag and the file. */
 export class TlsConfigError extends Error {
-  /** The flag whose file is at fault, e.g. "--tls-cert". */
+  /** The flag (or variable) whose file is at fault, e.g. "--tls-cert". */
   readonly flag: string;
   constructor(flag: string, path: string, problem: string) {
     super(`${flag} ${path}: ${problem}`);
@@ -65,39 +95,105 @@ function parseCert(flag: string, path: string, pem: Buffer): X509Certificate {
   }
 }
 
-/** Reads and checks the three PEM files; throws {@link TlsConfigError} naming the bad one. */
+/** Go's crypto/x509 bundle locations on Linux, in its order. */
+const DISTRO_BUNDLES = [
+  "/etc/ssl/certs/ca-certificates.crt",
+  "/etc/pki/tls/certs/ca-bundle.crt",
+  "/etc/ssl/ca-bundle.pem",
+  "/etc/pki/tls/cacert.pem",
+  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+  "/etc/ssl/cert.pem",
+];
+
+/**
+ * The system roots as Go reads them: `SSL_CERT_FILE` (must be readable), the
+ * PEM files in `SSL_CERT_DIR`, else the first distribution bundle that
+ * exists; when there is none, the Mozilla list built into the runtime.
+ */
+async function loadSystemRoots(roots: SystemRoots): Promise<{ ca: Buffer; source: string }> {
+  const parts: Buffer[] = [];
+  const from: string[] = [];
+  if (roots.file) {
+    parts.push(await readPem("SSL_CERT_FILE", roots.file));
+    from.push(roots.file);
+  }
+  for (const dir of roots.dirs ?? []) {
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(dir)].filter((e) => !e.isDirectory).map((e) => e.name).sort();
+    } catch {
+      continue; // Go skips directories it cannot read.
+    }
+    for (const name of names) {
+      const bytes = await Deno.readFile(join(dir, name)).catch(() => undefined);
+      if (bytes && Buffer.from(bytes).toString("latin1").includes("-----BEGIN CERTIFICATE")) {
+        parts.push(Buffer.from(bytes));
+      }
+    }
+    from.push(dir);
+  }
+  if (!roots.file && !roots.dirs?.length) {
+    for (const path of DISTRO_BUNDLES) {
+      const bytes = await Deno.readFile(path).catch(() => undefined);
+      if (bytes) {
+        parts.push(Buffer.from(bytes));
+        from.push(path);
+        break;
+      }
+    }
+  }
+  if (parts.length === 0) {
+    return {
+      ca: Buffer.from(tls.rootCertificates.join("\n")),
+      source: "the system roots (the runtime's built-in Mozilla list)",
+    };
+  }
+  return {
+    ca: Buffer.concat(parts.flatMap((p) => [p, Buffer.from("\n")])),
+    source: `the system roots (${from.join(", ")})`,
+  };
+}
+
+/** Reads and checks the PEM files of the mode; throws {@link TlsConfigError} naming the bad one. */
 export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
   const read = await Promise.allSettled([
-    readPem("--tls-ca", files.caPath),
-    readPem("--tls-cert", files.certPath),
-    readPem("--tls-key", files.keyPath),
+    files.caPath ? readPem("--tls-ca", files.caPath) : loadSystemRoots(files.systemRoots ?? {}),
+    files.certPath ? readPem("--tls-cert", files.certPath) : undefined,
+    files.keyPath ? readPem("--tls-key", files.keyPath) : undefined,
   ]);
   // Report the first bad file in flag order, not whichever read failed first.
-  const [ca, cert, key] = read.map((r) => {
+  const [roots, cert, key] = read.map((r) => {
     if (r.status === "rejected") throw r.reason;
     return r.value;
-  });
-  parseCert("--tls-ca", files.caPath, ca);
-  const x509 = parseCert("--tls-cert", files.certPath, cert);
+  }) as [Buffer | { ca: Buffer; source: string }, Buffer | undefined, Buffer | undefined];
+  let material: TlsMaterial;
+  if (Buffer.isBuffer(roots)) {
+    parseCert("--tls-ca", files.caPath!, roots);
+    material = { ca: roots, caSource: "--tls-ca" };
+  } else {
+    material = { ca: roots.ca, caSource: roots.source };
+  }
+  if (!cert || !key) return material;
+  const x509 = parseCert("--tls-cert", files.certPath!, cert);
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (e) {
     throw new TlsConfigError(
       "--tls-key",
-      files.keyPath,
+      files.keyPath!,
       `not a valid PEM private key (${(e as Error).message})`,
     );
   }
   if (!x509.checkPrivateKey(privateKey)) {
     throw new TlsConfigError(
       "--tls-key",
-      files.keyPath,
+      files.keyPath!,
       `private key does not match the certificate in ${files.certPath}`,
     );
   }
   return {
-    ca,
+    ...material,
     cert,
     key,
     certFingerprint: x509.fingerprint256,
@@ -105,9 +201,19 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
   };
 }
 
-/** True when `host` is an IPv4 or IPv6 literal. */
-export function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+/**
+ * The secure context of every connection to router-hosts: the roots, the
+ * client identity if any, TLS 1.3 at least. Deno 2.9 honours minVersion on
+ * a context handed to grpc-js (a TLS 1.2-only server is refused with a
+ * protocol_version alert), which grpc-js' createSsl cannot set.
+ */
+export function secureContextOf(material: TlsMaterial): tls.SecureContext {
+  return tls.createSecureContext({
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    minVersion: MIN_TLS_VERSION,
+  });
 }
 
 /**
@@ -125,14 +231,14 @@ export function isIpLiteral(host: string): boolean {
  * counts only an answer as acceptance.
  */
 export async function diagnoseTls(
-  host: string,
-  port: number,
+  address: ProbeAddress,
+  tlsName: string | undefined,
   material: TlsMaterial,
   timeoutMs = 3000,
 ): Promise<string | undefined> {
-  const probe = await probeTls(host, port, material, timeoutMs);
+  const probe = await probeTls(address, tlsName, material, timeoutMs);
   if (probe.error) return explainTlsError(probe.error);
-  const serverProblem = checkServerCertificate(host, material, probe);
+  const serverProblem = checkServerCertificate(tlsName, material, probe);
   if (serverProblem) return `TLS: ${serverProblem}`;
   switch (probe.after) {
     case "answered":
@@ -166,8 +272,8 @@ const HTTP2_PREFACE = Buffer.concat([
 ]);
 
 function probeTls(
-  host: string,
-  port: number,
+  address: ProbeAddress,
+  tlsName: string | undefined,
   material: TlsMaterial,
   timeoutMs: number,
 ): Promise<TlsProbe> {
@@ -175,13 +281,13 @@ function probeTls(
     const probe: TlsProbe = {};
     let settled = false;
     const socket = tls.connect({
-      host,
-      port,
+      ...address,
       ca: material.ca,
       cert: material.cert,
       key: material.key,
-      servername: isIpLiteral(host) ? undefined : host,
-      minVersion: "TLSv1.2",
+      // Deno refuses an IP address as SNI; a socket has no name at all.
+      servername: tlsName && !isIpLiteral(tlsName) ? tlsName : undefined,
+      minVersion: MIN_TLS_VERSION,
       ALPNProtocols: ["h2"],
       // Verified in checkServerCertificate, which names the cause. Deno
       // checks the name even with rejectUnauthorized false, so skip it here.
@@ -222,7 +328,7 @@ function probeTls(
 
 /** Why the server certificate is not acceptable for `host`, or undefined when it is. */
 function checkServerCertificate(
-  host: string,
+  host: string | undefined,
   material: TlsMaterial,
   probe: TlsProbe,
 ): string | undefined {
@@ -241,10 +347,16 @@ function checkServerCertificate(
     if (!caCertificates(material.ca).some((ca) => issuedBy(cert, ca))) {
       return `server certificate signed by unknown authority (issuer ${
         oneLine(cert.issuer)
-      } is not in --tls-ca) — check --tls-ca`;
+      } is not in ${material.caSource}) — ${
+        material.caSource === "--tls-ca"
+          ? "check --tls-ca"
+          : "give the CA that signed it with --tls-ca, or add it to the system roots"
+      }`;
     }
     return explainTlsError(new Error(probe.authorizationError)).replace(/^TLS: /, "");
   }
+  // A unix socket has no name to compare: the chain alone decides.
+  if (host === undefined) return undefined;
   const named = isIpLiteral(host) ? cert.checkIP(host) : cert.checkHost(host);
   if (!named) {
     return `server certificate does not name ${host} (it names ${
@@ -262,6 +374,9 @@ function checkServerCertificate(
  */
 function clientCertificateRefusal(material: TlsMaterial, afterError?: Error): string {
   const said = afterError ? ` (${afterError.message})` : "";
+  if (!material.cert) {
+    return `server requires a client certificate and none is configured — give --tls-cert and --tls-key (mutual TLS)${said}`;
+  }
   const cert = new X509Certificate(material.cert);
   const now = Date.now();
   const notAfter = new Date(cert.validTo);
@@ -315,6 +430,14 @@ function oneLine(name: string): string {
 export function explainTlsError(error: Error): string {
   const text = `${(error as { code?: string }).code ?? ""} ${error.message}`;
   const rules: [RegExp, string][] = [
+    [
+      /ALERT_CERTIFICATE_REQUIRED|alert certificate required|alert: ?CertificateRequired|PEER_DID_NOT_RETURN_A_CERTIFICATE/i,
+      "TLS: server requires a client certificate — give --tls-cert and --tls-key (mutual TLS), or check them",
+    ],
+    [
+      /ALERT_PROTOCOL_VERSION|alert protocol version|alert: ?ProtocolVersion|UNSUPPORTED_PROTOCOL|unsupported protocol|no protocols available/i,
+      "TLS: the server does not offer TLS 1.3, the minimum the operator accepts (as the Go operator) — upgrade the server's TLS",
+    ],
     [
       /ALERT_CERTIFICATE_EXPIRED|alert certificate expired|alert: ?CertificateExpired/i,
       "TLS: server rejected the client certificate as expired — renew --tls-cert",

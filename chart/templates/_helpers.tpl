@@ -42,15 +42,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The ServiceAccount: ours when created, else the one named, else the namespace's "default" (as the Go chart). */}}
 {{- define "router-hosts-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "router-hosts-operator.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
-{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
 
+{{/*
+The operator image. A values file written for the router-hosts server (or
+copied from its chart) may name the server image; that image would start
+with the operator's arguments and crash-loop, so it is refused here.
+*/}}
 {{- define "router-hosts-operator.image" -}}
+{{- if regexMatch "(^|/)router-hosts$" .Values.image.repository }}
+{{- fail (printf "image.repository is %q, the router-hosts server image, not the operator: set image.repository to ghcr.io/fzymgc-house/router-hosts-operator (or remove it to use the chart's default)" .Values.image.repository) }}
+{{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}

@@ -24,16 +24,28 @@ Deno.test("startup errors: exit 2 with one line naming the flag", async (t) => {
       `--tls-key=${leaf.keyPath}`,
     ];
 
-    const cases: [string, string[], RegExp][] = [
+    const cases: [string, string[], RegExp, Record<string, string>?][] = [
       ["unknown flag", ["--bogus=1"], /unknown flag --bogus/],
       ["bad value", [...tls, "--max-concurrent-reconciles=zero"], /--max-concurrent-reconciles/],
       ["bad address", [...tls, "--server-address=no-port"], /--server-address: want host:port/],
       [
-        "partial TLS flags",
-        [`--tls-ca=${ca.certPath}`],
-        /incomplete TLS flags: --tls-cert, --tls-key missing/,
+        "a client certificate without its key",
+        [`--tls-ca=${ca.certPath}`, `--tls-cert=${leaf.certPath}`],
+        /--tls-cert needs --tls-key/,
       ],
-      ["no TLS and no --insecure", [], /mTLS needs --tls-ca, --tls-cert and --tls-key/],
+      ["no TLS and no --insecure", [], /TLS needs --tls-ca .* or --insecure/],
+      ["unknown target scheme", [...tls, "--server-address=xds:///r"], /unsupported target scheme/],
+      [
+        "a unix socket the process may not open",
+        ["--insecure", "--server-address=unix:///tmp/router-hosts.sock"],
+        /--server-address unix:\/\/\/tmp\/router-hosts.sock: .*needs write permission.*\/run or \/var\/run/,
+      ],
+      [
+        "unreadable SSL_CERT_FILE without --tls-ca",
+        [`--tls-cert=${leaf.certPath}`, `--tls-key=${leaf.keyPath}`],
+        /SSL_CERT_FILE \/nonexistent\/roots.pem: cannot read: file not found/,
+        { SSL_CERT_FILE: "/nonexistent/roots.pem" },
+      ],
       [
         "unreadable PEM",
         [...tls, "--tls-ca=/nonexistent/ca.crt"],
@@ -51,9 +63,9 @@ Deno.test("startup errors: exit 2 with one line naming the flag", async (t) => {
       ], /--tls-key .*: private key does not match the certificate/],
       ["no kubeconfig", [...tls], /kubeconfig: .*\/nonexistent\/kubeconfig/],
     ];
-    for (const [name, args, pattern] of cases) {
+    for (const [name, args, pattern, env] of cases) {
       await t.step(name, async () => {
-        const r = await runOperator(args);
+        const r = await runOperator(args, 30_000, env);
         assertEquals(r.code, 2, `exit code; stderr: ${r.stderr}`);
         const lines = r.stderr.trimEnd().split("\n");
         assertEquals(lines.length, 1, `one line on stderr, got: ${r.stderr}`);

@@ -2,8 +2,9 @@
  * An in-memory stand-in for the router-hosts server, for the controllers'
  * unit tests only (the e2e tests use the test bed's server): ids, versions
  * bumped once per field present in an update (as the server does),
- * duplicate detection, version conflicts, a loose search, impossible ids,
- * and an outage switch. Every call is logged in `calls`.
+ * duplicate detection, version conflicts (UpdateHost, and DeleteHost when
+ * given an expected version), a loose search, impossible ids,
+ * an outage switch and per-method failures. Every call is logged in `calls`.
  *
  * @module
  */
@@ -19,6 +20,8 @@ export class FakeHosts implements SourceHostsApi {
   calls: string[] = [];
   /** Every call fails UNAVAILABLE while true. */
   down = false;
+  /** Calls of these methods fail with this gRPC status code (e.g. INTERNAL). */
+  failing = new Map<string, number>();
   /** Versions bumped behind the caller's back before the next updates. */
   interfere = 0;
   #next = 1;
@@ -31,6 +34,8 @@ export class FakeHosts implements SourceHostsApi {
   #call(method: string, id?: string): void {
     this.calls.push(method);
     if (this.down) throw this.#err(status.UNAVAILABLE, method, "connection refused");
+    const code = this.failing.get(method);
+    if (code !== undefined) throw this.#err(code, method, "internal server error");
     if (id !== undefined && !/^[0-9A-Z]{26}$/.test(id)) {
       throw this.#err(status.INVALID_ARGUMENT, method, `invalid ID "${id}": bad data size`);
     }
@@ -103,9 +108,27 @@ export class FakeHosts implements SourceHostsApi {
     });
   }
 
-  deleteHost(id: string): Promise<void> {
+  /** Unconditional without `expectedVersion`; with it, checked as the server checks it. */
+  deleteHost(id: string, expectedVersion?: string): Promise<void> {
     return this.#run("DeleteHost", id, () => {
-      if (!this.entries.delete(id)) throw this.#err(status.NOT_FOUND, "DeleteHost", "not found");
+      const e = this.#get("DeleteHost", id);
+      if (expectedVersion !== undefined) {
+        if (!/^\d+$/.test(expectedVersion)) {
+          throw this.#err(
+            status.INVALID_ARGUMENT,
+            "DeleteHost",
+            `invalid expected_version "${expectedVersion}"`,
+          );
+        }
+        if (expectedVersion !== e.version) {
+          throw this.#err(
+            status.ABORTED,
+            "DeleteHost",
+            `delete host: version conflict on ${id}: expected ${expectedVersion}, got ${e.version}`,
+          );
+        }
+      }
+      this.entries.delete(id);
     });
   }
 

@@ -18,6 +18,7 @@ export const OPERATOR_PERMISSIONS = [
   "--allow-read",
   "--allow-env",
   "--allow-sys",
+  "--allow-write=/run,/var/run",
 ];
 
 /** Path of the entry point. */
@@ -30,6 +31,8 @@ export interface OperatorOptions {
   routerHosts: RouterHostsTestbed;
   /** More flags (they come after the defaults, so they win). */
   args?: string[];
+  /** More Deno permissions, e.g. `--allow-write=<socket>` for a unix socket elsewhere. */
+  permissions?: string[];
   /** Extra environment. */
   env?: Record<string, string>;
   /** Name in log dumps (default "operator"). */
@@ -70,6 +73,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   const args = [
     "run",
     ...OPERATOR_PERMISSIONS,
+    ...(o.permissions ?? []),
     MAIN,
     `--kubeconfig=${o.kubeconfigPath}`,
     `--server-address=${rh.address}`,
@@ -153,11 +157,12 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
 export async function runOperator(
   args: string[],
   timeoutMs = 30_000,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...OPERATOR_PERMISSIONS, MAIN, ...args],
     cwd: ROOT,
-    env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig" },
+    env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig", ...env },
     stdin: "null",
     signal: AbortSignal.timeout(timeoutMs),
   }).output();

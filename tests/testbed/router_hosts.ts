@@ -22,6 +22,14 @@ export interface RouterHostsOptions {
   startTimeoutMs?: number;
   /** Keep the temp dir after dispose(); also when TESTBED_KEEP=1. */
   keepDir?: boolean;
+  /**
+   * false: serve TLS without asking for a client certificate (clients that
+   * verify the server only). The real server always asks, so this runs the
+   * emulator with `--no-client-auth`. Default true.
+   */
+  clientAuth?: boolean;
+  /** Also serve on a unix socket (`socketPath`); the emulator only. */
+  unixSocket?: boolean;
 }
 
 /** One line of the generated hosts file. */
@@ -44,6 +52,10 @@ export interface RouterHostsTestbed {
   readonly address: string;
   /** The TCP port (bound on 127.0.0.1). */
   readonly port: number;
+  /** The unix socket it also serves on, with `unixSocket: true`. */
+  readonly socketPath?: string;
+  /** False when it does not ask for client certificates (`clientAuth: false`). */
+  readonly clientAuth: boolean;
   /** Which implementation serves. */
   readonly kind: "real" | "emulator";
   /** Why that implementation was chosen. */
@@ -147,8 +159,21 @@ let announced = false;
 
 /** Starts router-hosts (real or emulator) with fresh PKI, database and hosts file. */
 export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<RouterHostsTestbed> {
-  const choice = await choose(opts.kind);
-  if (!announced) {
+  const clientAuth = opts.clientAuth ?? true;
+  const emulatorOnly = !clientAuth
+    ? "the real server always asks for a client certificate (clientAuth: false)"
+    : opts.unixSocket
+    ? "the real server does not serve on a unix socket (unixSocket: true)"
+    : undefined;
+  if (emulatorOnly && opts.kind === "real") {
+    throw new Error(`the test requires the real router-hosts server, but ${emulatorOnly}`);
+  }
+  const choice = emulatorOnly
+    ? { kind: "emulator" as const, why: emulatorOnly }
+    : await choose(opts.kind);
+  if (emulatorOnly) {
+    progress(`router-hosts: using the EMULATOR for this test: ${emulatorOnly}`);
+  } else if (!announced) {
     announced = true;
     progress(
       choice.kind === "real"
@@ -175,6 +200,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
   ]);
 
   const port = freePort();
+  const socketPath = opts.unixSocket ? join(dir, "router-hosts.sock") : undefined;
   const hostsFilePath = join(dir, "hosts");
   const configPath = join(dir, "server.toml");
   const logPath = join(dir, "router-hosts.log");
@@ -200,7 +226,14 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
 
   const [command, args] = choice.kind === "real"
     ? [choice.path, ["serve", "--config", configPath]]
-    : ["node", [await emulatorBundle(), "serve", "--config", configPath]];
+    : ["node", [
+      await emulatorBundle(),
+      "serve",
+      "--config",
+      configPath,
+      ...(clientAuth ? [] : ["--no-client-auth"]),
+      ...(socketPath ? ["--unix-socket", socketPath] : []),
+    ]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
 
   let proc: ManagedProcess | undefined;
@@ -258,6 +291,8 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
   return {
     address: `localhost:${port}`,
     port,
+    socketPath,
+    clientAuth,
     kind: choice.kind,
     why: choice.why,
     caPath: ca.certPath,

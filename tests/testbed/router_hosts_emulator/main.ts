@@ -8,6 +8,10 @@
  *
  *     deno run -A tests/testbed/router_hosts_emulator/main.ts serve --config server.toml
  *
+ * Two test-bed options the real server does not have: `--no-client-auth`
+ * (TLS without asking for a client certificate, for clients that verify the
+ * server only) and `--unix-socket PATH` (also serve on a unix socket).
+ *
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
@@ -29,7 +33,8 @@ import {
   type StoreSnapshot,
 } from "./store.ts";
 
-const USAGE = "usage: main.ts serve --config <server.toml>";
+const USAGE =
+  "usage: main.ts serve --config <server.toml> [--no-client-auth] [--unix-socket <path>]";
 
 /** The real server waits this long for in-flight RPCs on SIGTERM/SIGINT. */
 const GRACEFUL_SHUTDOWN_MS = 30_000;
@@ -319,11 +324,14 @@ function writeHostsFile(path: string, entries: HostEntry[]): void {
  * subclass push new secure-context options to the listening server.
  */
 class ReloadableServerCredentials extends grpc.ServerCredentials {
-  /** Credentials serving `context` (CA, certificate, key). */
-  constructor(context: SecureContextOptions) {
+  /**
+   * Credentials serving `context` (CA, certificate, key); `clientAuth` false
+   * (test beds only) does not ask for a client certificate.
+   */
+  constructor(context: SecureContextOptions, clientAuth = true) {
     const serverOptions: SecureServerOptions = {
-      requestCert: true,
-      rejectUnauthorized: true,
+      requestCert: clientAuth,
+      rejectUnauthorized: clientAuth,
       minVersion: "TLSv1.3",
     };
     super(serverOptions, context);
@@ -617,7 +625,15 @@ function bind(server: grpc.Server, address: string, credentials: grpc.ServerCred
   });
 }
 
-async function serve(configPath: string): Promise<void> {
+/** Test-bed options the real server does not have. */
+interface ServeOptions {
+  /** Ask for and verify a client certificate (the real server always does). */
+  clientAuth: boolean;
+  /** Also serve on this unix socket. */
+  unixSocket?: string;
+}
+
+async function serve(configPath: string, options: ServeOptions): Promise<void> {
   const config = loadConfig(configPath);
   const store = openDatabase(config.databasePath);
   try {
@@ -641,7 +657,7 @@ async function serve(configPath: string): Promise<void> {
   }
   let credentials: ReloadableServerCredentials;
   try {
-    credentials = new ReloadableServerCredentials(readTlsContext(config, ca));
+    credentials = new ReloadableServerCredentials(readTlsContext(config, ca), options.clientAuth);
   } catch (e) {
     throw new FatalError(`configure TLS: ${(e as Error).message}`);
   }
@@ -650,12 +666,18 @@ async function serve(configPath: string): Promise<void> {
   const definition = hostsPackageDefinition()["router_hosts.v1.HostsService"];
   server.addService(definition as grpc.ServiceDefinition, hostsService(store, config));
   const port = await bind(server, config.bindAddress, credentials);
+  if (options.unixSocket) {
+    fs.rmSync(options.unixSocket, { force: true });
+    await bind(server, `unix:${options.unixSocket}`, credentials);
+  }
   enforcePingPolicy(server);
 
   const host = config.bindAddress.slice(0, config.bindAddress.lastIndexOf(":"));
   log(
     `serving on ${host}:${port} (router-hosts v0.13.0 protocol emulator, not the real server; ` +
-      `database ${config.databasePath}, hosts file ${config.hostsFilePath})`,
+      `database ${config.databasePath}, hosts file ${config.hostsFilePath})` +
+      (options.unixSocket ? `, and on unix:${options.unixSocket}` : "") +
+      (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)"),
   );
 
   process.on("SIGHUP", () => {
@@ -696,7 +718,12 @@ export async function main(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args,
-      options: { config: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        "no-client-auth": { type: "boolean" },
+        "unix-socket": { type: "string" },
+      },
       allowPositionals: true,
     });
   } catch (e) {
@@ -716,7 +743,10 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    await serve(parsed.values.config);
+    await serve(parsed.values.config, {
+      clientAuth: !parsed.values["no-client-auth"],
+      unixSocket: parsed.values["unix-socket"],
+    });
     return 0;
   } catch (e) {
     if (!(e instanceof FatalError)) throw e;
