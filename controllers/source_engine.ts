@@ -33,6 +33,17 @@
  * comment and tags: an annotation copied along with a manifest never lets
  * the copy update or delete the original's entries.
  *
+ * Policy (policy.ts) applies here, so every source gets it: hostnames
+ * outside the domain filter are neither written nor deleted (one
+ * `DomainFiltered` Event per object); upsert-only adds no finalizer and
+ * deletes nothing; `on-delete: retain` keeps the entries of a deleted object
+ * (tagged `retained`, so the orphan sweep leaves them); with an owner id
+ * every entry carries `owner:<id>` and entries of another owner are never
+ * touched. An entry of our ip+hostname that another of our objects (or
+ * another installation) holds is a hostname conflict: the holder keeps it,
+ * this object gets one `HostnameConflict` Warning Event, is not retried,
+ * and waits on the {@link ConflictBoard} until the holder deletes the entry.
+ *
  * Each kind has its own informer, queue and controller, so objects of two
  * kinds with the same namespace/name never shadow each other. Kinds whose
  * comments are the same (IngressRoute and IngressRouteTCP: the Go format has
@@ -58,6 +69,19 @@ import {
   type TrackedHost,
 } from "./host_ids.ts";
 import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import {
+  ConflictBoard,
+  DEFAULT_POLICY,
+  deletesOnDelete,
+  domainAllowed,
+  entryTags,
+  isOperatorEntry,
+  mayDelete,
+  type Policy,
+  RETAINED_TAG,
+  splitByDomain,
+  withOwner,
+} from "./policy.ts";
 import {
   type Claims,
   type DesiredHosts,
@@ -90,6 +114,14 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   tracked?: (key: string, count: number) => void;
   /** Hostnames of one object handled concurrently (default {@link HOST_CONCURRENCY}). */
   concurrency?: number;
+  /** Domain filter, policy and owner id; {@link DEFAULT_POLICY} when omitted. */
+  policy?: Policy;
+  /** Where conflict losers wait for a hostname; shared by every controller of the process. */
+  conflicts?: ConflictBoard;
+  /** Enqueues `key` (a conflict's loser, when the hostname it waits for is released). */
+  wake?: (key: string) => void;
+  /** Reports how many hostnames of a key another object holds (router_hosts_hostname_conflicts). */
+  conflicting?: (key: string, count: number) => void;
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
@@ -134,10 +166,16 @@ export class SourceReconciler<V extends SourceView> {
   readonly #reported = new Map<string, string>();
   /** Objects (uid) already told they have no IP, until they get one. */
   readonly #noIPWarned = new Set<string>();
+  /** Hostnames last reported in conflict per key: one HostnameConflict Event per change. */
+  readonly #conflictsReported = new Map<string, string>();
+  readonly #policy: Policy;
+  readonly #board: ConflictBoard;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
     this.#s = deps.source;
+    this.#policy = deps.policy ?? DEFAULT_POLICY;
+    this.#board = deps.conflicts ?? new ConflictBoard();
   }
 
   /** Drops what is remembered about a key whose object is gone. */
@@ -145,6 +183,26 @@ export class SourceReconciler<V extends SourceView> {
     this.#unrecorded.delete(key);
     this.#reported.delete(key);
     if (uid) this.#noIPWarned.delete(uid);
+    this.#setConflicts(key, []);
+  }
+
+  /** The entry of the source with the owner rule: what we may adopt, update and delete. */
+  #owns(comment: string) {
+    return withOwner(this.#policy, ownsEntry(comment, this.#s.adoptTags));
+  }
+
+  #waiter(key: string): string {
+    return `${this.#s.controller}/${key}`;
+  }
+
+  /** Records the hostnames of `key` that another object holds, and waits for them. */
+  #setConflicts(key: string, hostnames: readonly string[]): void {
+    this.#board.forget(this.#waiter(key));
+    if (hostnames.length === 0) this.#conflictsReported.delete(key);
+    for (const h of hostnames) {
+      this.#board.wait(h, this.#waiter(key), () => this.#d.wake?.(key));
+    }
+    this.#d.conflicting?.(key, hostnames.length);
   }
 
   /** Level-triggered: reads the cached object and makes the server match it. */
@@ -165,7 +223,7 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = this.#s.desiredHosts(view);
+    const desired = this.#filtered(this.#s.desiredHosts(view));
     this.#reportProblems(key, view, desired, log);
     const ingress = await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
@@ -175,20 +233,26 @@ export class SourceReconciler<V extends SourceView> {
     this.#noIPWarned.delete(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
-    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
     const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
     const plan = planSync(tracked, desired.hosts);
     // Part of the object that does not read may still name hosts we track:
     // keep them until it reads again rather than delete entries a typo hid.
-    const stale = desired.incomplete ? [] : plan.stale;
-    const kept: TrackedHost[] = desired.incomplete ? [...plan.stale] : [];
+    // Upsert-only deletes nothing, and names outside the domain filter are
+    // not ours to delete.
+    const keep = (t: TrackedHost) =>
+      desired.incomplete || !mayDelete(this.#policy) || !domainAllowed(this.#policy, t.hostname);
+    const stale = plan.stale.filter((t) => !keep(t));
+    const kept: TrackedHost[] = plan.stale.filter(keep);
     if (plan.ensure.length === 0 && stale.length === 0 && recorded === serializeHostIds(kept)) {
       this.#d.tracked?.(key, kept.length);
+      this.#setConflicts(key, []);
       return {};
     }
 
-    const current = await ensureFinalizer();
+    // Upsert-only never deletes, so it needs no finalizer.
+    const current = mayDelete(this.#policy) ? await ensureFinalizer() : view;
     const failures: HostFailure[] = [];
     const next: TrackedHost[] = [...kept];
     const actions = new Map<EnsureAction, string[]>();
@@ -207,7 +271,13 @@ export class SourceReconciler<V extends SourceView> {
         try {
           const result = await ensureHost(
             this.#d.hosts,
-            { ipAddress: ingress.ip, hostname, comment, aliases: [], tags: [...this.#s.tags] },
+            {
+              ipAddress: ingress.ip,
+              hostname,
+              comment,
+              aliases: [],
+              tags: entryTags(this.#policy, this.#s.tags),
+            },
             knownId,
             owns,
             { knownMustBeOwned: true },
@@ -238,6 +308,7 @@ export class SourceReconciler<V extends SourceView> {
       try {
         if (await deleteHost(this.#d.hosts, id, owns)) {
           deleted.push(hostname);
+          this.#board.release(hostname);
           log.info("host entry deleted: hostname no longer wanted", { hostname, hostId: id });
         } else {
           log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -277,9 +348,60 @@ export class SourceReconciler<V extends SourceView> {
         tracked: next.length,
       });
     }
-    if (failures.length > 0) this.#fail(current, failures, ops.length, log);
+    const conflicts = failures.filter((f) =>
+      f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
+    );
+    this.#reportConflicts(key, current, conflicts, log);
+    const rest = failures.filter((f) => !conflicts.includes(f));
+    if (rest.length > 0) this.#fail(current, rest, ops.length, log);
     if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
     return {};
+  }
+
+  /** Names outside the domain filter leave `desired`, with one problem (one Event) for all. */
+  #filtered(desired: DesiredHosts): DesiredHosts {
+    const { managed, skipped } = splitByDomain(this.#policy, desired.hosts);
+    if (skipped.length === 0) return desired;
+    const problem = {
+      reason: "DomainFiltered",
+      message:
+        `${skipped.length} hostname(s) are outside this operator's domains and are neither ` +
+        `written to nor deleted from router-hosts: ${
+          listSome(skipped.map((s) => `${s.hostname} (${s.why})`))
+        }`,
+      fields: { hostnames: skipped.map((s) => s.hostname) },
+    };
+    return { ...desired, hosts: managed, problems: [...desired.problems, problem] };
+  }
+
+  /**
+   * Hostnames another object holds: the holder keeps the entry (never
+   * updated or deleted here); one Warning Event per change of the set; no
+   * retry — the key waits until the holder releases a name.
+   */
+  #reportConflicts(key: string, view: V, conflicts: HostFailure[], log: Logger): void {
+    const hostnames = conflicts.map((f) => f.hostname).sort();
+    this.#setConflicts(key, hostnames);
+    if (hostnames.length === 0) return;
+    const seen = hostnames.join(",");
+    if (this.#conflictsReported.get(key) === seen) return;
+    this.#conflictsReported.set(key, seen);
+    const holders = conflicts.map((f) => {
+      const e = (f.error as AdoptionRefusedError).entry;
+      return `${f.hostname} (held by ${JSON.stringify(e.comment ?? "")}${
+        e.tags.filter((t) => t.startsWith("owner:")).map((t) => ` ${t}`).join("")
+      }, entry ${e.id})`;
+    });
+    log.warn("hostname conflict: another object holds these entries; waiting for it to let go", {
+      hostnames,
+    });
+    this.#d.events.event(
+      this.#regarding(view),
+      "Warning",
+      "HostnameConflict",
+      `${hostnames.length} hostname(s) are already held by another object; that object keeps ` +
+        `them and this one takes over when it lets them go: ${listSome(holders)}`,
+    );
   }
 
   /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
@@ -390,10 +512,14 @@ export class SourceReconciler<V extends SourceView> {
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const comment = this.#s.comment(view.namespace, view.name);
-    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
     const spared = (t: TrackedHost) =>
-      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase());
+      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase()) ||
+      !domainAllowed(this.#policy, t.hostname);
+    if (!deletesOnDelete(this.#policy, view.retain === true)) {
+      return await this.#retain(key, view, comment, claims, log);
+    }
     const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
 
     const failures: HostFailure[] = [];
@@ -406,6 +532,7 @@ export class SourceReconciler<V extends SourceView> {
         if (spared(t)) return;
         try {
           if (await deleteHost(this.#d.hosts, t.id, owns)) {
+            this.#board.release(t.hostname);
             log.info("host entry deleted", { hostname: t.hostname, hostId: t.id });
           } else {
             log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -454,6 +581,60 @@ export class SourceReconciler<V extends SourceView> {
     log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
     this.#d.tracked?.(key, 0);
     this.#unrecorded.delete(key);
+    this.#setConflicts(key, []);
+    return {};
+  }
+
+  /**
+   * Deletion under upsert-only or `on-delete: retain`: the entries stay and
+   * the finalizer goes at once. Each tracked entry is tagged `retained`
+   * (best effort: a failure is logged, never holds the finalizer), so the
+   * orphan sweep leaves it; an object of the same name adopts it again.
+   */
+  async #retain(
+    key: string,
+    view: V,
+    comment: string,
+    claims: Claims,
+    log: Logger,
+  ): Promise<Outcome> {
+    const why = mayDelete(this.#policy)
+      ? `annotation router-hosts.fzymgc.house/on-delete: retain`
+      : "--policy=upsert-only";
+    let kept = 0;
+    try {
+      const { tracked } = await this.#tracked(key, view, comment, claims, log);
+      const owns = this.#owns(comment);
+      await forEachLimit(tracked, this.#d.concurrency ?? HOST_CONCURRENCY, undefined, async (t) => {
+        try {
+          const entry = await this.#d.hosts.getHost(t.id);
+          if (!owns(entry)) return;
+          kept++;
+          if (entry.tags.includes(RETAINED_TAG)) return;
+          await this.#d.hosts.updateHost({
+            id: entry.id,
+            expectedVersion: entry.version,
+            tags: [...entry.tags, RETAINED_TAG],
+          });
+        } catch (e) {
+          log.warn("could not tag a retained entry; the orphan sweep may delete it", {
+            hostname: t.hostname,
+            hostId: t.id,
+            error: errorText(e),
+          });
+        }
+      });
+    } catch (e) {
+      log.warn("could not read this object's entries to tag them retained", {
+        error: errorText(e),
+      });
+    }
+    log.info(`object deleted; its host entries are kept (${why}); removing the finalizer`, {
+      kept,
+    });
+    this.#d.tracked?.(key, 0);
+    this.#unrecorded.delete(key);
+    this.#setConflicts(key, []);
     return {};
   }
 
