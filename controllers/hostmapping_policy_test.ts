@@ -30,11 +30,22 @@ class FakeKube {
   }
   request<T>(opts: RequestOptions): Promise<T> {
     this.writes++;
-    const body = opts.body as { metadata?: Record<string, unknown>; status?: unknown };
     const md = this.obj.metadata!;
-    if (body.metadata && "finalizers" in body.metadata) {
-      md.finalizers = body.metadata.finalizers as string[];
+    if (Array.isArray(opts.body)) {
+      // The finalizer JSON Patch (k8s/finalizer.ts): its add and remove ops.
+      for (const op of opts.body as { op: string; path: string; value?: unknown }[]) {
+        if (op.op === "add" && op.path === "/metadata/finalizers") {
+          md.finalizers = op.value as string[];
+        } else if (op.op === "add") md.finalizers = [...md.finalizers ?? [], op.value as string];
+        else if (op.op === "remove") {
+          const i = Number(op.path.split("/").at(-1));
+          md.finalizers = md.finalizers!.filter((_, j) => j !== i);
+        }
+      }
+      md.resourceVersion = String(Number(md.resourceVersion) + 1);
+      return Promise.resolve(structuredClone(this.obj) as T);
     }
+    const body = opts.body as { metadata?: Record<string, unknown>; status?: unknown };
     if (body.status) this.obj.status = body.status as Record<string, unknown>;
     md.resourceVersion = String(Number(md.resourceVersion) + 1);
     return Promise.resolve(structuredClone(this.obj) as T);

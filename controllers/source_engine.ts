@@ -53,12 +53,9 @@
  * @module
  */
 import type { Outcome } from "../k8s/controller.ts";
-import { TerminalError } from "../k8s/controller.ts";
-import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
+import type { EventRecorder } from "../k8s/events.ts";
 import { finalize } from "../k8s/finalizer.ts";
 import type { ObjectWriter } from "../k8s/object_writer.ts";
-import { apiVersionOf } from "../k8s/resource.ts";
-import { fingerprint } from "../k8s/view.ts";
 import type { Logger } from "../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
@@ -92,7 +89,7 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import { isTerminal, syncFailure } from "./sync_error.ts";
+import { type HostFailure, listSome, SourceEvents } from "./source_events.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -138,23 +135,9 @@ async function forEachLimit<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** "a, b, c and 7 more". */
-function listSome(xs: readonly string[], max = 5): string {
-  const head = xs.slice(0, max).join(", ");
-  return xs.length > max ? `${head} and ${xs.length - max} more` : head;
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-interface HostFailure {
-  hostname: string;
-  error: unknown;
-}
-
-/** Events of one reason per object change; the rest are summed up in one more. */
-const EVENTS_PER_REASON = 5;
 
 /** Reconciles one key of one source against router-hosts. */
 export class SourceReconciler<V extends SourceView> {
@@ -162,18 +145,14 @@ export class SourceReconciler<V extends SourceView> {
   readonly #s: Source<V>;
   /** Ids whose annotation write failed, merged into the next reconcile of the key. */
   readonly #unrecorded = new Map<string, TrackedHost[]>();
-  /** Fingerprint of the problems last reported per key: report each once. */
-  readonly #reported = new Map<string, string>();
-  /** Objects (uid) already told they have no IP, until they get one. */
-  readonly #noIPWarned = new Set<string>();
-  /** Hostnames last reported in conflict per key: one HostnameConflict Event per change. */
-  readonly #conflictsReported = new Map<string, string>();
+  readonly #report: SourceEvents<V>;
   readonly #policy: Policy;
   readonly #board: ConflictBoard;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
     this.#s = deps.source;
+    this.#report = new SourceEvents(deps.source, deps.events);
     this.#policy = deps.policy ?? DEFAULT_POLICY;
     this.#board = deps.conflicts ?? new ConflictBoard();
   }
@@ -181,8 +160,7 @@ export class SourceReconciler<V extends SourceView> {
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
     this.#unrecorded.delete(key);
-    this.#reported.delete(key);
-    if (uid) this.#noIPWarned.delete(uid);
+    this.#report.forget(key, uid);
     this.#setConflicts(key, []);
   }
 
@@ -198,7 +176,6 @@ export class SourceReconciler<V extends SourceView> {
   /** Records the hostnames of `key` that another object holds, and waits for them. */
   #setConflicts(key: string, hostnames: readonly string[]): void {
     this.#board.forget(this.#waiter(key));
-    if (hostnames.length === 0) this.#conflictsReported.delete(key);
     for (const h of hostnames) {
       this.#board.wait(h, this.#waiter(key), () => this.#d.wake?.(key));
     }
@@ -224,13 +201,13 @@ export class SourceReconciler<V extends SourceView> {
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const desired = this.#filtered(this.#s.desiredHosts(view));
-    this.#reportProblems(key, view, desired, log);
+    this.#report.problems(key, view, desired, log);
     const ingress = await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
-      this.#warnNoIngressIP(view, desired, ingress, log);
+      this.#report.noIngressIP(view, desired.hosts, ingress, log);
       return {};
     }
-    this.#noIPWarned.delete(view.uid);
+    this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = this.#owns(comment);
@@ -331,12 +308,7 @@ export class SourceReconciler<V extends SourceView> {
     // Record progress before reporting failures, so no created id is lost.
     await this.#record(key, current, recorded, next, log);
 
-    if (recreated.length > 0) {
-      const note = `${recreated.length} host entr${
-        recreated.length === 1 ? "y was" : "ies were"
-      } gone from router-hosts and recreated: ${listSome(recreated)}`;
-      this.#d.events.event(this.#regarding(current), "Normal", "Recreated", note);
-    }
+    if (recreated.length > 0) this.#report.recreated(current, recreated);
     const changed = [...actions.values()].reduce((n, hs) => n + hs.length, 0) + deleted.length;
     if (changed > 0) {
       log.info("host entries synced", {
@@ -348,12 +320,15 @@ export class SourceReconciler<V extends SourceView> {
         tracked: next.length,
       });
     }
+    // Hostnames another object holds: it keeps them (never updated or
+    // deleted here), and this key waits for it to let go instead of retrying.
     const conflicts = failures.filter((f) =>
       f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
     );
-    this.#reportConflicts(key, current, conflicts, log);
+    this.#setConflicts(key, conflicts.map((f) => f.hostname));
+    this.#report.hostnameConflicts(key, current, conflicts, log);
     const rest = failures.filter((f) => !conflicts.includes(f));
-    if (rest.length > 0) this.#fail(current, rest, ops.length, log);
+    if (rest.length > 0) this.#report.syncFailed(current, rest, ops.length, log);
     if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
     return {};
   }
@@ -372,36 +347,6 @@ export class SourceReconciler<V extends SourceView> {
       fields: { hostnames: skipped.map((s) => s.hostname) },
     };
     return { ...desired, hosts: managed, problems: [...desired.problems, problem] };
-  }
-
-  /**
-   * Hostnames another object holds: the holder keeps the entry (never
-   * updated or deleted here); one Warning Event per change of the set; no
-   * retry — the key waits until the holder releases a name.
-   */
-  #reportConflicts(key: string, view: V, conflicts: HostFailure[], log: Logger): void {
-    const hostnames = conflicts.map((f) => f.hostname).sort();
-    this.#setConflicts(key, hostnames);
-    if (hostnames.length === 0) return;
-    const seen = hostnames.join(",");
-    if (this.#conflictsReported.get(key) === seen) return;
-    this.#conflictsReported.set(key, seen);
-    const holders = conflicts.map((f) => {
-      const e = (f.error as AdoptionRefusedError).entry;
-      return `${f.hostname} (held by ${JSON.stringify(e.comment ?? "")}${
-        e.tags.filter((t) => t.startsWith("owner:")).map((t) => ` ${t}`).join("")
-      }, entry ${e.id})`;
-    });
-    log.warn("hostname conflict: another object holds these entries; waiting for it to let go", {
-      hostnames,
-    });
-    this.#d.events.event(
-      this.#regarding(view),
-      "Warning",
-      "HostnameConflict",
-      `${hostnames.length} hostname(s) are already held by another object; that object keeps ` +
-        `them and this one takes over when it lets them go: ${listSome(holders)}`,
-    );
   }
 
   /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
@@ -450,7 +395,7 @@ export class SourceReconciler<V extends SourceView> {
         `looking up this ${this.#s.resource.kind}'s entries on router-hosts by comment "${comment}" ` +
         `and tags ${this.#s.adoptTags.join(", ")}, and rewriting the annotation from them`;
       log.error("corrupt host-ids annotation", { error: parsed.error, value: view.hostIds });
-      this.#d.events.event(this.#regarding(view), "Warning", "CorruptAnnotation", note);
+      this.#report.event(view, "Warning", "CorruptAnnotation", note);
       const owns = ownsEntry(comment, this.#s.adoptTags);
       const found = (await this.#d.hosts.searchHosts(comment)).filter((e) =>
         owns(e) && !claims.ids.has(e.id) && !claims.hostnames.has(e.hostname.toLowerCase())
@@ -468,41 +413,6 @@ export class SourceReconciler<V extends SourceView> {
       if (!tracked.some((x) => x.id === t.id)) tracked = [...tracked, t];
     }
     return { tracked, recorded };
-  }
-
-  #fail(view: V, failures: HostFailure[], total: number, log: Logger): never {
-    const classified = failures.map((f) => ({ ...f, ...syncFailure(f.error) }));
-    const refused = classified.filter((f) => f.error instanceof AdoptionRefusedError);
-    const other = classified.filter((f) => !(f.error instanceof AdoptionRefusedError));
-    const at = this.#regarding(view);
-    for (const f of classified) {
-      log.warn("host entry sync failed", {
-        hostname: f.hostname,
-        reason: f.reason,
-        error: f.message,
-      });
-    }
-    if (refused.length > 0) {
-      const note =
-        `${refused.length} hostname(s) already have an entry on router-hosts that is not ours ` +
-        `(comment and tags ${this.#s.adoptTags.join(", ")} must match to adopt it): ${
-          listSome(refused.map((f) => f.hostname))
-        }; first: ${refused[0].message}`;
-      this.#d.events.event(at, "Warning", "AdoptionRefused", note);
-    }
-    if (other.length > 0) {
-      const note = `${other.length} of ${total} host entr${
-        total === 1 ? "y" : "ies"
-      } failed to sync (${listSome(other.map((f) => f.hostname))}): ${other[0].message}`;
-      this.#d.events.event(at, "Warning", "SyncFailed", note);
-    }
-    const summary = `${failures.length} of ${total} host entries failed: ${
-      classified.slice(0, 3).map((f) => `${f.hostname}: ${f.message}`).join("; ")
-    }`;
-    // Entries that are not ours, or a spec the server rejects, do not fix
-    // themselves: wait for a change or the periodic resync.
-    if (classified.every((f) => isTerminal(f.reason))) throw new TerminalError(summary);
-    throw new Error(summary);
   }
 
   async #cleanup(
@@ -570,13 +480,7 @@ export class SourceReconciler<V extends SourceView> {
       if (serializeHostIds(remaining) !== recorded) {
         await this.#record(key, view, recorded, remaining, log);
       }
-      const { message } = syncFailure(failures[0].error);
-      const note = `cleanup of ${failures.length} host entr${
-        failures.length === 1 ? "y" : "ies"
-      } failed, finalizer kept: ${message}`;
-      log.warn("cleanup failed", { failed: failures.length, error: message });
-      this.#d.events.event(this.#regarding(view), "Warning", "SyncFailed", note);
-      throw new Error(note);
+      this.#report.cleanupFailed(view, failures, log);
     }
     log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
     this.#d.tracked?.(key, 0);
@@ -636,55 +540,5 @@ export class SourceReconciler<V extends SourceView> {
     this.#unrecorded.delete(key);
     this.#setConflicts(key, []);
     return {};
-  }
-
-  #reportProblems(key: string, view: V, desired: DesiredHosts, log: Logger): void {
-    const seen = fingerprint(desired.problems);
-    if (this.#reported.get(key) === seen) return;
-    this.#reported.set(key, seen);
-    const at = this.#regarding(view);
-    const counts = new Map<string, number>();
-    for (const p of desired.problems) {
-      log.warn(`${p.reason}: ${p.message}`, p.fields);
-      const n = (counts.get(p.reason) ?? 0) + 1;
-      counts.set(p.reason, n);
-      if (n <= EVENTS_PER_REASON) this.#d.events.event(at, "Warning", p.reason, p.message);
-    }
-    for (const [reason, n] of counts) {
-      if (n <= EVENTS_PER_REASON) continue;
-      this.#d.events.event(
-        at,
-        "Warning",
-        reason,
-        `${n - EVENTS_PER_REASON} more values are not synced; see the operator log`,
-      );
-    }
-  }
-
-  #warnNoIngressIP(
-    view: V,
-    desired: DesiredHosts,
-    missing: { missing: string; fix: string },
-    log: Logger,
-  ): void {
-    if (desired.hosts.length === 0 || this.#noIPWarned.has(view.uid)) return;
-    this.#noIPWarned.add(view.uid);
-    const note = `${missing.missing}: ${listSome(desired.hosts)} ` +
-      `are not synced to router-hosts; ${missing.fix}`;
-    log.warn("no ingress IP; not syncing", {
-      why: missing.missing,
-      hostnames: desired.hosts.length,
-    });
-    this.#d.events.event(this.#regarding(view), "Warning", "NoIngressIP", note);
-  }
-
-  #regarding(v: V): EventRegarding {
-    return {
-      apiVersion: apiVersionOf(this.#s.resource),
-      kind: this.#s.resource.kind,
-      namespace: v.namespace,
-      name: v.name,
-      uid: v.uid,
-    };
   }
 }

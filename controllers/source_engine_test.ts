@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
-import { KubeApiError, type RequestOptions } from "../k8s/client.ts";
+import { type JsonPatchOp, KubeApiError, type RequestOptions } from "../k8s/client.ts";
 import { TerminalError } from "../k8s/controller.ts";
 import type { EventRecorder, EventRegarding, EventType } from "../k8s/events.ts";
 import { ObjectWriter } from "../k8s/object_writer.ts";
@@ -23,6 +23,30 @@ import { B, ingressRoute as route } from "../tests/fakes/traefik.ts";
 
 // ------------------------------------------------ reconciler against fakes
 
+/**
+ * The finalizer JSON Patches the writer sends, applied as the API server
+ * does (RFC 6902 on `/metadata/finalizers`); undefined when a test fails.
+ */
+function patchFinalizers(
+  current: string[] | undefined,
+  ops: JsonPatchOp[],
+): string[] | undefined {
+  let list: string[] | undefined = current?.length ? [...current] : undefined;
+  for (const op of ops) {
+    const index = op.path.match(/^\/metadata\/finalizers(?:\/(\d+|-))?$/)?.[1];
+    if (op.op === "test") {
+      const actual = index === undefined ? list ?? null : list?.[Number(index)];
+      if (JSON.stringify(actual) !== JSON.stringify(op.value)) return undefined;
+    } else if (op.op === "add") {
+      if (index === undefined) list = [...(op.value as string[])];
+      else list = [...(list ?? []), op.value as string];
+    } else if (op.op === "remove") {
+      list = list?.filter((_, i) => i !== Number(index));
+    }
+  }
+  return list ?? [];
+}
+
 /** One object on a fake API server that applies merge patches guarded by resourceVersion. */
 class FakeKube {
   obj: KubeObject;
@@ -36,17 +60,26 @@ class FakeKube {
     this.order = order;
   }
   request<T>(opts: RequestOptions): Promise<T> {
-    const body = opts.body as { metadata?: Record<string, unknown> };
-    this.patches.push(body);
+    this.patches.push(opts.body);
     const md = this.obj.metadata!;
-    const rv = body.metadata?.resourceVersion;
-    if (this.conflictNext || (rv !== undefined && rv !== md.resourceVersion)) {
+    if (this.conflictNext) {
       this.conflictNext = false;
       return Promise.reject(new KubeApiError("conflict", { status: 409, reason: "Conflict" }));
     }
-    if (body.metadata?.finalizers) {
-      md.finalizers = body.metadata.finalizers as string[];
+    if (opts.contentType === "application/json-patch+json") {
+      const finalizers = patchFinalizers(md.finalizers, opts.body as JsonPatchOp[]);
+      if (!finalizers) {
+        return Promise.reject(new KubeApiError("test failed", { status: 422, reason: "Invalid" }));
+      }
+      md.finalizers = finalizers;
       this.order.push(`finalizers=${md.finalizers.join(",")}`);
+      md.resourceVersion = String(Number(md.resourceVersion) + 1);
+      return Promise.resolve(structuredClone(this.obj) as T);
+    }
+    const body = opts.body as { metadata?: Record<string, unknown> };
+    const rv = body.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== md.resourceVersion) {
+      return Promise.reject(new KubeApiError("conflict", { status: 409, reason: "Conflict" }));
     }
     const ann = body.metadata?.annotations as Record<string, string | null> | undefined;
     if (ann) {
@@ -789,4 +822,22 @@ Deno.test("policy: a conflict is reported once, not retried, and the loser takes
     "k8s-ingress:apps/other",
   ]);
   assertEquals(loser.conflicting.get(KEY), 0);
+});
+
+Deno.test("finalizer: a finalizer another controller added meanwhile is never lost", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  h.store.apply(KEY, INGRESSROUTE.project(structuredClone(h.kube.obj)));
+  h.kube.edit((o) => o.metadata!.finalizers = ["other.io/keep"]);
+  const e = await assertRejects(() => h.rec.reconcile(KEY));
+  assertEquals((e as KubeApiError).status, 422, "the patch's test failed");
+  assertEquals(h.kube.obj.metadata!.finalizers, ["other.io/keep"]);
+  assertEquals(h.hosts.entries.size, 0, "nothing written before the finalizer is in place");
+  await h.run();
+  assertEquals(h.kube.obj.metadata!.finalizers, ["other.io/keep", INGRESSROUTE_FINALIZER]);
+  h.kube.edit((o) => {
+    o.metadata!.finalizers = ["other.io/first", "other.io/keep", INGRESSROUTE_FINALIZER];
+    o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z";
+  });
+  await h.run();
+  assertEquals(h.kube.obj.metadata!.finalizers, ["other.io/first", "other.io/keep"]);
 });

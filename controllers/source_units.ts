@@ -69,6 +69,21 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
     defaultIngressIP: o.defaultIngressIP,
     cached: (kind, key) => informers.get(kind).store.get(key),
   };
+  const dependencies = new Set(sources.flatMap((s) => (s.dependsOn ?? []).map((d) => d.kind)));
+  for (const kind of dependencies) {
+    const crd = `${kind.resource.plural}.${kind.resource.group}`;
+    const waiting = sources.filter((s) => s.dependsOn?.some((d) => d.kind === kind))
+      .map((s) => s.controller);
+    // The controllers that read this kind start once its cache has synced.
+    informers.get(kind).onMissing((missing) =>
+      missing
+        ? o.log.warn(
+          `CRD ${crd} is not installed: the ${waiting.join(", ")} controllers wait for it`,
+          { crd },
+        )
+        : o.log.info(`CRD ${crd} is installed`, { crd })
+    );
+  }
   const views = new Map<AnySource, (key: string) => SourceView | undefined>();
   return sources.map((source) => {
     const peers = sources.filter((p) =>

@@ -1,12 +1,16 @@
 /**
- * Finalizers, added and removed without losing anyone else's.
+ * Finalizers, added and removed without losing anyone else's, and the
+ * apply/cleanup flow around them.
  *
- * A JSON merge patch replaces `metadata.finalizers` as a whole list, so a
- * patch built from a stale copy would silently drop a finalizer another
- * controller added meanwhile. Every patch here carries the object's
- * `metadata.resourceVersion`: the API server then answers 409 Conflict
- * instead of applying it to a newer object, and the caller retries with
- * fresh data (the controller's rate-limited retry does exactly that).
+ * Finalizer writes are JSON Patches (RFC 6902) whose first operation tests
+ * exactly what the change relies on — kube-rs's approach: adding tests the
+ * list as we saw it (or that there is none), removing tests that ours is
+ * still at the index we saw. A concurrent writer that changed the list makes
+ * the test fail (the API server answers 422) and the controller retries
+ * with fresh data; a concurrent change of anything else (labels, status,
+ * annotations) does not get in the way, as a resourceVersion guard would.
+ * A merge patch would replace the whole list from a stale copy and drop a
+ * finalizer another controller added meanwhile.
  *
  * {@link finalize} is kube-rs's `finalizer()` helper: it splits a reconcile
  * into Apply (the object lives; our finalizer is added before the first
@@ -16,107 +20,39 @@
  *
  * @module
  */
-import { isNotFound } from "./client.ts";
+import type { JsonPatchOp } from "./client.ts";
 import type { Outcome } from "./controller.ts";
-import { objectPath, type ResourceType } from "./resource.ts";
 
-/** The fields a finalizer change reads. */
-export interface FinalizerTarget {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    finalizers?: string[];
-  };
-}
-
-/** A merge patch setting the finalizer list, guarded by resourceVersion. */
-export interface FinalizerPatch {
-  metadata: { finalizers: string[]; resourceVersion: string };
-}
-
-/** The part of KubeClient the helpers use. */
-export interface FinalizerClient {
-  mergePatch<T>(path: string, patch: unknown): Promise<T>;
-}
-
-/** True when `obj` carries finalizer `name`. */
-export function hasFinalizer(obj: FinalizerTarget, name: string): boolean {
-  return obj.metadata?.finalizers?.includes(name) ?? false;
-}
-
-/** The patch adding `name`, or undefined when it is already there. */
-export function addFinalizerPatch(obj: FinalizerTarget, name: string): FinalizerPatch | undefined {
-  if (hasFinalizer(obj, name)) return undefined;
-  return guardedPatch(obj, [...(obj.metadata?.finalizers ?? []), name]);
-}
-
-/** The patch removing `name`, or undefined when it is not there. */
-export function removeFinalizerPatch(
-  obj: FinalizerTarget,
+/** The JSON Patch adding `name` to `finalizers` (as cached), or undefined when it is there. */
+export function addFinalizerOps(
+  finalizers: readonly string[],
   name: string,
-): FinalizerPatch | undefined {
-  if (!hasFinalizer(obj, name)) return undefined;
-  return guardedPatch(obj, (obj.metadata?.finalizers ?? []).filter((f) => f !== name));
-}
-
-function guardedPatch(obj: FinalizerTarget, finalizers: string[]): FinalizerPatch {
-  const resourceVersion = obj.metadata?.resourceVersion;
-  if (!resourceVersion) {
-    throw new Error(
-      `${describe(obj)}: no metadata.resourceVersion; a finalizer patch without it could ` +
-        "overwrite a concurrent change",
-    );
+): JsonPatchOp[] | undefined {
+  if (finalizers.includes(name)) return undefined;
+  // The API server never serves an empty list (omitempty): none is absent.
+  if (finalizers.length === 0) {
+    return [
+      { op: "test", path: "/metadata/finalizers", value: null },
+      { op: "add", path: "/metadata/finalizers", value: [name] },
+    ];
   }
-  return { metadata: { finalizers, resourceVersion } };
+  return [
+    { op: "test", path: "/metadata/finalizers", value: [...finalizers] },
+    { op: "add", path: "/metadata/finalizers/-", value: name },
+  ];
 }
 
-/**
- * Adds finalizer `name` and returns the patched object (or `obj` itself when
- * nothing had to change). Throws KubeApiError 409 when `obj` is stale.
- */
-export async function addFinalizer<T extends FinalizerTarget>(
-  client: FinalizerClient,
-  rt: ResourceType,
-  obj: T,
+/** The JSON Patch removing `name` from `finalizers` (as cached), or undefined when it is not there. */
+export function removeFinalizerOps(
+  finalizers: readonly string[],
   name: string,
-): Promise<T> {
-  const patch = addFinalizerPatch(obj, name);
-  if (!patch) return obj;
-  return await client.mergePatch<T>(pathOf(rt, obj), patch);
-}
-
-/**
- * Removes finalizer `name` and returns the patched object, `obj` itself when
- * it had no such finalizer, or undefined when the object is already gone
- * (404: nothing is left to release). Throws KubeApiError 409 when
- * `obj` is stale.
- */
-export async function removeFinalizer<T extends FinalizerTarget>(
-  client: FinalizerClient,
-  rt: ResourceType,
-  obj: T,
-  name: string,
-): Promise<T | undefined> {
-  const patch = removeFinalizerPatch(obj, name);
-  if (!patch) return obj;
-  try {
-    return await client.mergePatch<T>(pathOf(rt, obj), patch);
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
-function pathOf(rt: ResourceType, obj: FinalizerTarget): string {
-  const name = obj.metadata?.name;
-  if (!name) throw new Error("object has no metadata.name");
-  return objectPath(rt, obj.metadata?.namespace, name);
-}
-
-function describe(obj: FinalizerTarget): string {
-  const md = obj.metadata ?? {};
-  return md.namespace ? `${md.namespace}/${md.name}` : `${md.name}`;
+): JsonPatchOp[] | undefined {
+  const i = finalizers.indexOf(name);
+  if (i < 0) return undefined;
+  return [
+    { op: "test", path: `/metadata/finalizers/${i}`, value: name },
+    { op: "remove", path: `/metadata/finalizers/${i}` },
+  ];
 }
 
 /** The finalizer writes {@link finalize} makes (ObjectWriter implements them). */

@@ -1,92 +1,26 @@
-import { assertEquals, assertMatch, assertRejects, assertThrows } from "../tests/assert.ts";
-import { KubeApiError } from "./client.ts";
-import {
-  addFinalizer,
-  addFinalizerPatch,
-  finalize,
-  type FinalizerClient,
-  hasFinalizer,
-  removeFinalizer,
-  removeFinalizerPatch,
-} from "./finalizer.ts";
-import type { ResourceType } from "./resource.ts";
+import { assertEquals, assertRejects } from "../tests/assert.ts";
+import { addFinalizerOps, finalize, removeFinalizerOps } from "./finalizer.ts";
 
 const F = "router-hosts.fzymgc.house/host-cleanup";
-const RT: ResourceType = {
-  group: "router-hosts.fzymgc.house",
-  version: "v1alpha1",
-  plural: "hostmappings",
-  kind: "HostMapping",
-  namespaced: true,
-};
-const obj = (finalizers?: string[]) => ({
-  metadata: { namespace: "ns", name: "a", resourceVersion: "17", finalizers },
+
+Deno.test("adding tests the list as seen and appends; none yet: tests that there is none", () => {
+  assertEquals(addFinalizerOps(["other/x"], F), [
+    { op: "test", path: "/metadata/finalizers", value: ["other/x"] },
+    { op: "add", path: "/metadata/finalizers/-", value: F },
+  ]);
+  assertEquals(addFinalizerOps([], F), [
+    { op: "test", path: "/metadata/finalizers", value: null },
+    { op: "add", path: "/metadata/finalizers", value: [F] },
+  ]);
+  assertEquals(addFinalizerOps(["other/x", F], F), undefined, "already there: no patch");
 });
 
-Deno.test("the add patch keeps other finalizers and carries the resourceVersion", () => {
-  assertEquals(addFinalizerPatch(obj(["other/x"]), F), {
-    metadata: { finalizers: ["other/x", F], resourceVersion: "17" },
-  });
-  assertEquals(addFinalizerPatch(obj(), F), {
-    metadata: { finalizers: [F], resourceVersion: "17" },
-  });
-  assertEquals(addFinalizerPatch(obj([F]), F), undefined, "already there: no patch");
-});
-
-Deno.test("the remove patch keeps other finalizers and carries the resourceVersion", () => {
-  assertEquals(removeFinalizerPatch(obj(["other/x", F]), F), {
-    metadata: { finalizers: ["other/x"], resourceVersion: "17" },
-  });
-  assertEquals(removeFinalizerPatch(obj([F]), F), {
-    metadata: { finalizers: [], resourceVersion: "17" },
-  });
-  assertEquals(removeFinalizerPatch(obj(["other/x"]), F), undefined);
-  assertEquals(hasFinalizer(obj([F]), F), true);
-  assertEquals(hasFinalizer(obj(), F), false);
-});
-
-Deno.test("a patch without resourceVersion is refused", () => {
-  const e = assertThrows(() => addFinalizerPatch({ metadata: { name: "a" } }, F));
-  assertMatch(e.message, /resourceVersion/);
-});
-
-function fakeClient(answer: (path: string, patch: unknown) => unknown) {
-  const calls: [string, unknown][] = [];
-  const client: FinalizerClient = {
-    mergePatch<T>(path: string, patch: unknown): Promise<T> {
-      calls.push([path, patch]);
-      try {
-        return Promise.resolve(answer(path, patch) as T);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    },
-  };
-  return { client, calls };
-}
-
-Deno.test("addFinalizer merge-patches the object and skips the call when present", async () => {
-  const { client, calls } = fakeClient(() => obj([F]));
-  const patched = await addFinalizer(client, RT, obj(), F);
-  assertEquals(patched.metadata.finalizers, [F]);
-  assertEquals(calls, [[
-    "/apis/router-hosts.fzymgc.house/v1alpha1/namespaces/ns/hostmappings/a",
-    { metadata: { finalizers: [F], resourceVersion: "17" } },
-  ]]);
-  await addFinalizer(client, RT, obj([F]), F);
-  assertEquals(calls.length, 1);
-});
-
-Deno.test("removeFinalizer treats a vanished object as done and passes conflicts on", async () => {
-  const gone = fakeClient(() => {
-    throw new KubeApiError("not found", { status: 404 });
-  });
-  assertEquals(await removeFinalizer(gone.client, RT, obj([F]), F), undefined);
-  const stale = fakeClient(() => {
-    throw new KubeApiError("conflict", { status: 409 });
-  });
-  const e = await assertRejects(() => removeFinalizer(stale.client, RT, obj([F]), F));
-  assertEquals((e as KubeApiError).status, 409);
+Deno.test("removing tests that ours is still at the index seen, and removes only that", () => {
+  assertEquals(removeFinalizerOps(["other/x", F, "other/y"], F), [
+    { op: "test", path: "/metadata/finalizers/1", value: F },
+    { op: "remove", path: "/metadata/finalizers/1" },
+  ]);
+  assertEquals(removeFinalizerOps(["other/x"], F), undefined, "not there: no patch");
 });
 
 /** Records finalizer writes; the view it returns carries the change. */

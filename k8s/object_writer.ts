@@ -13,7 +13,7 @@
  * @module
  */
 import { isNotFound, type RequestOptions } from "./client.ts";
-import { addFinalizerPatch, type FinalizerTarget, removeFinalizerPatch } from "./finalizer.ts";
+import { addFinalizerOps, removeFinalizerOps } from "./finalizer.ts";
 import { type KubeObject, objectPath, type ResourceType } from "./resource.ts";
 import type { Store } from "./store.ts";
 import type { ObjectView } from "./view.ts";
@@ -28,6 +28,7 @@ export interface RequestApi {
 export type ViewMeta = Pick<ObjectView, "namespace" | "name" | "resourceVersion" | "finalizers">;
 
 const MERGE_PATCH = "application/merge-patch+json";
+const JSON_PATCH = "application/json-patch+json";
 
 /** Finalizer, status and annotation writes for one resource type. */
 export class ObjectWriter<V extends ViewMeta> {
@@ -63,12 +64,16 @@ export class ObjectWriter<V extends ViewMeta> {
     return true;
   }
 
-  async #patch(view: V, patch: unknown, subresource?: string): Promise<V> {
+  async #patch(
+    view: V,
+    patch: unknown,
+    options: { subresource?: string; contentType?: string } = {},
+  ): Promise<V> {
     const obj = await this.#api.request<KubeObject>({
       method: "PATCH",
-      path: objectPath(this.#rt, view.namespace, view.name, subresource),
+      path: objectPath(this.#rt, view.namespace, view.name, options.subresource),
       body: patch,
-      contentType: MERGE_PATCH,
+      contentType: options.contentType ?? MERGE_PATCH,
     });
     const next = this.#project(obj);
     // Only over the version the write started from: when the watch has
@@ -83,27 +88,27 @@ export class ObjectWriter<V extends ViewMeta> {
   }
 
   /**
-   * Adds a finalizer with a patch guarded by resourceVersion (see
-   * finalizer.ts): a concurrent change fails with 409 instead of being lost.
+   * Adds a finalizer with a JSON Patch that tests the list first (see
+   * finalizer.ts): a concurrent change of the list fails instead of being lost.
    */
   addFinalizer(view: V, finalizer: string): Promise<V> {
-    const patch = addFinalizerPatch(asTarget(view), finalizer);
-    if (patch && this.#skipped(view, "add finalizer", { finalizer })) {
+    const ops = addFinalizerOps(view.finalizers, finalizer);
+    if (ops && this.#skipped(view, "add finalizer", { finalizer })) {
       return Promise.resolve({ ...view, finalizers: [...view.finalizers, finalizer] });
     }
-    return patch ? this.#patch(view, patch) : Promise.resolve(view);
+    return ops ? this.#patch(view, ops, { contentType: JSON_PATCH }) : Promise.resolve(view);
   }
 
-  /** Removes a finalizer (guarded the same way); an object already gone is fine. */
+  /** Removes a finalizer (tested the same way); an object already gone is fine. */
   async removeFinalizer(view: V, finalizer: string): Promise<void> {
-    const patch = removeFinalizerPatch(asTarget(view), finalizer);
-    if (!patch || this.#skipped(view, "remove finalizer", { finalizer })) return;
+    const ops = removeFinalizerOps(view.finalizers, finalizer);
+    if (!ops || this.#skipped(view, "remove finalizer", { finalizer })) return;
     try {
       await this.#api.request<KubeObject>({
         method: "PATCH",
         path: objectPath(this.#rt, view.namespace, view.name),
-        body: patch,
-        contentType: MERGE_PATCH,
+        body: ops,
+        contentType: JSON_PATCH,
       });
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -113,7 +118,7 @@ export class ObjectWriter<V extends ViewMeta> {
   /** Replaces `status` through the status subresource (the controller owns all of it). */
   writeStatus(view: V, status: unknown): Promise<V> {
     if (this.#skipped(view, "write status", { status })) return Promise.resolve(view);
-    return this.#patch(view, { status }, "status");
+    return this.#patch(view, { status }, { subresource: "status" });
   }
 
   /** Sets (string) or removes (null) annotations, guarded by resourceVersion. */
@@ -121,15 +126,4 @@ export class ObjectWriter<V extends ViewMeta> {
     if (this.#skipped(view, "write annotations", { annotations })) return Promise.resolve(view);
     return this.#patch(view, { metadata: { resourceVersion: view.resourceVersion, annotations } });
   }
-}
-
-function asTarget(view: ViewMeta): FinalizerTarget {
-  return {
-    metadata: {
-      name: view.name,
-      namespace: view.namespace,
-      resourceVersion: view.resourceVersion,
-      finalizers: view.finalizers,
-    },
-  };
 }

@@ -42,6 +42,8 @@ const VALUES: Record<string, string[]> = {
     "podDisruptionBudget.enabled=true",
     "--set",
     `routerHosts.defaultIngressIP=${INGRESS_IP}`,
+    "--set",
+    "gateway.enabled=true",
   ],
 };
 
@@ -102,6 +104,7 @@ Deno.test({
   // never ownerReferences, so the chart grants no finalizers subresource.
   const bed: Bed = await startBed({
     traefik: true,
+    gatewayApi: true,
     kube: {
       extraApiserverArgs: ["--enable-admission-plugins=OwnerReferencesPermissionEnforcement"],
     },
@@ -188,6 +191,22 @@ Deno.test({
         ]);
       },
     );
+
+    await step("Gateway API: flag and RBAC only with gateway.enabled", () => {
+      const gatewayRules = (name: string) =>
+        rendered[name].find((o) => o.kind === "ClusterRole")!.rules!.filter((r) =>
+          r.apiGroups.includes("gateway.networking.k8s.io")
+        );
+      const args = (name: string): string[] =>
+        rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args;
+      assertEquals(gatewayRules("default"), []);
+      assertEquals(args("default").includes("--enable-gateway"), false);
+      assertEquals(gatewayRules("monitoring").map((r) => [r.resources, r.verbs]), [
+        [["httproutes", "grpcroutes", "tlsroutes"], ["list", "watch", "patch"]],
+        [["gateways"], ["list", "watch"]],
+      ]);
+      assertOk(args("monitoring").includes("--enable-gateway"));
+    });
 
     await step("replicaCount 2 turns on leader election; 1 runs alone with Recreate", () => {
       const deployment = (name: string) => rendered[name].find((o) => o.kind === "Deployment")!;
@@ -315,6 +334,7 @@ Deno.test({
         "--leader-elect",
         `--leader-election-namespace=${ns}`,
         `--default-ingress-ip=${INGRESS_IP}`,
+        "--enable-gateway",
       ],
     });
     const apps = await kube.createNamespace(uniqueName("chart-apps"));
@@ -412,6 +432,39 @@ Deno.test({
         assertEquals(await hosts.findExact(INGRESS_IP, r.host), []);
       });
     }
+
+    await step("HTTPRoute: create → entry with its Gateway's address → delete → gone", async () => {
+      const api = `/apis/gateway.networking.k8s.io/v1/namespaces/${apps}`;
+      await kube.postJson(`${api}/gateways`, {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "Gateway",
+        metadata: { name: "edge" },
+        spec: {
+          gatewayClassName: "test",
+          listeners: [{ name: "http", port: 80, protocol: "HTTP" }],
+        },
+      });
+      await kube.mergePatchJson(`${api}/gateways/edge/status`, {
+        status: { addresses: [{ type: "IPAddress", value: "10.9.0.80" }] },
+      });
+      await kube.postJson(`${api}/httproutes`, {
+        apiVersion: "gateway.networking.k8s.io/v1",
+        kind: "HTTPRoute",
+        metadata: { name: "web" },
+        spec: { parentRefs: [{ name: "edge" }], hostnames: ["gw.lan"] },
+      });
+      const entry = await eventually(
+        "the HTTPRoute's entry",
+        async () => (await hosts.findExact("10.9.0.80", "gw.lan"))[0],
+      );
+      assertEquals(entry.comment, `k8s-gateway:${apps}/web`);
+      await kube.deleteJson(`${api}/httproutes/web`);
+      await eventually(
+        "HTTPRoute gone",
+        async () => (await kube.request("GET", `${api}/httproutes/web`)).status === 404,
+      );
+      assertEquals(await hosts.findExact("10.9.0.80", "gw.lan"), []);
+    });
 
     await step("no request of the operator was forbidden", () => {
       const denied = op!.logs().filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
