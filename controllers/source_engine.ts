@@ -72,16 +72,15 @@ import {
   deletesOnDelete,
   domainAllowed,
   entryTags,
+  filterDesired,
   isOperatorEntry,
   mayDelete,
   type Policy,
   RETAINED_TAG,
-  splitByDomain,
   withOwner,
 } from "./policy.ts";
 import {
   type Claims,
-  type DesiredHosts,
   NO_CLAIMS,
   ownsEntry,
   type Source,
@@ -89,7 +88,7 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import { type HostFailure, listSome, SourceEvents } from "./source_events.ts";
+import { type HostFailure, SourceEvents } from "./source_events.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -200,7 +199,7 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = this.#filtered(this.#s.desiredHosts(view));
+    const desired = filterDesired(this.#policy, this.#s.desiredHosts(view));
     this.#report.problems(key, view, desired, log);
     const ingress = await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
@@ -331,22 +330,6 @@ export class SourceReconciler<V extends SourceView> {
     if (rest.length > 0) this.#report.syncFailed(current, rest, ops.length, log);
     if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
     return {};
-  }
-
-  /** Names outside the domain filter leave `desired`, with one problem (one Event) for all. */
-  #filtered(desired: DesiredHosts): DesiredHosts {
-    const { managed, skipped } = splitByDomain(this.#policy, desired.hosts);
-    if (skipped.length === 0) return desired;
-    const problem = {
-      reason: "DomainFiltered",
-      message:
-        `${skipped.length} hostname(s) are outside this operator's domains and are neither ` +
-        `written to nor deleted from router-hosts: ${
-          listSome(skipped.map((s) => `${s.hostname} (${s.why})`))
-        }`,
-      fields: { hostnames: skipped.map((s) => s.hostname) },
-    };
-    return { ...desired, hosts: managed, problems: [...desired.problems, problem] };
   }
 
   /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
