@@ -11,6 +11,7 @@
 import { isIP } from "node:net";
 import { parseTarget, type ServerTarget } from "./grpc/target.ts";
 import type { TlsFiles } from "./grpc/tls.ts";
+import { normalizeDomain, type Policy } from "./controllers/policy.ts";
 import { type Level, LEVELS } from "./observability/log.ts";
 
 /** The operator's validated configuration. */
@@ -51,6 +52,12 @@ export interface Config {
   externalDnsAnnotations: boolean;
   /** A watch silent this long is ended and re-established (hidden flag; tests shorten it). */
   watchInactivityMs: number;
+  /** Domain filter, policy and owner id (controllers/policy.ts). */
+  policy: Policy;
+  /** Read and plan everything, log each write, make none. */
+  dryRun: boolean;
+  /** Orphan sweep interval; 0 = off. */
+  gcIntervalMs: number;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -208,6 +215,47 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "a watch that receives nothing for this long is ended and re-established",
     hidden: true,
   },
+  {
+    name: "domain-filter",
+    kind: "list",
+    default: "",
+    help:
+      "manage only hostnames under this domain (suffix on a label boundary, any case); repeatable or comma-separated; default: every name",
+  },
+  {
+    name: "exclude-domains",
+    kind: "list",
+    default: "",
+    help: "never manage hostnames under this domain; repeatable or comma-separated",
+  },
+  {
+    name: "policy",
+    kind: "string",
+    default: "sync",
+    help:
+      "sync: entries follow their objects, deletions included; upsert-only: entries are created and updated, never deleted, and no finalizer is added",
+  },
+  {
+    name: "owner-id",
+    kind: "string",
+    default: "",
+    help:
+      "tag every entry owner:<id> and touch only entries with this tag (or none, adopted and tagged); for several clusters sharing one router-hosts server",
+  },
+  {
+    name: "dry-run",
+    kind: "bool",
+    default: "false",
+    help:
+      "read and plan everything, log every write it would make (router-hosts and Kubernetes) at info, make none",
+  },
+  {
+    name: "gc-interval",
+    kind: "duration",
+    default: "0",
+    help:
+      "orphan sweep: this often, delete our entries whose object no longer exists (e.g. a finalizer removed by hand); 0 = off, 1h recommended",
+  },
 ];
 
 /** The `--help` text. */
@@ -216,7 +264,7 @@ export function usage(): string {
   for (const f of FLAGS) {
     if (f.hidden) continue;
     const arg = f.kind === "bool" ? "" : f.kind === "list" ? " string (repeatable)" : ` ${f.kind}`;
-    const def = f.default === "" || f.default === "false"
+    const def = f.default === "" || f.default === "false" || f.default === "0"
       ? ""
       : ` (default ${JSON.stringify(f.default)})`;
     lines.push(`  --${f.name}${arg}`, `      ${f.help}${def}`);
@@ -230,7 +278,7 @@ function parseBool(name: string, value: string): boolean {
   throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
 }
 
-/** Reads flags into a name → raw values map (one value, several for lists), Go style. */
+/** Reads flags into a name → raw values map (the last wins, but for lists), Go style. */
 function scan(args: readonly string[]): Map<string, string[]> {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
   const values = new Map<string, string[]>();
@@ -294,7 +342,8 @@ export interface ConfigEnv {
 /** Parses and validates the command line. Throws {@link ConfigError} or {@link HelpRequested}. */
 export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Config {
   const raw = scan(args);
-  const get = (name: string) => raw.get(name)?.[0] ?? FLAGS.find((f) => f.name === name)!.default;
+  const get = (name: string) =>
+    raw.get(name)?.at(-1) ?? FLAGS.find((f) => f.name === name)!.default;
 
   const insecure = parseBool("insecure", get("insecure"));
   const caPath = get("tls-ca"), certPath = get("tls-cert"), keyPath = get("tls-key");
@@ -389,6 +438,13 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
       `invalid value "${inactivity}" for flag --watch-inactivity-timeout: want a duration of at least 1s, e.g. 90s`,
     );
   }
+  const gc = get("gc-interval");
+  const gcIntervalMs = gc === "0" ? 0 : parseDuration(gc);
+  if (gcIntervalMs === undefined || (gcIntervalMs > 0 && gcIntervalMs < 1000)) {
+    throw new ConfigError(
+      `invalid value "${gc}" for flag --gc-interval: want 0 (off) or a duration of at least 1s, e.g. 1h`,
+    );
+  }
 
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
@@ -406,6 +462,14 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     ingressClasses,
     externalDnsAnnotations,
     watchInactivityMs,
+    policy: {
+      domainFilter: domains("domain-filter", raw.get("domain-filter")),
+      excludeDomains: domains("exclude-domains", raw.get("exclude-domains")),
+      mode: policyMode(get("policy")),
+      ownerId: ownerId(get("owner-id")),
+    },
+    dryRun: parseBool("dry-run", get("dry-run")),
+    gcIntervalMs,
   };
   const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
   if (ingressService) config.ingressService = ingressService;
@@ -439,6 +503,35 @@ function parseObjectRef(
     );
   }
   return { namespace, name };
+}
+
+/** Every suffix of a repeatable domain flag, split at commas, normalised. */
+function domains(name: string, values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
+    if (part.trim() === "") continue;
+    const d = normalizeDomain(part);
+    if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(d)) {
+      throw new ConfigError(`invalid value "${part}" for flag --${name}: not a domain name`);
+    }
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+function policyMode(value: string): Policy["mode"] {
+  if (value === "sync" || value === "upsert-only") return value;
+  throw new ConfigError(`invalid value "${value}" for flag --policy: want sync or upsert-only`);
+}
+
+/** An owner id becomes part of a tag: keep it short and free of separators. */
+function ownerId(value: string): string {
+  if (value !== "" && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --owner-id: want 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  return value;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -6,7 +6,14 @@
  */
 import { Registry } from "prom-client";
 import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
-import { createHostMappingUnit } from "./controllers/hostmapping.ts";
+import { DryRunEvents, dryRunHosts } from "./controllers/dry_run.ts";
+import {
+  createHostMappingUnit,
+  HOSTMAPPING_CONTROLLER,
+  hostMappingComment,
+} from "./controllers/hostmapping.ts";
+import { createOrphanSweepUnit, type SweepKind } from "./controllers/orphan_sweep.ts";
+import { ConflictBoard } from "./controllers/policy.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
@@ -107,7 +114,24 @@ export async function main(
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
     gateway: config.enableGateway,
+    domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
+    excludeDomains: config.policy.excludeDomains.length > 0
+      ? config.policy.excludeDomains
+      : undefined,
+    policy: config.policy.mode,
+    ownerId: config.policy.ownerId || undefined,
+    dryRun: config.dryRun || undefined,
+    gcIntervalMs: config.gcIntervalMs || undefined,
   });
+  if (config.dryRun) {
+    log.warn(
+      "--dry-run: every write to router-hosts and Kubernetes is logged at info instead of made",
+    );
+  }
+  const sweeping = config.gcIntervalMs > 0 && config.policy.mode === "sync";
+  if (config.gcIntervalMs > 0 && !sweeping) {
+    log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
+  }
   if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
       flag: "--tls-cert",
@@ -128,7 +152,7 @@ export async function main(
 
   const registry = new Registry();
   const metrics = new Metrics(registry);
-  const hosts = new RouterHostsClient({
+  const client = new RouterHostsClient({
     address: config.serverAddress,
     tls,
     observer: (method, code, seconds) => {
@@ -136,13 +160,16 @@ export async function main(
       metrics.grpcRequestDuration.observe({ method }, seconds);
     },
   });
+  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
-  const events = new KubeEventRecorder({
+  const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
     log,
     controller: REPORTING_CONTROLLER,
     instance: identity,
   });
+  const conflicts = new ConflictBoard();
+  const sweepKinds: SweepKind[] = [];
   const units = [
     createHostMappingUnit({
       kube,
@@ -152,6 +179,16 @@ export async function main(
       metrics,
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
+      policy: config.policy,
+      conflicts,
+      dryRun: config.dryRun,
+      onCache: (cache) =>
+        sweepKinds.push({
+          controller: HOSTMAPPING_CONTROLLER,
+          comment: hostMappingComment,
+          adoptTags: [],
+          cache,
+        }),
     }),
     ...createSourceUnits([
       INGRESSROUTE,
@@ -171,8 +208,31 @@ export async function main(
       resyncPeriodMs: config.resyncPeriodMs,
       defaultIngressIP: config.defaultIngressIP,
       ingressService: config.ingressService,
+      policy: config.policy,
+      conflicts,
+      dryRun: config.dryRun,
+      onCache: (source, cache) =>
+        sweepKinds.push({
+          controller: source.controller,
+          comment: source.comment,
+          adoptTags: source.adoptTags,
+          cache,
+        }),
     }),
   ];
+  if (sweeping) {
+    units.push(createOrphanSweepUnit({
+      hosts,
+      kinds: sweepKinds,
+      policy: config.policy,
+      intervalMs: config.gcIntervalMs,
+      log: log.with({ controller: "orphan-sweep" }),
+      metrics,
+      deleted: (controller) => metrics.orphansDeleted.inc({ controller }),
+      conflicts,
+      dryRun: config.dryRun,
+    }));
+  }
 
   let elector: LeaderElector | undefined;
   if (config.leaderElect) {
@@ -218,7 +278,7 @@ export async function main(
     watchTlsFiles({
       files: config.tls,
       current: tls,
-      apply: (material) => hosts.replaceTls(material),
+      apply: (material) => client.replaceTls(material),
       log,
       signal: stop.signal,
     });
@@ -226,7 +286,7 @@ export async function main(
 
   const code = await manager.run(stop.signal);
   await Promise.allSettled(listeners.map((l) => l.shutdown()));
-  hosts.close();
+  client.close();
   kube.close();
   return code;
 }

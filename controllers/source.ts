@@ -16,6 +16,7 @@ import { type ObjectView, viewOf } from "../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
 import type { HostsApi } from "./host_sync.ts";
 import { type DnsResolver, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
+import { retainsOnDelete } from "./policy.ts";
 
 /** The cached view of a source object: metadata, the raw `host-ids` annotation, the IP override. */
 export interface SourceView extends ObjectView {
@@ -23,6 +24,8 @@ export interface SourceView extends ObjectView {
   hostIds?: string;
   /** The per-object override annotation `router-hosts.fzymgc.house/ip-address`, trimmed. */
   ipOverride?: string;
+  /** Annotation `on-delete: retain`: the entries stay when the object is deleted. */
+  retain?: boolean;
 }
 
 /**
@@ -35,6 +38,7 @@ export function sourceViewOf(obj: KubeObject): SourceView {
   if (hostIds !== undefined) view.hostIds = hostIds;
   const ipOverride = obj.metadata?.annotations?.[IP_ADDRESS_ANNOTATION]?.trim();
   if (ipOverride) view.ipOverride = ipOverride;
+  if (retainsOnDelete(obj.metadata?.annotations)) view.retain = true;
   return view;
 }
 
