@@ -129,11 +129,11 @@ export function withOwner(
 
 /**
  * Comments the operator writes: `k8s:` (HostMapping) and `k8s-<source>:`
- * (k8s-ingress, k8s-gateway, ...). An entry with such a comment, or with an
+ * (k8s-ingress, k8s-gateway, k8s-service, k8s-ingress-v1). An entry with such a comment, or with an
  * owner tag, was written by this operator (for another object, or another
  * installation): taking it is a hostname conflict, not a foreign entry.
  */
-const OPERATOR_COMMENT = /^k8s(-[a-z0-9]+)?:/;
+const OPERATOR_COMMENT = /^k8s(-[a-z0-9]+)*:/;
 
 /** True when `entry` is another object's (ours or another installation's), not a person's. */
 export function isOperatorEntry(entry: Pick<HostEntry, "comment" | "tags">): boolean {

@@ -109,6 +109,8 @@ Deno.test("isOperatorEntry: our comment formats or an owner tag; a person's entr
   assertEquals(isOperatorEntry(e("k8s:ns/app")), true);
   assertEquals(isOperatorEntry(e("k8s-ingress:ns/app")), true);
   assertEquals(isOperatorEntry(e("k8s-gateway:ns/app")), true);
+  assertEquals(isOperatorEntry(e("k8s-ingress-v1:ns/app")), true);
+  assertEquals(isOperatorEntry(e("k8s-service:ns/app")), true);
   assertEquals(isOperatorEntry(e("printer", "owner:b")), true);
   assertEquals(isOperatorEntry(e("added by hand")), false);
   assertEquals(isOperatorEntry(e("external-dns:app.home.arpa")), false);
