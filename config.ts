@@ -9,6 +9,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { normalizeDomain, type Policy } from "./controllers/policy.ts";
 import { type Level, LEVELS } from "./observability/log.ts";
 
 /** The operator's validated configuration. */
@@ -30,6 +31,12 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** Domain filter, policy and owner id (controllers/policy.ts). */
+  policy: Policy;
+  /** Read and plan everything, log each write, make none. */
+  dryRun: boolean;
+  /** Orphan sweep interval; 0 = off. */
+  gcIntervalMs: number;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -48,6 +55,8 @@ interface FlagSpec {
   kind: "string" | "bool" | "int" | "duration";
   default: string;
   help: string;
+  /** May be given more than once; each value may also be a comma-separated list. */
+  repeatable?: true;
 }
 
 /** Every flag, in the order `--help` lists them. */
@@ -141,6 +150,49 @@ export const FLAGS: readonly FlagSpec[] = [
     help:
       "how often every object is re-checked against the server (finds entries changed or deleted out of band), e.g. 30s, 10m, 1h",
   },
+  {
+    name: "domain-filter",
+    kind: "string",
+    default: "",
+    repeatable: true,
+    help:
+      "manage only hostnames under this domain (suffix on a label boundary, any case); repeatable or comma-separated; default: every name",
+  },
+  {
+    name: "exclude-domains",
+    kind: "string",
+    default: "",
+    repeatable: true,
+    help: "never manage hostnames under this domain; repeatable or comma-separated",
+  },
+  {
+    name: "policy",
+    kind: "string",
+    default: "sync",
+    help:
+      "sync: entries follow their objects, deletions included; upsert-only: entries are created and updated, never deleted, and no finalizer is added",
+  },
+  {
+    name: "owner-id",
+    kind: "string",
+    default: "",
+    help:
+      "tag every entry owner:<id> and touch only entries with this tag (or none, adopted and tagged); for several clusters sharing one router-hosts server",
+  },
+  {
+    name: "dry-run",
+    kind: "bool",
+    default: "false",
+    help:
+      "read and plan everything, log every write it would make (router-hosts and Kubernetes) at info, make none",
+  },
+  {
+    name: "gc-interval",
+    kind: "duration",
+    default: "0",
+    help:
+      "orphan sweep: this often, delete our entries whose object no longer exists (e.g. a finalizer removed by hand); 0 = off, 1h recommended",
+  },
 ];
 
 /** The `--help` text. */
@@ -148,7 +200,7 @@ export function usage(): string {
   const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
   for (const f of FLAGS) {
     const arg = f.kind === "bool" ? "" : ` ${f.kind}`;
-    const def = f.default === "" || f.default === "false"
+    const def = f.default === "" || f.default === "false" || f.default === "0"
       ? ""
       : ` (default ${JSON.stringify(f.default)})`;
     lines.push(`  --${f.name}${arg}`, `      ${f.help}${def}`);
@@ -162,10 +214,10 @@ function parseBool(name: string, value: string): boolean {
   throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
 }
 
-/** Reads flags into a name → raw value map, Go style. */
-function scan(args: readonly string[]): Map<string, string> {
+/** Reads flags into a name → raw values map (the last wins, but for repeatable flags), Go style. */
+function scan(args: readonly string[]): Map<string, string[]> {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
-  const values = new Map<string, string>();
+  const values = new Map<string, string[]>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -186,7 +238,7 @@ function scan(args: readonly string[]): Map<string, string> {
       else if (i + 1 < args.length) value = args[++i];
       else throw new ConfigError(`flag --${name} needs a value`);
     }
-    values.set(name, value);
+    values.set(name, spec.repeatable ? [...values.get(name) ?? [], value] : [value]);
   }
   return values;
 }
@@ -226,7 +278,8 @@ export interface ConfigEnv {
 /** Parses and validates the command line. Throws {@link ConfigError} or {@link HelpRequested}. */
 export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Config {
   const raw = scan(args);
-  const get = (name: string) => raw.get(name) ?? FLAGS.find((f) => f.name === name)!.default;
+  const get = (name: string) =>
+    raw.get(name)?.at(-1) ?? FLAGS.find((f) => f.name === name)!.default;
 
   const insecure = parseBool("insecure", get("insecure"));
   const caPath = get("tls-ca"), certPath = get("tls-cert"), keyPath = get("tls-key");
@@ -284,6 +337,14 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     );
   }
 
+  const gc = get("gc-interval");
+  const gcIntervalMs = gc === "0" ? 0 : parseDuration(gc);
+  if (gcIntervalMs === undefined || (gcIntervalMs > 0 && gcIntervalMs < 1000)) {
+    throw new ConfigError(
+      `invalid value "${gc}" for flag --gc-interval: want 0 (off) or a duration of at least 1s, e.g. 1h`,
+    );
+  }
+
   const kubeconfig = get("kubeconfig") || env.KUBECONFIG || undefined;
   const config: Config = {
     serverAddress: validServerAddress(get("server-address")),
@@ -294,6 +355,14 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    policy: {
+      domainFilter: domains("domain-filter", raw.get("domain-filter")),
+      excludeDomains: domains("exclude-domains", raw.get("exclude-domains")),
+      mode: policyMode(get("policy")),
+      ownerId: ownerId(get("owner-id")),
+    },
+    dryRun: parseBool("dry-run", get("dry-run")),
+    gcIntervalMs,
   };
   if (tls) config.tls = tls;
   const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
@@ -304,6 +373,35 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
   if (health) config.healthProbeBindAddress = health;
   if (kubeconfig) config.kubeconfig = kubeconfig;
   return config;
+}
+
+/** Every suffix of a repeatable domain flag, split at commas, normalised. */
+function domains(name: string, values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
+    if (part.trim() === "") continue;
+    const d = normalizeDomain(part);
+    if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(d)) {
+      throw new ConfigError(`invalid value "${part}" for flag --${name}: not a domain name`);
+    }
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+function policyMode(value: string): Policy["mode"] {
+  if (value === "sync" || value === "upsert-only") return value;
+  throw new ConfigError(`invalid value "${value}" for flag --policy: want sync or upsert-only`);
+}
+
+/** An owner id becomes part of a tag: keep it short and free of separators. */
+function ownerId(value: string): string {
+  if (value !== "" && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --owner-id: want 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  return value;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

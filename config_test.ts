@@ -118,3 +118,46 @@ Deno.test("--help lists every flag", () => {
     ]
   ) assertMatch(usage(), new RegExp(`--${flag}\\b`));
 });
+
+Deno.test("policy flags: domain filters repeat and split at commas; policy, owner id, dry run, gc interval", () => {
+  const c = parseConfig([
+    ...TLS,
+    "--domain-filter=Home.Arpa.",
+    "--domain-filter",
+    "lan,.example.org",
+    "--exclude-domains=private.home.arpa",
+    "--policy=upsert-only",
+    "--owner-id=cluster-a",
+    "--dry-run",
+    "--gc-interval=1h",
+  ]);
+  assertEquals(c.policy, {
+    domainFilter: ["home.arpa", "lan", "example.org"],
+    excludeDomains: ["private.home.arpa"],
+    mode: "upsert-only",
+    ownerId: "cluster-a",
+  });
+  assertEquals(c.dryRun, true);
+  assertEquals(c.gcIntervalMs, 3_600_000);
+  const d = parseConfig(TLS);
+  assertEquals(d.policy, { domainFilter: [], excludeDomains: [], mode: "sync", ownerId: "" });
+  assertEquals(d.dryRun, false);
+  assertEquals(d.gcIntervalMs, 0);
+});
+
+Deno.test("bad policy flags name the flag", () => {
+  for (
+    const [arg, flag] of [
+      ["--policy=delete", "--policy"],
+      ["--owner-id=a b", "--owner-id"],
+      ["--owner-id=owner:x", "--owner-id"],
+      ["--domain-filter=bad..name", "--domain-filter"],
+      ["--exclude-domains=*.x", "--exclude-domains"],
+      ["--gc-interval=500ms", "--gc-interval"],
+      ["--gc-interval=soon", "--gc-interval"],
+    ]
+  ) {
+    const e = assertThrows(() => parseConfig([...TLS, arg]));
+    assertMatch(e.message, new RegExp(flag));
+  }
+});
