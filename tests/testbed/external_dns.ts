@@ -1,0 +1,109 @@
+/**
+ * The real external-dns (`sigs.k8s.io/external-dns`, pinned in versions.json,
+ * built by build.ts or given by EXTERNAL_DNS_BIN) against the bed's
+ * kube-apiserver, with `--provider=webhook` pointed at the operator's
+ * webhook: once (`--once`, to completion) or looping.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ensureExternalDns } from "./build.ts";
+import type { KubeTestbed } from "./kube.ts";
+import { freePort, type ManagedProcess, spawnManaged } from "./process.ts";
+
+/** Options of {@link runExternalDnsOnce} and {@link startExternalDns}. */
+export interface ExternalDnsOptions {
+  kube: KubeTestbed;
+  /** `http://127.0.0.1:PORT` of the operator's `--webhook-bind-address`. */
+  webhookUrl: string;
+  /** Only this namespace's objects (tests share one API server). */
+  namespace?: string;
+  /** More flags (after the defaults, so they win). */
+  args?: string[];
+  /** Directory for the log file (default: a new temp dir). */
+  dir?: string;
+}
+
+/** The flags every run has: Service and Ingress sources, the webhook, the noop registry. */
+async function command(o: ExternalDnsOptions, extra: string[]) {
+  const bin = await ensureExternalDns();
+  const dir = o.dir ?? await Deno.makeTempDir({ prefix: "external-dns-" });
+  const metricsPort = freePort();
+  return {
+    metricsPort,
+    logPath: join(dir, `external-dns-${metricsPort}.log`),
+    command: bin.path,
+    args: [
+      `--kubeconfig=${o.kube.kubeconfigPath}`,
+      "--source=service",
+      "--source=ingress",
+      "--provider=webhook",
+      `--webhook-provider-url=${o.webhookUrl}`,
+      // A hosts file cannot hold TXT records: ownership is the webhook's tags (README).
+      "--registry=noop",
+      `--metrics-address=127.0.0.1:${metricsPort}`,
+      "--log-level=debug",
+      ...(o.namespace ? [`--namespace=${o.namespace}`] : []),
+      ...extra,
+      ...(o.args ?? []),
+    ],
+  };
+}
+
+/** A finished `--once` run. */
+export interface ExternalDnsRun {
+  code: number;
+  /** Its whole log (logrus text lines). */
+  log: string;
+  logPath: string;
+  /** Wall time of the run, in milliseconds. */
+  ms: number;
+}
+
+/** Runs `external-dns --once` to completion. */
+export async function runExternalDnsOnce(o: ExternalDnsOptions): Promise<ExternalDnsRun> {
+  const c = await command(o, ["--once"]);
+  const started = performance.now();
+  const process = spawnManaged({
+    name: "external-dns",
+    command: c.command,
+    args: c.args,
+    logPath: c.logPath,
+  });
+  const status = await process.status;
+  const ms = performance.now() - started;
+  return { code: status.code, log: await Deno.readTextFile(c.logPath), logPath: c.logPath, ms };
+}
+
+/** A looping external-dns. */
+export interface ExternalDnsProcess {
+  readonly process: ManagedProcess;
+  readonly logPath: string;
+  /** GET /metrics text of external-dns itself. */
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Starts external-dns looping every `intervalS` seconds (default 1). */
+export async function startExternalDns(
+  o: ExternalDnsOptions & { intervalS?: number },
+): Promise<ExternalDnsProcess> {
+  const c = await command(o, [`--interval=${o.intervalS ?? 1}s`]);
+  const process = spawnManaged({
+    name: "external-dns",
+    command: c.command,
+    args: c.args,
+    logPath: c.logPath,
+  });
+  return {
+    process,
+    logPath: c.logPath,
+    async metrics() {
+      const res = await fetch(`http://127.0.0.1:${c.metricsPort}/metrics`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      return await res.text();
+    },
+    stop: () => process.stop(10_000),
+  };
+}
