@@ -6,7 +6,14 @@
  */
 import { Registry } from "prom-client";
 import { type Config, ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
-import { createHostMappingUnit } from "./controllers/hostmapping.ts";
+import { DryRunEvents, dryRunHosts } from "./controllers/dry_run.ts";
+import {
+  createHostMappingUnit,
+  HOSTMAPPING_CONTROLLER,
+  hostMappingComment,
+} from "./controllers/hostmapping.ts";
+import { createOrphanSweepUnit, type SweepKind } from "./controllers/orphan_sweep.ts";
+import { ConflictBoard } from "./controllers/policy.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
@@ -20,7 +27,7 @@ import { Manager } from "./k8s/manager.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { type Listener, startHttp } from "./observability/server.ts";
-import { WebhookProvider } from "./webhook/provider.ts";
+import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
@@ -32,14 +39,20 @@ function fail(message: string, code = 2): number {
   return code;
 }
 
-/** The external-dns webhook on `--webhook-bind-address`, or nothing when it is off. */
+/**
+ * The external-dns webhook on `--webhook-bind-address`, or nothing when it
+ * is off. With --dry-run its writes are logged, not made, like the controllers'.
+ */
 function startWebhook(
   config: Config,
-  hosts: RouterHostsClient,
+  client: RouterHostsClient,
   registry: Registry,
   log: Logger,
 ): Listener[] {
   if (!config.webhookBindAddress) return [];
+  const hosts: WebhookHosts = config.dryRun
+    ? { ...dryRunHosts(client, log), listHosts: () => client.listHosts() }
+    : client;
   const metrics = new WebhookMetrics(registry);
   const provider = new WebhookProvider({
     hosts,
@@ -188,7 +201,24 @@ export async function main(
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
     gateway: config.enableGateway,
+    domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
+    excludeDomains: config.policy.excludeDomains.length > 0
+      ? config.policy.excludeDomains
+      : undefined,
+    policy: config.policy.mode,
+    ownerId: config.policy.ownerId || undefined,
+    dryRun: config.dryRun || undefined,
+    gcIntervalMs: config.gcIntervalMs || undefined,
   });
+  if (config.dryRun) {
+    log.warn(
+      "--dry-run: every write to router-hosts and Kubernetes is logged at info instead of made",
+    );
+  }
+  const sweeping = config.gcIntervalMs > 0 && config.policy.mode === "sync";
+  if (config.gcIntervalMs > 0 && !sweeping) {
+    log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
+  }
   if (!config.insecure && tls && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
       flag: "--tls-cert",
@@ -206,14 +236,17 @@ export async function main(
 
   const registry = new Registry();
   const metrics = new Metrics(registry);
-  const hosts = grpcClient(config, tls, metrics);
+  const client = grpcClient(config, tls, metrics);
+  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
-  const events = new KubeEventRecorder({
+  const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
     log,
     controller: REPORTING_CONTROLLER,
     instance: identity,
   });
+  const conflicts = new ConflictBoard();
+  const sweepKinds: SweepKind[] = [];
   const units = [
     createHostMappingUnit({
       kube,
@@ -223,6 +256,16 @@ export async function main(
       metrics,
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
+      policy: config.policy,
+      conflicts,
+      dryRun: config.dryRun,
+      onCache: (cache) =>
+        sweepKinds.push({
+          controller: HOSTMAPPING_CONTROLLER,
+          comment: hostMappingComment,
+          adoptTags: [],
+          cache,
+        }),
     }),
     ...createSourceUnits([
       INGRESSROUTE,
@@ -237,8 +280,29 @@ export async function main(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
       defaultIngressIP: config.defaultIngressIP,
+      policy: config.policy,
+      conflicts,
+      dryRun: config.dryRun,
+      onCache: (source, cache) =>
+        sweepKinds.push({
+          controller: source.controller,
+          comment: source.comment,
+          adoptTags: source.adoptTags,
+          cache,
+        }),
     }),
   ];
+  if (sweeping) {
+    units.push(createOrphanSweepUnit({
+      hosts,
+      kinds: sweepKinds,
+      policy: config.policy,
+      intervalMs: config.gcIntervalMs,
+      log: log.with({ controller: "orphan-sweep" }),
+      metrics,
+      deleted: (controller) => metrics.orphansDeleted.inc({ controller }),
+    }));
+  }
 
   let elector: LeaderElector | undefined;
   if (config.leaderElect) {
@@ -267,7 +331,7 @@ export async function main(
       }),
       // The webhook serves on every replica, leader or not: external-dns
       // talks to the one next to it and is itself the single writer.
-      ...startWebhook(config, hosts, registry, log),
+      ...startWebhook(config, client, registry, log),
     ];
   } catch (e) {
     return fail(`cannot listen: ${(e as Error).message}`, 1);
@@ -279,7 +343,7 @@ export async function main(
     watchTlsFiles({
       files: config.tls,
       current: tls,
-      apply: (material) => hosts.replaceTls(material),
+      apply: (material) => client.replaceTls(material),
       log,
       signal: stop.signal,
     });
@@ -287,7 +351,7 @@ export async function main(
 
   const code = await manager.run(stop.signal);
   await Promise.allSettled(listeners.map((l) => l.shutdown()));
-  hosts.close();
+  client.close();
   kube.close();
   return code;
 }

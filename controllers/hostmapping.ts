@@ -6,6 +6,13 @@
  * The pure parts (projection, desired entry, status) are exported for unit
  * tests; {@link HostMappingReconciler} turns them into calls.
  *
+ * Policy (policy.ts) applies as in the source engine, and a refusal shows
+ * in status too (condition Synced=False): a hostname outside the domain
+ * filter (reason `DomainFiltered`), or held by another object (reason
+ * `HostnameConflict`: the holder keeps it, no retry; this object is woken
+ * when the holder deletes it). Each Event goes out when the status changes,
+ * so once per object and change.
+ *
  * @module
  */
 import type { HostEntry } from "../grpc/client.ts";
@@ -30,6 +37,19 @@ import {
   type HostsApi,
 } from "./host_sync.ts";
 import { type Outcome, TerminalError } from "../k8s/controller.ts";
+import {
+  ConflictBoard,
+  DEFAULT_POLICY,
+  deletesOnDelete,
+  domainRefusal,
+  entryTags,
+  isOperatorEntry,
+  mayDelete,
+  ownerAllows,
+  type Policy,
+  RETAINED_TAG,
+  retainsOnDelete,
+} from "./policy.ts";
 
 /** The HostMapping custom resource. */
 export const HOSTMAPPING: ResourceType = {
@@ -57,6 +77,8 @@ export interface HostMappingStatus {
 export interface HostMappingView extends ObjectView {
   spec: { hostname: string; ip: string; aliases: string[]; tags: string[] };
   status: HostMappingStatus;
+  /** Annotation `on-delete: retain`: the entry stays when the object is deleted. */
+  retain?: boolean;
 }
 
 function strings(v: unknown): string[] {
@@ -67,8 +89,10 @@ function strings(v: unknown): string[] {
 export function projectHostMapping(obj: KubeObject): HostMappingView {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const status = (obj.status ?? {}) as HostMappingStatus;
+  const retain = retainsOnDelete(obj.metadata?.annotations);
   return {
     ...viewOf(obj),
+    ...(retain ? { retain } : {}),
     spec: {
       hostname: typeof spec.hostname === "string" ? spec.hostname : "",
       ip: typeof spec.ip === "string" ? spec.ip : "",
@@ -111,14 +135,14 @@ function unique(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
-/** The entry a HostMapping wants. */
-export function desiredHost(view: HostMappingView): DesiredHost {
+/** The entry a HostMapping wants (with the owner tag of `policy`). */
+export function desiredHost(view: HostMappingView, policy: Policy = DEFAULT_POLICY): DesiredHost {
   return {
     ipAddress: view.spec.ip,
     hostname: view.spec.hostname,
     comment: hostMappingComment(view.namespace, view.name),
     aliases: unique(view.spec.aliases),
-    tags: unique(view.spec.tags),
+    tags: unique(entryTags(policy, view.spec.tags)),
   };
 }
 
@@ -206,6 +230,14 @@ export interface HostMappingDeps {
   /** Called with +1/-1 as entries start/stop being managed (router_hosts_managed_hosts). */
   managed?: (key: string, managed: boolean) => void;
   now?: () => Date;
+  /** Domain filter, policy and owner id; the defaults when omitted. */
+  policy?: Policy;
+  /** Where a conflict's loser waits for the hostname; shared by every controller. */
+  conflicts?: ConflictBoard;
+  /** Enqueues `key` (when the hostname it waits for is released). */
+  wake?: (key: string) => void;
+  /** Reports whether a key's hostname is held by another object (router_hosts_hostname_conflicts). */
+  conflicting?: (key: string, conflict: boolean) => void;
 }
 
 function regarding(v: HostMappingView): EventRegarding {
@@ -222,10 +254,39 @@ function regarding(v: HostMappingView): EventRegarding {
 export class HostMappingReconciler {
   readonly #d: HostMappingDeps;
   readonly #now: () => Date;
+  readonly #policy: Policy;
+  readonly #board: ConflictBoard;
 
   constructor(deps: HostMappingDeps) {
     this.#d = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#policy = deps.policy ?? DEFAULT_POLICY;
+    this.#board = deps.conflicts ?? new ConflictBoard();
+  }
+
+  /** Records whether `key` waits for `hostname` held by another object. */
+  #conflict(key: string, hostname: string | undefined): void {
+    const waiter = `${HOSTMAPPING_CONTROLLER}/${key}`;
+    this.#board.forget(waiter);
+    if (hostname) this.#board.wait(hostname, waiter, () => this.#d.wake?.(key));
+    this.#d.conflicting?.(key, hostname !== undefined);
+  }
+
+  /** Drops what is remembered about a key whose object is gone. */
+  forget(key: string): void {
+    this.#conflict(key, undefined);
+  }
+
+  /**
+   * A policy refusal: status Synced=False with `reason`, and a Warning
+   * Event when that status is new (so once per object and change). No retry.
+   */
+  async #refuse(view: HostMappingView, reason: string, message: string, log: Logger) {
+    const next = errorStatus(view.status, reason, message, view.generation, this.#now());
+    if (statusEquivalent(view.status, next)) return;
+    log.warn(message, { reason });
+    this.#d.events.event(regarding(view), "Warning", reason, message);
+    await this.#writeStatusIfChanged(view, next);
   }
 
   /** Level-triggered: reads the cached object and makes the server match it. */
@@ -238,19 +299,33 @@ export class HostMappingReconciler {
       return {};
     }
 
+    const filtered = domainRefusal(this.#policy, view.spec.hostname);
+    if (filtered !== undefined) {
+      this.#conflict(key, undefined);
+      await this.#refuse(
+        view,
+        "DomainFiltered",
+        `${view.spec.hostname} is ${filtered}: it is neither written to nor deleted from router-hosts`,
+        log,
+      );
+      return {};
+    }
+
     let current = view;
-    if (!current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
+    // Upsert-only never deletes, so it needs no finalizer.
+    if (mayDelete(this.#policy) && !current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
       current = await this.#d.writer.addFinalizer(current, HOSTMAPPING_FINALIZER);
     }
     const owner = hostMappingComment(current.namespace, current.name);
-    const owns = (e: HostEntry) => e.comment === owner;
+    const owns = (e: HostEntry) => e.comment === owner && ownerAllows(this.#policy, e);
     try {
       const result = await ensureHost(
         this.#d.hosts,
-        desiredHost(current),
+        desiredHost(current, this.#policy),
         current.status.hostId,
         owns,
       );
+      this.#conflict(key, undefined);
       if (result.action === "recreated") {
         const note =
           `host entry ${current.status.hostId} was gone from router-hosts; recreated as ${result.entry.id}`;
@@ -273,6 +348,19 @@ export class HostMappingReconciler {
       this.#d.managed?.(key, true);
       return {};
     } catch (e) {
+      if (e instanceof AdoptionRefusedError && isOperatorEntry(e.entry)) {
+        this.#conflict(key, current.spec.hostname);
+        await this.#refuse(
+          current,
+          "HostnameConflict",
+          `${current.spec.hostname} -> ${current.spec.ip} is already held by another object ` +
+            `(entry ${e.entry.id}, comment ${JSON.stringify(e.entry.comment ?? "")}${
+              e.entry.tags.filter((t) => t.startsWith("owner:")).map((t) => `, ${t}`).join("")
+            }); it keeps the entry, and this HostMapping takes over when it lets it go`,
+          log,
+        );
+        return {};
+      }
       const { reason, message } = classifyError(e);
       log.warn("sync failed", { reason, error: message, hostId: current.status.hostId });
       if (e instanceof AdoptionRefusedError) {
@@ -314,17 +402,34 @@ export class HostMappingReconciler {
   async #cleanup(view: HostMappingView, log: Logger): Promise<void> {
     if (!view.finalizers.includes(HOSTMAPPING_FINALIZER)) return;
     const owner = hostMappingComment(view.namespace, view.name);
+    const owns = (e: HostEntry) => e.comment === owner && ownerAllows(this.#policy, e);
+    this.#conflict(`${view.namespace}/${view.name}`, undefined);
+    if (!deletesOnDelete(this.#policy, view.retain === true)) {
+      await retainEntry(this.#d.hosts, view, owns, log);
+      log.info("HostMapping deleted; its host entry is kept (retain or upsert-only)", {
+        hostId: view.status.hostId,
+      });
+      this.#d.managed?.(`${view.namespace}/${view.name}`, false);
+      await this.#d.writer.removeFinalizer(view, HOSTMAPPING_FINALIZER);
+      return;
+    }
     try {
       if (view.status.hostId) {
-        await deleteHost(this.#d.hosts, view.status.hostId);
+        // By the id in status, as the Go operator does; with an owner id only our entry.
+        await deleteHost(
+          this.#d.hosts,
+          view.status.hostId,
+          this.#policy.ownerId ? owns : undefined,
+        );
       } else if (view.spec.ip && view.spec.hostname) {
         await deleteUntracked(
           this.#d.hosts,
           view.spec.ip,
           view.spec.hostname,
-          (e) => e.comment === owner,
+          owns,
         );
       }
+      if (view.spec.hostname) this.#board.release(view.spec.hostname);
     } catch (e) {
       const { reason, message } = classifyError(e);
       const text = `cleanup of the host entry failed, finalizer kept: ${message}`;
@@ -342,6 +447,34 @@ export class HostMappingReconciler {
   }
 }
 
+/**
+ * Deletion under upsert-only or `on-delete: retain`: the entry stays,
+ * tagged `retained` (best effort, so the orphan sweep leaves it), and the
+ * finalizer goes at once.
+ */
+async function retainEntry(
+  hosts: HostsApi,
+  view: HostMappingView,
+  owns: (e: HostEntry) => boolean,
+  log: Logger,
+): Promise<void> {
+  if (!view.status.hostId) return;
+  try {
+    const entry = await hosts.getHost(view.status.hostId);
+    if (!owns(entry) || entry.tags.includes(RETAINED_TAG)) return;
+    await hosts.updateHost({
+      id: entry.id,
+      expectedVersion: entry.version,
+      tags: [...entry.tags, RETAINED_TAG],
+    });
+  } catch (e) {
+    log.warn("could not tag the retained entry; the orphan sweep may delete it", {
+      hostId: view.status.hostId,
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
+}
+
 /** Equal statuses, ignoring condition timestamps that setCondition keeps anyway. */
 export function statusEquivalent(a: HostMappingStatus, b: HostMappingStatus): boolean {
   return deepEqual(a, b);
@@ -356,6 +489,14 @@ export interface HostMappingUnitOptions {
   metrics: Metrics;
   workers: number;
   resyncPeriodMs: number;
+  /** Domain filter, policy and owner id; the defaults when omitted. */
+  policy?: Policy;
+  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
+  conflicts?: ConflictBoard;
+  /** The cache, for the orphan sweep. */
+  onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
+  /** Logs each Kubernetes write instead of making it (--dry-run). */
+  dryRun?: boolean;
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -368,22 +509,30 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
   const gauge = () =>
     o.metrics.managedHosts.set({ controller: HOSTMAPPING_CONTROLLER }, managed.size);
   gauge();
-  return ControllerBuilder.for<HostMappingView>({
+  const conflicts = new Set<string>();
+  const conflictGauge = () =>
+    o.metrics.hostnameConflicts.set({ controller: HOSTMAPPING_CONTROLLER }, conflicts.size);
+  conflictGauge();
+  let reconciler: HostMappingReconciler | undefined;
+  const built = ControllerBuilder.for<HostMappingView>({
     name: HOSTMAPPING_CONTROLLER,
     kube: o.kube,
     log: o.log,
     metrics: o.metrics,
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
+    dryRun: o.dryRun,
   }, {
     resource: HOSTMAPPING,
     project: projectHostMapping,
     needsReconcile,
     onChange: (key, obj) => {
-      if (!obj && managed.delete(key)) gauge();
+      if (obj) return;
+      if (managed.delete(key)) gauge();
+      reconciler?.forget(key);
     },
   }).complete(({ store, writer }) => {
-    const reconciler = new HostMappingReconciler({
+    const rec = new HostMappingReconciler({
       hosts: o.hosts,
       writer,
       get: (key) => store.get(key),
@@ -395,7 +544,23 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
         else managed.delete(key);
         if (had !== on) gauge();
       },
+      policy: o.policy,
+      conflicts: o.conflicts,
+      wake: (key) => built.controller.queue.add(key),
+      conflicting: (key, on) => {
+        const had = conflicts.has(key);
+        if (on) conflicts.add(key);
+        else conflicts.delete(key);
+        if (had !== on) conflictGauge();
+      },
     });
-    return (key) => reconciler.reconcile(key);
-  }).unit;
+    reconciler = rec;
+    return (key) => rec.reconcile(key);
+  });
+  const informer = built.unit.informers[0];
+  o.onCache?.({
+    ready: () => informer.hasSynced() && !informer.missing,
+    has: (key) => built.store.get(key) !== undefined,
+  });
+  return built.unit;
 }

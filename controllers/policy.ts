@@ -18,6 +18,7 @@
  * @module
  */
 import type { HostEntry } from "../grpc/client.ts";
+import type { DesiredHosts } from "./source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
 export const ON_DELETE_ANNOTATION = "router-hosts.fzymgc.house/on-delete";
@@ -167,6 +168,27 @@ export function splitByDomain(
     else skipped.push({ hostname, why });
   }
   return { managed, skipped };
+}
+
+/**
+ * `desired` without the names outside the domain filter, and one problem
+ * (so one `DomainFiltered` Event per object and change) naming them all.
+ */
+export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHosts {
+  const { managed, skipped } = splitByDomain(policy, desired.hosts);
+  if (skipped.length === 0) return desired;
+  const shown = skipped.slice(0, 5).map((s) => `${s.hostname} (${s.why})`).join(", ");
+  const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
+  return {
+    ...desired,
+    hosts: managed,
+    problems: [...desired.problems, {
+      reason: "DomainFiltered",
+      message: `${skipped.length} hostname(s) are outside this operator's domains and are ` +
+        `neither written to nor deleted from router-hosts: ${shown}${more}`,
+      fields: { hostnames: skipped.map((s) => s.hostname) },
+    }],
+  };
 }
 
 /**

@@ -15,11 +15,14 @@ import type { KubeObject, ResourceType } from "../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
 import type { HostsApi } from "./host_sync.ts";
+import { retainsOnDelete } from "./policy.ts";
 
 /** The cached view of a source object: metadata and the raw `host-ids` annotation. */
 export interface SourceView extends ObjectView {
   /** The raw `host-ids` annotation. */
   hostIds?: string;
+  /** Annotation `on-delete: retain`: the entries stay when the object is deleted. */
+  retain?: boolean;
 }
 
 /**
@@ -30,6 +33,7 @@ export function sourceViewOf(obj: KubeObject): SourceView {
   const view: SourceView = viewOf(obj, [HOST_IDS_ANNOTATION]);
   const hostIds = obj.metadata?.annotations?.[HOST_IDS_ANNOTATION];
   if (hostIds !== undefined) view.hostIds = hostIds;
+  if (retainsOnDelete(obj.metadata?.annotations)) view.retain = true;
   return view;
 }
 

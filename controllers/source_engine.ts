@@ -33,6 +33,17 @@
  * comment and tags: an annotation copied along with a manifest never lets
  * the copy update or delete the original's entries.
  *
+ * Policy (policy.ts) applies here, so every source gets it: hostnames
+ * outside the domain filter are neither written nor deleted (one
+ * `DomainFiltered` Event per object); upsert-only adds no finalizer and
+ * deletes nothing; `on-delete: retain` keeps the entries of a deleted object
+ * (tagged `retained`, so the orphan sweep leaves them); with an owner id
+ * every entry carries `owner:<id>` and entries of another owner are never
+ * touched. An entry of our ip+hostname that another of our objects (or
+ * another installation) holds is a hostname conflict: the holder keeps it,
+ * this object gets one `HostnameConflict` Warning Event, is not retried,
+ * and waits on the {@link ConflictBoard} until the holder deletes the entry.
+ *
  * Each kind has its own informer, queue and controller, so objects of two
  * kinds with the same namespace/name never shadow each other. Kinds whose
  * comments are the same (IngressRoute and IngressRouteTCP: the Go format has
@@ -54,7 +65,20 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import {
+  ConflictBoard,
+  DEFAULT_POLICY,
+  deletesOnDelete,
+  domainAllowed,
+  entryTags,
+  filterDesired,
+  isOperatorEntry,
+  mayDelete,
+  type Policy,
+  RETAINED_TAG,
+  withOwner,
+} from "./policy.ts";
 import {
   type Claims,
   NO_CLAIMS,
@@ -86,6 +110,14 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   tracked?: (key: string, count: number) => void;
   /** Hostnames of one object handled concurrently (default {@link HOST_CONCURRENCY}). */
   concurrency?: number;
+  /** Domain filter, policy and owner id; {@link DEFAULT_POLICY} when omitted. */
+  policy?: Policy;
+  /** Where conflict losers wait for a hostname; shared by every controller of the process. */
+  conflicts?: ConflictBoard;
+  /** Enqueues `key` (a conflict's loser, when the hostname it waits for is released). */
+  wake?: (key: string) => void;
+  /** Reports how many hostnames of a key another object holds (router_hosts_hostname_conflicts). */
+  conflicting?: (key: string, count: number) => void;
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
@@ -113,17 +145,40 @@ export class SourceReconciler<V extends SourceView> {
   /** Ids whose annotation write failed, merged into the next reconcile of the key. */
   readonly #unrecorded = new Map<string, TrackedHost[]>();
   readonly #report: SourceEvents<V>;
+  readonly #policy: Policy;
+  readonly #board: ConflictBoard;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
     this.#s = deps.source;
     this.#report = new SourceEvents(deps.source, deps.events);
+    this.#policy = deps.policy ?? DEFAULT_POLICY;
+    this.#board = deps.conflicts ?? new ConflictBoard();
   }
 
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
     this.#unrecorded.delete(key);
     this.#report.forget(key, uid);
+    this.#setConflicts(key, []);
+  }
+
+  /** The entry of the source with the owner rule: what we may adopt, update and delete. */
+  #owns(comment: string) {
+    return withOwner(this.#policy, ownsEntry(comment, this.#s.adoptTags));
+  }
+
+  #waiter(key: string): string {
+    return `${this.#s.controller}/${key}`;
+  }
+
+  /** Records the hostnames of `key` that another object holds, and waits for them. */
+  #setConflicts(key: string, hostnames: readonly string[]): void {
+    this.#board.forget(this.#waiter(key));
+    for (const h of hostnames) {
+      this.#board.wait(h, this.#waiter(key), () => this.#d.wake?.(key));
+    }
+    this.#d.conflicting?.(key, hostnames.length);
   }
 
   /** Level-triggered: reads the cached object and makes the server match it. */
@@ -144,7 +199,7 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = this.#s.desiredHosts(view);
+    const desired = filterDesired(this.#policy, this.#s.desiredHosts(view));
     this.#report.problems(key, view, desired, log);
     const ingress = await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
@@ -154,20 +209,26 @@ export class SourceReconciler<V extends SourceView> {
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
-    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
     const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
     const plan = planSync(tracked, desired.hosts);
     // Part of the object that does not read may still name hosts we track:
     // keep them until it reads again rather than delete entries a typo hid.
-    const stale = desired.incomplete ? [] : plan.stale;
-    const kept: TrackedHost[] = desired.incomplete ? [...plan.stale] : [];
+    // Upsert-only deletes nothing, and names outside the domain filter are
+    // not ours to delete.
+    const keep = (t: TrackedHost) =>
+      desired.incomplete || !mayDelete(this.#policy) || !domainAllowed(this.#policy, t.hostname);
+    const stale = plan.stale.filter((t) => !keep(t));
+    const kept: TrackedHost[] = plan.stale.filter(keep);
     if (plan.ensure.length === 0 && stale.length === 0 && recorded === serializeHostIds(kept)) {
       this.#d.tracked?.(key, kept.length);
+      this.#setConflicts(key, []);
       return {};
     }
 
-    const current = await ensureFinalizer();
+    // Upsert-only never deletes, so it needs no finalizer.
+    const current = mayDelete(this.#policy) ? await ensureFinalizer() : view;
     const failures: HostFailure[] = [];
     const next: TrackedHost[] = [...kept];
     const actions = new Map<EnsureAction, string[]>();
@@ -186,7 +247,13 @@ export class SourceReconciler<V extends SourceView> {
         try {
           const result = await ensureHost(
             this.#d.hosts,
-            { ipAddress: ingress.ip, hostname, comment, aliases: [], tags: [...this.#s.tags] },
+            {
+              ipAddress: ingress.ip,
+              hostname,
+              comment,
+              aliases: [],
+              tags: entryTags(this.#policy, this.#s.tags),
+            },
             knownId,
             owns,
             { knownMustBeOwned: true },
@@ -217,6 +284,7 @@ export class SourceReconciler<V extends SourceView> {
       try {
         if (await deleteHost(this.#d.hosts, id, owns)) {
           deleted.push(hostname);
+          this.#board.release(hostname);
           log.info("host entry deleted: hostname no longer wanted", { hostname, hostId: id });
         } else {
           log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -251,7 +319,15 @@ export class SourceReconciler<V extends SourceView> {
         tracked: next.length,
       });
     }
-    if (failures.length > 0) this.#report.syncFailed(current, failures, ops.length, log);
+    // Hostnames another object holds: it keeps them (never updated or
+    // deleted here), and this key waits for it to let go instead of retrying.
+    const conflicts = failures.filter((f) =>
+      f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
+    );
+    this.#setConflicts(key, conflicts.map((f) => f.hostname));
+    this.#report.hostnameConflicts(key, current, conflicts, log);
+    const rest = failures.filter((f) => !conflicts.includes(f));
+    if (rest.length > 0) this.#report.syncFailed(current, rest, ops.length, log);
     if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
     return {};
   }
@@ -329,10 +405,14 @@ export class SourceReconciler<V extends SourceView> {
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
     const comment = this.#s.comment(view.namespace, view.name);
-    const owns = ownsEntry(comment, this.#s.adoptTags);
+    const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
     const spared = (t: TrackedHost) =>
-      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase());
+      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase()) ||
+      !domainAllowed(this.#policy, t.hostname);
+    if (!deletesOnDelete(this.#policy, view.retain === true)) {
+      return await this.#retain(key, view, comment, claims, log);
+    }
     const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
 
     const failures: HostFailure[] = [];
@@ -345,6 +425,7 @@ export class SourceReconciler<V extends SourceView> {
         if (spared(t)) return;
         try {
           if (await deleteHost(this.#d.hosts, t.id, owns)) {
+            this.#board.release(t.hostname);
             log.info("host entry deleted", { hostname: t.hostname, hostId: t.id });
           } else {
             log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -387,6 +468,60 @@ export class SourceReconciler<V extends SourceView> {
     log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
     this.#d.tracked?.(key, 0);
     this.#unrecorded.delete(key);
+    this.#setConflicts(key, []);
+    return {};
+  }
+
+  /**
+   * Deletion under upsert-only or `on-delete: retain`: the entries stay and
+   * the finalizer goes at once. Each tracked entry is tagged `retained`
+   * (best effort: a failure is logged, never holds the finalizer), so the
+   * orphan sweep leaves it; an object of the same name adopts it again.
+   */
+  async #retain(
+    key: string,
+    view: V,
+    comment: string,
+    claims: Claims,
+    log: Logger,
+  ): Promise<Outcome> {
+    const why = mayDelete(this.#policy)
+      ? `annotation router-hosts.fzymgc.house/on-delete: retain`
+      : "--policy=upsert-only";
+    let kept = 0;
+    try {
+      const { tracked } = await this.#tracked(key, view, comment, claims, log);
+      const owns = this.#owns(comment);
+      await forEachLimit(tracked, this.#d.concurrency ?? HOST_CONCURRENCY, undefined, async (t) => {
+        try {
+          const entry = await this.#d.hosts.getHost(t.id);
+          if (!owns(entry)) return;
+          kept++;
+          if (entry.tags.includes(RETAINED_TAG)) return;
+          await this.#d.hosts.updateHost({
+            id: entry.id,
+            expectedVersion: entry.version,
+            tags: [...entry.tags, RETAINED_TAG],
+          });
+        } catch (e) {
+          log.warn("could not tag a retained entry; the orphan sweep may delete it", {
+            hostname: t.hostname,
+            hostId: t.id,
+            error: errorText(e),
+          });
+        }
+      });
+    } catch (e) {
+      log.warn("could not read this object's entries to tag them retained", {
+        error: errorText(e),
+      });
+    }
+    log.info(`object deleted; its host entries are kept (${why}); removing the finalizer`, {
+      kept,
+    });
+    this.#d.tracked?.(key, 0);
+    this.#unrecorded.delete(key);
+    this.#setConflicts(key, []);
     return {};
   }
 }

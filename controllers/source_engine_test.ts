@@ -15,6 +15,7 @@ import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "./so
 import type { AnySource, Claims, SourceContext, SourceView } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./sources/ingressroute.ts";
+import { ConflictBoard, DEFAULT_POLICY, type Policy } from "./policy.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
 
@@ -120,6 +121,8 @@ interface Harness {
   rec: SourceReconciler<SourceView>;
   store: Store<SourceView>;
   tracked: Map<string, number>;
+  /** Hostnames in conflict per key (router_hosts_hostname_conflicts). */
+  conflicting: Map<string, number>;
   /** Finalizer writes, AddHost calls and annotation writes, in order. */
   order: string[];
   /** Reloads the store from the fake server (what the watch would do) and reconciles. */
@@ -137,6 +140,9 @@ function harness(
     claims?: Claims;
     hosts?: FakeHosts;
     cached?: SourceContext["cached"];
+    policy?: Policy;
+    conflicts?: ConflictBoard;
+    wake?: (key: string) => void;
   } = {},
 ): Harness {
   const hosts = o.hosts ?? new FakeHosts();
@@ -151,6 +157,7 @@ function harness(
   const store = new Store<SourceView>();
   const events = new Events();
   const tracked = new Map<string, number>();
+  const conflicting = new Map<string, number>();
   const rec = new SourceReconciler({
     source,
     hosts,
@@ -167,6 +174,10 @@ function harness(
     claims: o.claims ? () => o.claims! : undefined,
     peers: "IngressRouteTCP",
     tracked: (k, n) => tracked.set(k, n),
+    policy: o.policy,
+    conflicts: o.conflicts,
+    wake: o.wake,
+    conflicting: (k, n) => conflicting.set(k, n),
   });
   return {
     kube,
@@ -175,6 +186,7 @@ function harness(
     rec,
     store,
     tracked,
+    conflicting,
     order,
     async run() {
       store.apply(KEY, source.project(structuredClone(kube.obj)));
@@ -245,7 +257,7 @@ Deno.test("reconcile: an entry deleted out of band is recreated, with a Recreate
   assertEquals(h.events.reasons(), ["Recreated"]);
 });
 
-Deno.test("reconcile: adopts an entry with our comment and tags; refuses a HostMapping's", async () => {
+Deno.test("reconcile: adopts an entry with our comment and tags; a HostMapping's is a conflict", async () => {
   const hosts = new FakeHosts();
   const mine = hosts.add({
     ipAddress: IP,
@@ -260,13 +272,24 @@ Deno.test("reconcile: adopts an entry with our comment and tags; refuses a HostM
     tags: ["traefik", "ingress"],
   });
   const h = harness(route([hostRule("a.lan", "b.lan")]), { hosts });
-  const e = await assertRejects(() => h.run());
-  assertOk(e instanceof TerminalError, "refusal is not retried until something changes");
+  await h.run();
   assertEquals(h.kube.annotation(), { "a.lan": mine.id });
   assertEquals(h.hosts.entries.get(mine.id)!.tags, TAGS);
   assertEquals(h.hosts.entries.get(theirs.id), theirs, "never touched");
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+  assertMatch(h.events.list[0].note, /b\.lan.*k8s:apps\/b/);
+  assertEquals(h.conflicting.get(KEY), 1);
+});
+
+Deno.test("reconcile: an entry a person made for our ip+hostname is refused, not retried", async () => {
+  const hosts = new FakeHosts();
+  const hand = hosts.add({ ipAddress: IP, hostname: "b.lan", comment: "printer", tags: [] });
+  const h = harness(route([hostRule("b.lan")]), { hosts });
+  const e = await assertRejects(() => h.run());
+  assertOk(e instanceof TerminalError, "refusal is not retried until something changes");
+  assertEquals(h.hosts.entries.get(hand.id), hand, "never touched");
   assertEquals(h.events.reasons(), ["AdoptionRefused"]);
-  assertMatch(h.events.list[0].note, /b\.lan/);
+  assertEquals(h.conflicting.get(KEY) ?? 0, 0);
 });
 
 Deno.test("reconcile: partial failure records the created ids before throwing", async () => {
@@ -652,11 +675,10 @@ Deno.test("Gateway routes adopt the Go operator's entries and refuse a foreign c
     tags: ["kubernetes", "gateway", "grpcroute"],
   });
   const h = harness(gatewayRoute("GRPCRoute", ["a.lan", "b.lan"]), { kind: GRPCROUTE, hosts });
-  const e = await assertRejects(() => h.run());
-  assertOk(e instanceof TerminalError, "refusal waits for a change");
+  await h.run();
   assertEquals(h.kube.annotation(), { "a.lan": go.id }, "adopted, not duplicated");
   assertEquals(h.hosts.entries.size, 2);
-  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
+  assertEquals(h.events.reasons(), ["HostnameConflict"], "another route's entry: a conflict");
   h.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
   await h.run();
   assertEquals([...hosts.entries.keys()], [foreign.id], "the foreign entry is never deleted");
@@ -672,8 +694,134 @@ Deno.test("Gateway routes: an entry of another route kind with the same name is 
     tags: ["kubernetes", "gateway", "httproute"],
   });
   const h = harness(gatewayRoute("TLSRoute", ["a.lan"]), { kind: TLSROUTE, hosts });
-  await assertRejects(() => h.run());
-  assertEquals(h.events.reasons(), ["AdoptionRefused"]);
+  await h.run();
+  assertEquals(h.hosts.entries.size, 1);
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+});
+
+// ------------------------------------------------ policy (policy.ts) through the engine
+
+const policy = (p: Partial<Policy>): Policy => ({ ...DEFAULT_POLICY, ...p });
+
+Deno.test("policy: names outside the domain filter are skipped with one Event, never written or deleted", async () => {
+  const hosts = new FakeHosts();
+  const hand = hosts.add({
+    ipAddress: IP,
+    hostname: "app.example.com",
+    comment: "by hand",
+    tags: [],
+  });
+  const p = policy({ domainFilter: ["home.arpa"] });
+  const h = harness(route([hostRule("app.home.arpa", "app.example.com", "x.example.com")]), {
+    hosts,
+    policy: p,
+  });
+  await h.run();
+  await h.run();
+  assertEquals(Object.keys(h.hosts.byHostname()).sort(), ["app.example.com", "app.home.arpa"]);
+  assertEquals(h.hosts.entries.get(hand.id), hand);
+  assertEquals(h.events.reasons(), ["DomainFiltered"], "one Event per object");
+  assertMatch(h.events.list[0].note, /app\.example\.com.*x\.example\.com/);
+  h.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await h.run();
+  assertEquals(Object.keys(h.hosts.byHostname()), ["app.example.com"]);
+  assertEquals(h.hosts.entries.get(hand.id), hand, "a person's entry survives the delete");
+});
+
+Deno.test("policy: upsert-only adds no finalizer and deletes nothing; back to sync adds it", async () => {
+  const p = policy({ mode: "upsert-only" });
+  const h = harness(route([hostRule("a.lan", "b.lan")]), { policy: p });
+  await h.run();
+  assertEquals(h.kube.obj.metadata!.finalizers ?? [], []);
+  assertEquals(h.hosts.entries.size, 2);
+  h.kube.edit((o) => (o.spec as { routes: unknown[] }).routes = [{ match: hostRule("a.lan") }]);
+  await h.run();
+  assertEquals(h.hosts.entries.size, 2, "a removed hostname keeps its entry");
+  const sync = harness(h.kube.obj, { hosts: h.hosts });
+  await sync.run();
+  assertEquals(sync.kube.obj.metadata!.finalizers, [INGRESSROUTE_FINALIZER]);
+});
+
+Deno.test("policy: upsert-only with our finalizer left from sync: delete keeps entries, drops it", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const up = harness(h.kube.obj, { hosts: h.hosts, policy: policy({ mode: "upsert-only" }) });
+  up.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await up.run();
+  assertEquals(up.kube.obj.metadata!.finalizers, []);
+  assertEquals(Object.values(up.hosts.byHostname()).map((e) => e.tags), [[...TAGS, "retained"]]);
+});
+
+Deno.test("policy: on-delete: retain keeps the entries, tags them retained, removes the finalizer", async () => {
+  const h = harness(route([hostRule("a.lan", "b.lan")]));
+  await h.run();
+  h.kube.edit((o) => {
+    o.metadata!.annotations = {
+      ...o.metadata!.annotations,
+      "router-hosts.fzymgc.house/on-delete": "retain",
+    };
+    o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z";
+  });
+  await h.run();
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.hosts.entries.size, 2);
+  for (const e of h.hosts.entries.values()) assertEquals(e.tags, [...TAGS, "retained"]);
+});
+
+Deno.test("policy: owner id tags entries; another owner's entry is a conflict, never touched", async () => {
+  const hosts = new FakeHosts();
+  const b = hosts.add({
+    ipAddress: IP,
+    hostname: "b.lan",
+    comment: "k8s-ingress:apps/web",
+    tags: [...TAGS, "owner:b"],
+  });
+  const h = harness(route([hostRule("a.lan", "b.lan")]), {
+    hosts,
+    policy: policy({ ownerId: "a" }),
+  });
+  await h.run();
+  assertEquals(h.hosts.byHostname()["a.lan"].tags, [...TAGS, "owner:a"]);
+  assertEquals(h.hosts.entries.get(b.id), b);
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+  assertMatch(h.events.list[0].note, /owner:b/);
+  h.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await h.run();
+  assertEquals([...h.hosts.entries.values()], [b], "deleting on a removes only a's entries");
+});
+
+Deno.test("policy: adding an owner id adopts and tags the untagged entries, no duplicates", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const id = h.hosts.byHostname()["a.lan"].id;
+  const owned = harness(h.kube.obj, { hosts: h.hosts, policy: policy({ ownerId: "a" }) });
+  await owned.run();
+  assertEquals(owned.hosts.entries.size, 1);
+  assertEquals(owned.hosts.entries.get(id)!.tags, [...TAGS, "owner:a"]);
+});
+
+Deno.test("policy: a conflict is reported once, not retried, and the loser takes over on release", async () => {
+  const board = new ConflictBoard();
+  const hosts = new FakeHosts();
+  const winner = harness(route([hostRule("a.lan")]), { hosts, conflicts: board });
+  await winner.run();
+  const woken: string[] = [];
+  const loserObj = route([hostRule("a.lan")]);
+  loserObj.metadata!.name = "other";
+  const loser = harness(loserObj, { hosts, conflicts: board, wake: (k) => woken.push(k) });
+  await loser.run();
+  await loser.run();
+  assertEquals(loser.events.reasons(), ["HostnameConflict"], "once per object");
+  assertEquals(loser.conflicting.get(KEY), 1);
+  assertEquals(hosts.entries.size, 1);
+  winner.kube.edit((o) => o.metadata!.deletionTimestamp = "2026-01-01T00:00:00Z");
+  await winner.run();
+  assertEquals(woken, [KEY], "the loser is woken when the holder deletes the entry");
+  await loser.run();
+  assertEquals(Object.values(hosts.byHostname()).map((e) => e.comment), [
+    "k8s-ingress:apps/other",
+  ]);
+  assertEquals(loser.conflicting.get(KEY), 0);
 });
 
 Deno.test("finalizer: a finalizer another controller added meanwhile is never lost", async () => {

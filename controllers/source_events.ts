@@ -25,7 +25,7 @@ export interface HostFailure {
 const EVENTS_PER_REASON = 5;
 
 /** "a, b, c and 7 more". */
-function listSome(xs: readonly string[], max = 5): string {
+export function listSome(xs: readonly string[], max = 5): string {
   const head = xs.slice(0, max).join(", ");
   return xs.length > max ? `${head} and ${xs.length - max} more` : head;
 }
@@ -38,6 +38,8 @@ export class SourceEvents<V extends SourceView> {
   readonly #reported = new Map<string, string>();
   /** Objects (uid) already told they have no IP, until they get one. */
   readonly #noIPWarned = new Set<string>();
+  /** Hostnames last reported in conflict per key: one HostnameConflict Event per change. */
+  readonly #conflicts = new Map<string, string>();
 
   constructor(source: Source<V>, events: EventRecorder) {
     this.#source = source;
@@ -48,6 +50,38 @@ export class SourceEvents<V extends SourceView> {
   forget(key: string, uid?: string): void {
     this.#reported.delete(key);
     if (uid) this.#noIPWarned.delete(uid);
+    this.#conflicts.delete(key);
+  }
+
+  /**
+   * Hostnames of `key` whose entry another object holds (an
+   * AdoptionRefusedError about an operator-written entry each): one Warning
+   * Event naming the holders per change of the set.
+   */
+  hostnameConflicts(key: string, view: V, conflicts: HostFailure[], log: Logger): void {
+    const hostnames = conflicts.map((f) => f.hostname).sort();
+    const seen = hostnames.join(",");
+    if (hostnames.length === 0 || this.#conflicts.get(key) === seen) {
+      if (hostnames.length === 0) this.#conflicts.delete(key);
+      return;
+    }
+    this.#conflicts.set(key, seen);
+    const holders = conflicts.map((f) => {
+      const e = (f.error as AdoptionRefusedError).entry;
+      return `${f.hostname} (held by ${JSON.stringify(e.comment ?? "")}${
+        e.tags.filter((t) => t.startsWith("owner:")).map((t) => ` ${t}`).join("")
+      }, entry ${e.id})`;
+    });
+    log.warn("hostname conflict: another object holds these entries; waiting for it to let go", {
+      hostnames,
+    });
+    this.event(
+      view,
+      "Warning",
+      "HostnameConflict",
+      `${hostnames.length} hostname(s) are already held by another object; that object keeps ` +
+        `them and this one takes over when it lets them go: ${listSome(holders)}`,
+    );
   }
 
   /** One Event about `view`. */

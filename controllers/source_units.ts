@@ -25,6 +25,7 @@ import {
   type SourceView,
 } from "./source.ts";
 import { SourceReconciler } from "./source_engine.ts";
+import type { ConflictBoard, Policy } from "./policy.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -39,6 +40,21 @@ export interface SourceUnitOptions {
   defaultIngressIP: string;
   /** Shared informers of watched kinds; one of its own when omitted. */
   informers?: InformerRegistry;
+  /** Domain filter, policy and owner id; the defaults when omitted. */
+  policy?: Policy;
+  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
+  conflicts?: ConflictBoard;
+  /** Each source's cache, for the orphan sweep. */
+  onCache?: (source: AnySource, cache: SourceCache) => void;
+  /** Logs each Kubernetes write instead of making it (--dry-run). */
+  dryRun?: boolean;
+}
+
+/** A source kind's cache, as the orphan sweep reads it. */
+export interface SourceCache {
+  /** True once the kind is served and its cache is complete. */
+  ready(): boolean;
+  has(key: string): boolean;
 }
 
 /**
@@ -112,6 +128,13 @@ function createSourceUnit<V extends SourceView>(
       [...counts.values()].reduce((a, b) => a + b, 0),
     );
   gauge();
+  const conflicts = new Map<string, number>();
+  const conflictGauge = () =>
+    o.metrics.hostnameConflicts.set(
+      { controller: source.controller },
+      [...conflicts.values()].reduce((a, b) => a + b, 0),
+    );
+  conflictGauge();
   const indexes = (source.dependsOn ?? []).map((dependency) => ({
     dependency,
     index: new KeyIndex(),
@@ -125,6 +148,7 @@ function createSourceUnit<V extends SourceView>(
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     informers,
+    dryRun: o.dryRun,
   }, {
     resource: source.resource,
     project: source.project,
@@ -172,9 +196,23 @@ function createSourceUnit<V extends SourceView>(
         else counts.set(key, count);
         gauge();
       },
+      policy: o.policy,
+      conflicts: o.conflicts,
+      wake: (key) => built.controller.queue.add(key),
+      conflicting: (key, count) => {
+        if ((conflicts.get(key) ?? 0) === count) return;
+        if (count === 0) conflicts.delete(key);
+        else conflicts.set(key, count);
+        conflictGauge();
+      },
     });
     reconciler = rec;
     return (key, signal) => rec.reconcile(key, signal);
+  });
+  const informer = built.unit.informers[0];
+  o.onCache?.(source, {
+    ready: () => informer.hasSynced() && !informer.missing,
+    has: (key) => built.store.get(key) !== undefined,
   });
   return { unit: built.unit, get: (key) => built.store.get(key) };
 }

@@ -130,6 +130,8 @@ export interface BuilderOptions {
   reconcileTimeoutMs?: number;
   /** Where watched kinds' informers come from; one of its own when omitted. */
   informers?: InformerRegistry;
+  /** Log the writer's writes instead of making them (--dry-run). */
+  dryRun?: boolean;
 }
 
 /** The reconciled kind. */
@@ -225,6 +227,7 @@ export class ControllerBuilder<V extends ViewMeta> {
         resource: kind.resource,
         project: kind.project,
         store: informer.store,
+        dryRun: this.#o.dryRun ? log : undefined,
       }),
       informers: this.#informers,
     };

@@ -6,6 +6,10 @@
  * while the cache still holds the version the write started from; a newer
  * one from the watch is never replaced by it.
  *
+ * In dry-run mode (`--dry-run`) no write is made: each is logged at info
+ * with the object and the change, and the caller gets the object as the
+ * write would have left it (the cache is not touched).
+ *
  * @module
  */
 import { isNotFound, type RequestOptions } from "./client.ts";
@@ -13,6 +17,7 @@ import { addFinalizerOps, removeFinalizerOps } from "./finalizer.ts";
 import { type KubeObject, objectPath, type ResourceType } from "./resource.ts";
 import type { Store } from "./store.ts";
 import type { ObjectView } from "./view.ts";
+import type { Logger } from "../observability/log.ts";
 
 /** The request the writer makes (KubeClient implements it). */
 export interface RequestApi {
@@ -31,17 +36,32 @@ export class ObjectWriter<V extends ViewMeta> {
   readonly #rt: ResourceType;
   readonly #project: (obj: KubeObject) => V;
   readonly #store: Store<V>;
+  readonly #dryRun?: Logger;
 
   constructor(options: {
     api: RequestApi;
     resource: ResourceType;
     project: (obj: KubeObject) => V;
     store: Store<V>;
+    /** Log each write here instead of making it. */
+    dryRun?: Logger;
   }) {
     this.#api = options.api;
     this.#rt = options.resource;
     this.#project = options.project;
     this.#store = options.store;
+    this.#dryRun = options.dryRun;
+  }
+
+  /** True (after logging the write) when writes are only logged. */
+  #skipped(view: V, write: string, change: Record<string, unknown>): boolean {
+    if (!this.#dryRun) return false;
+    this.#dryRun.info(`dry-run: would ${write}`, {
+      kind: this.#rt.kind,
+      object: `${view.namespace}/${view.name}`,
+      ...change,
+    });
+    return true;
   }
 
   async #patch(
@@ -73,13 +93,16 @@ export class ObjectWriter<V extends ViewMeta> {
    */
   addFinalizer(view: V, finalizer: string): Promise<V> {
     const ops = addFinalizerOps(view.finalizers, finalizer);
+    if (ops && this.#skipped(view, "add finalizer", { finalizer })) {
+      return Promise.resolve({ ...view, finalizers: [...view.finalizers, finalizer] });
+    }
     return ops ? this.#patch(view, ops, { contentType: JSON_PATCH }) : Promise.resolve(view);
   }
 
   /** Removes a finalizer (tested the same way); an object already gone is fine. */
   async removeFinalizer(view: V, finalizer: string): Promise<void> {
     const ops = removeFinalizerOps(view.finalizers, finalizer);
-    if (!ops) return;
+    if (!ops || this.#skipped(view, "remove finalizer", { finalizer })) return;
     try {
       await this.#api.request<KubeObject>({
         method: "PATCH",
@@ -94,11 +117,13 @@ export class ObjectWriter<V extends ViewMeta> {
 
   /** Replaces `status` through the status subresource (the controller owns all of it). */
   writeStatus(view: V, status: unknown): Promise<V> {
+    if (this.#skipped(view, "write status", { status })) return Promise.resolve(view);
     return this.#patch(view, { status }, { subresource: "status" });
   }
 
   /** Sets (string) or removes (null) annotations, guarded by resourceVersion. */
   writeAnnotations(view: V, annotations: Record<string, string | null>): Promise<V> {
+    if (this.#skipped(view, "write annotations", { annotations })) return Promise.resolve(view);
     return this.#patch(view, { metadata: { resourceVersion: view.resourceVersion, annotations } });
   }
 }

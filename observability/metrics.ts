@@ -141,6 +141,10 @@ export class Metrics {
   readonly grpcRequestDuration: Histogram<"method">;
   /** router_hosts_managed_hosts{controller}: host entries a controller owns. */
   readonly managedHosts: Gauge<"controller">;
+  /** router_hosts_hostname_conflicts{controller}: hostnames another object holds, now. */
+  readonly hostnameConflicts: Gauge<"controller">;
+  /** router_hosts_orphans_deleted_total{controller}: entries the orphan sweep deleted. */
+  readonly orphansDeleted: Counter<"controller">;
 
   /** process_cpu_seconds_total */
   readonly processCpuSeconds: Counter;
@@ -277,6 +281,20 @@ export class Metrics {
     this.managedHosts = new Gauge({
       name: "router_hosts_managed_hosts",
       help: "Host entries on router-hosts owned by objects of each controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.hostnameConflicts = new Gauge({
+      name: "router_hosts_hostname_conflicts",
+      help:
+        "Hostnames that objects of each controller want but another object holds (the holder keeps them)",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.orphansDeleted = new Counter({
+      name: "router_hosts_orphans_deleted_total",
+      help:
+        "Entries the orphan sweep deleted because their object no longer exists, by the controller of that kind",
       labelNames: ["controller"],
       registers,
     });
