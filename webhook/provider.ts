@@ -38,7 +38,10 @@ export interface WebhookHosts {
 
 /** What a change did, for the metric `router_hosts_webhook_changes_total{action,outcome}`. */
 export type ChangeAction = "create" | "update" | "delete";
-/** skipped = outside the domain filter, or a record type a hosts file cannot hold. */
+/**
+ * skipped = outside the domain filter, a record type a hosts file cannot
+ * hold, or a delete under `--policy=upsert-only`.
+ */
 export type ChangeOutcome = "success" | "failure" | "skipped";
 
 /** The result of applying `plan.Changes`. */
@@ -127,6 +130,11 @@ export class WebhookProvider {
       ours.filter((e) => normalizeName(e.hostname) === name && recordTypeOf(e.ipAddress) === type);
 
     const write = async (action: ChangeAction, what: string, call: () => Promise<unknown>) => {
+      if (action === "delete" && this.#policy.mode === "upsert-only") {
+        this.#onChange(action, "skipped");
+        this.#log.info(`external-dns webhook: not done under --policy=upsert-only: ${what}`);
+        return;
+      }
       try {
         await call();
         result.writes++;

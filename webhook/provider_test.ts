@@ -179,3 +179,20 @@ Deno.test("adjust keeps the indexes of A and AAAA endpoints", () => {
     [0, 2],
   );
 });
+
+Deno.test("--policy=upsert-only: deletes are skipped, creates and updates still land", async () => {
+  const { hosts, provider, changes } = setup({ mode: "upsert-only" });
+  hosts.add(ours("a.home.arpa", "10.0.0.1"));
+  hosts.add(ours("b.home.arpa", "10.0.0.2"));
+  const result = await provider.apply(plan({
+    delete: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+    updateOld: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.2"] }],
+    updateNew: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.3"] }],
+  }));
+  assertEquals(result, { failures: [], writes: 1 });
+  assertEquals(
+    [...hosts.entries.values()].map((e) => `${e.hostname} ${e.ipAddress}`),
+    ["a.home.arpa 10.0.0.1", "b.home.arpa 10.0.0.3"],
+  );
+  assertEquals(changes, ["delete:skipped", "update:success"]);
+});
