@@ -242,6 +242,33 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "why --registry=noop: with txt, external-dns never updates what it created",
+      async () => {
+        // The TXT ownership records cannot be stored in a hosts file (the
+        // webhook drops them), so the txt registry finds no owner on the next
+        // sync and skips the record: the IP change below never lands.
+        const txt = { kube: bed.kube, webhookUrl, namespace: ns, registry: "txt" };
+        await createService(bed.kube, ns, "txt", "txt.home.arpa", "10.1.0.8");
+        const first = await runExternalDnsOnce(txt);
+        assertEquals(first.code, 0, first.log);
+        assertEquals([...(await entriesFor(bed, ["txt.home.arpa"])).keys()], [
+          "txt.home.arpa 10.1.0.8",
+        ]);
+        await setLoadBalancerIp(bed.kube, servicePath(ns, "txt"), "10.1.0.9");
+        const second = await runExternalDnsOnce(txt);
+        assertEquals(second.code, 0, second.log);
+        assertMatch(second.log, /Skipping endpoint txt\.home\.arpa .* owner id does not match/);
+        assertEquals([...(await entriesFor(bed, ["txt.home.arpa"])).keys()], [
+          "txt.home.arpa 10.1.0.8",
+        ]);
+        // The noop registry then takes it over (the entry is the webhook's).
+        await bed.kube.deleteJson(servicePath(ns, "txt"));
+        await once();
+        assertEquals((await entriesFor(bed, ["txt.home.arpa"])).size, 0);
+      },
+    );
+
     await t.step("metrics per endpoint and outcome", async () => {
       const text = await op!.metrics();
       for (const endpoint of ["negotiate", "records", "adjust_endpoints", "apply_changes"]) {

@@ -18,13 +18,15 @@ export interface ExternalDnsOptions {
   webhookUrl: string;
   /** Only this namespace's objects (tests share one API server). */
   namespace?: string;
-  /** More flags (after the defaults, so they win). */
+  /** `--registry` (default noop; external-dns refuses a repeated flag, so not via args). */
+  registry?: string;
+  /** More flags (external-dns refuses a flag given twice: only flags not set here). */
   args?: string[];
   /** Directory for the log file (default: a new temp dir). */
   dir?: string;
 }
 
-/** The flags every run has: Service and Ingress sources, the webhook, the noop registry. */
+/** The flags every run has: Service and Ingress sources, the webhook, a registry. */
 async function command(o: ExternalDnsOptions, extra: string[]) {
   const bin = await ensureExternalDns();
   const dir = o.dir ?? await Deno.makeTempDir({ prefix: "external-dns-" });
@@ -40,7 +42,7 @@ async function command(o: ExternalDnsOptions, extra: string[]) {
       "--provider=webhook",
       `--webhook-provider-url=${o.webhookUrl}`,
       // A hosts file cannot hold TXT records: ownership is the webhook's tags (README).
-      "--registry=noop",
+      `--registry=${o.registry ?? "noop"}`,
       `--metrics-address=127.0.0.1:${metricsPort}`,
       "--log-level=debug",
       ...(o.namespace ? [`--namespace=${o.namespace}`] : []),
