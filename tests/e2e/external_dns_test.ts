@@ -7,8 +7,21 @@
  */
 import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
-import { freePort, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
-import { runExternalDnsOnce, startExternalDns } from "../testbed/external_dns.ts";
+import { join } from "node:path";
+import { parseConfig } from "../../config.ts";
+import {
+  ensureGoTool,
+  freePort,
+  type KubeTestbed,
+  ROOT,
+  startKube,
+  uniqueName,
+} from "../testbed/mod.ts";
+import {
+  externalDnsChartDir,
+  runExternalDnsOnce,
+  startExternalDns,
+} from "../testbed/external_dns.ts";
 import { eventually, metricSum, type OperatorProcess, startOperator } from "../testbed/operator.ts";
 import { type Bed, startBed, stopBed } from "./fixture.ts";
 
@@ -329,5 +342,65 @@ Deno.test({
   } finally {
     await op?.stop();
     await stopBed(bed);
+  }
+});
+
+Deno.test({
+  name: "the sidecar recipe renders with external-dns's chart and passes the API server",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const helm = (await ensureGoTool("helm")).path;
+  const chart = await externalDnsChartDir();
+  const recipe = join(ROOT, "examples", "external-dns-values.yaml");
+  const rendered = await new Deno.Command(helm, {
+    args: ["template", "external-dns", chart, "--namespace", "external-dns", "-f", recipe],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  assertEquals(rendered.code, 0, dec.decode(rendered.stderr));
+  const kube = await startKube();
+  try {
+    await kube.createNamespace("external-dns");
+    const applied = await kube.kubectl(
+      ["apply", "--dry-run=server", "-o", "json", "-f", "-"],
+      { stdin: dec.decode(rendered.stdout) },
+    );
+    assertEquals(applied.code, 0, applied.stderr);
+    const parsed = JSON.parse(applied.stdout) as {
+      items: Array<{ kind: string; spec?: { template: { spec: PodSpec } } }>;
+    };
+    interface Container {
+      name: string;
+      args: string[];
+      ports: { name: string; containerPort: number }[];
+      readinessProbe: { httpGet: { path: string; port: string } };
+    }
+    interface PodSpec {
+      containers: Container[];
+    }
+    const pod = parsed.items.find((o) => o.kind === "Deployment")!.spec!.template.spec;
+    const webhook = pod.containers.find((c) => c.name === "webhook")!;
+    const xdns = pod.containers.find((c) => c.name === "external-dns")!;
+    // The args are the operator's own flags, valid as written.
+    const config = parseConfig(webhook.args);
+    assertEquals(
+      [config.controllers, config.webhookBindAddress, config.policy.domainFilter],
+      [false, "127.0.0.1:8888", ["home.arpa"]],
+    );
+    // The chart probes /healthz on the http-webhook port: the operator's probe listener.
+    const probe = webhook.readinessProbe.httpGet;
+    assertEquals([probe.path, probe.port], ["/healthz", "http-webhook"]);
+    const port = webhook.ports.find((p) => p.name === "http-webhook")!.containerPort;
+    assertEquals([config.healthProbeBindAddress, config.metricsBindAddress], [
+      `:${port}`,
+      `:${port}`,
+    ]);
+    // external-dns talks to the default URL, our bind address, with the noop registry.
+    assertEquals(xdns.args.some((a) => a.startsWith("--webhook-provider-url")), false);
+    assertOk(xdns.args.includes("--provider=webhook") && xdns.args.includes("--registry=noop"));
+  } finally {
+    await kube.stop();
   }
 });

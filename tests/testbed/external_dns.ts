@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { ensureExternalDns } from "./build.ts";
+import { ensureExternalDns, ROOT, TestbedSetupError, VERSIONS } from "./build.ts";
 import type { KubeTestbed } from "./kube.ts";
 import { freePort, type ManagedProcess, spawnManaged } from "./process.ts";
 
@@ -108,4 +108,48 @@ export async function startExternalDns(
     },
     stop: () => process.stop(10_000),
   };
+}
+
+/**
+ * The directory of external-dns's Helm chart (`charts/external-dns` of the
+ * pinned module), fetched with `go mod download` into the test bed's module
+ * cache and checked against the module sum in versions.json.
+ */
+export async function externalDnsChartDir(): Promise<string> {
+  const pin = VERSIONS.externalDns;
+  const ref = `${pin.module}@${pin.version}`;
+  // Outside any module, `go mod download` fetches exactly `ref`.
+  const cwd = await Deno.makeTempDir({ prefix: "testbed-gomod-" });
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("go", {
+      args: ["mod", "download", "-json", ref],
+      cwd,
+      env: {
+        GOMODCACHE: join(ROOT, ".cache", "testbed", "gomod"),
+        GOFLAGS: `${Deno.env.get("GOFLAGS") ?? ""} -modcacherw`.trim(),
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } finally {
+    await Deno.remove(cwd).catch(() => {});
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  const info = (text.trim() ? JSON.parse(text) : {}) as {
+    Dir?: string;
+    Sum?: string;
+    Error?: string;
+  };
+  if (!out.success || !info.Dir) {
+    throw new TestbedSetupError(
+      `go mod download ${ref} failed: ${info.Error ?? new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  if (info.Sum !== pin.sum) {
+    throw new TestbedSetupError(
+      `${ref}: the module proxy served sum ${info.Sum}, but tests/testbed/versions.json pins ${pin.sum}`,
+    );
+  }
+  return join(info.Dir, "charts", "external-dns");
 }
