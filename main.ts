@@ -301,6 +301,7 @@ export async function main(
       log: log.with({ controller: "orphan-sweep" }),
       metrics,
       deleted: (controller) => metrics.orphansDeleted.inc({ controller }),
+      conflicts,
     }));
   }
 

@@ -26,7 +26,13 @@ import type { Unit } from "../k8s/manager.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Logger } from "../observability/log.ts";
 import { deleteHost } from "./host_sync.ts";
-import { domainAllowed, ownerMatchesStrictly, type Policy, RETAINED_TAG } from "./policy.ts";
+import {
+  type ConflictBoard,
+  domainAllowed,
+  ownerMatchesStrictly,
+  type Policy,
+  RETAINED_TAG,
+} from "./policy.ts";
 import type { SourceHostsApi } from "./source.ts";
 
 /** One kind of object whose entries the sweep may delete. */
@@ -102,6 +108,8 @@ export interface OrphanSweepDeps {
   log: Logger;
   /** Counts a deleted orphan (router_hosts_orphans_deleted_total). */
   deleted: (controller: string) => void;
+  /** Told of each deleted entry, so a conflict's loser waiting for the name takes it over. */
+  conflicts?: ConflictBoard;
 }
 
 /** Runs one sweep per interval. */
@@ -130,6 +138,7 @@ export class OrphanSweep {
           if (await deleteHost(hosts, entry.id, (e) => e.version === entry.version)) {
             deleted++;
             this.#d.deleted(orphan.controller);
+            this.#d.conflicts?.release(entry.hostname);
             log.info("orphan entry deleted: its object no longer exists", {
               hostname: entry.hostname,
               ip: entry.ipAddress,

@@ -9,7 +9,7 @@ import {
   OrphanSweep,
   type SweepKind,
 } from "./orphan_sweep.ts";
-import { DEFAULT_POLICY, type Policy } from "./policy.ts";
+import { ConflictBoard, DEFAULT_POLICY, type Policy } from "./policy.ts";
 
 const cache = (keys: string[], ready = true) => ({
   ready: () => ready,
@@ -164,6 +164,9 @@ Deno.test("OrphanSweep deletes the orphans it finds and counts them; then waits 
     tags: [],
   });
   const counted: string[] = [];
+  const board = new ConflictBoard();
+  const woken: string[] = [];
+  board.wait("o.lan", "ingressroute/ns/loser", () => woken.push("ns/loser"));
   const sweep = new OrphanSweep({
     hosts,
     kinds: kinds({ ir: ["ns/web"] }),
@@ -171,9 +174,11 @@ Deno.test("OrphanSweep deletes the orphans it finds and counts them; then waits 
     intervalMs: 60_000,
     log: new Logger({ sink: () => {} }),
     deleted: (c) => counted.push(c),
+    conflicts: board,
   });
   assertEquals(await sweep.sweep(), { requeueAfterMs: 60_000 });
   assertEquals([...hosts.entries.keys()].sort(), [live.id, hand.id].sort());
   assertEquals(hosts.entries.has(orphan.id), false);
   assertEquals(counted, ["ingressroute"]);
+  assertEquals(woken, ["ns/loser"], "a conflict's loser waiting for the name is woken");
 });

@@ -47,6 +47,20 @@ const VALUES: Record<string, string[]> = {
     "--set",
     "webhook.bindAddress=127.0.0.1:8888",
   ],
+  policy: [
+    "--set",
+    "domainFilters={home.arpa,lan}",
+    "--set",
+    "excludeDomains={iot.home.arpa}",
+    "--set",
+    "policy=upsert-only",
+    "--set",
+    "ownerId=cluster-a",
+    "--set",
+    "dryRun=true",
+    "--set",
+    "gcInterval=1h",
+  ],
 };
 
 interface KubeObject {
@@ -194,6 +208,24 @@ Deno.test({
       },
     );
 
+    await step("policy values render one flag each, and none by default", () => {
+      const policyArgs = (name: string): string[] =>
+        (rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0]
+          .args as string[]).filter((a) =>
+            /^--(domain-filter|exclude-domains|policy|owner-id|dry-run|gc-interval)\b/.test(a)
+          );
+      assertEquals(policyArgs("default"), []);
+      assertEquals(policyArgs("policy"), [
+        "--domain-filter=home.arpa",
+        "--domain-filter=lan",
+        "--exclude-domains=iot.home.arpa",
+        "--policy=upsert-only",
+        "--owner-id=cluster-a",
+        "--dry-run",
+        "--gc-interval=1h",
+      ]);
+    });
+
     await step("Gateway API: flag and RBAC only with gateway.enabled", () => {
       const gatewayRules = (name: string) =>
         rendered[name].find((o) => o.kind === "ClusterRole")!.rules!.filter((r) =>
@@ -274,6 +306,9 @@ Deno.test({
         /defaultIngressIP.*not valid ipv4/,
       );
       await refused(["--set", "logLevel=verbose"], /\/logLevel/);
+      await refused(["--set", "policy=delete"], /\/policy/);
+      await refused(["--set", "gcInterval=soon"], /\/gcInterval/);
+      await refused(["--set", "ownerId=a b"], /\/ownerId/);
       await refused(
         ["--set", "terminationGracePeriodSeconds=5"],
         /terminationGracePeriodSeconds.*minimum/,

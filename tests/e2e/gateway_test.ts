@@ -289,11 +289,12 @@ Deno.test({
         await gw.createRoute("HTTPRoute", ns, "legacy", ["adopt.gw.lan", "taken.gw.lan"], "edge");
         const ids = await gw.waitTracked("HTTPRoute", ns, "legacy", ["adopt.gw.lan"]);
         assertEquals(ids["adopt.gw.lan"], go.id, "adopted, not duplicated");
+        // Another route's entry: a hostname conflict (issue 12), not a foreign entry.
         const refused = await eventually(
-          "an AdoptionRefused event",
+          "a HostnameConflict event",
           async () =>
             (await eventsAbout(bed.kube, ns, "HTTPRoute", "legacy")).find((e) =>
-              e.reason === "AdoptionRefused"
+              e.reason === "HostnameConflict"
             ),
         );
         assertOk(refused.note.includes("taken.gw.lan"), refused.note);

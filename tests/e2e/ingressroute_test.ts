@@ -293,9 +293,10 @@ Deno.test({
         const hm = await bed.hm.waitSynced(ns, "taken");
         const owned = await bed.hosts.getHost(hm.status!.hostId!);
         await ir.create(ns, "thief", [`Host(${B}taken.lan${B}) || Host(${B}free.lan${B})`]);
-        const ev = await waitEvent(bed.kube, ns, "thief", "AdoptionRefused");
+        // Another object's entry: a hostname conflict (issue 12), not a foreign entry.
+        const ev = await waitEvent(bed.kube, ns, "thief", "HostnameConflict");
         assertEquals(ev.type, "Warning");
-        assertMatch(ev.note, /taken\.lan/);
+        assertMatch(ev.note, new RegExp(`taken\\.lan \\(held by "k8s:${ns}/taken"`));
         await ir.waitTracked(ns, "thief", ["free.lan"]);
         assertEquals(await bed.hosts.getHost(owned.id), owned, "untouched");
         await ir.delete(ns, "thief");
