@@ -176,18 +176,37 @@ export class WebhookProvider {
       return [...new Set((e.targets ?? []).filter((t) => recordTypeOf(t) === type))];
     };
 
+    // A name is an entry's hostname (the entry goes) or one of its aliases
+    // (the alias goes, the entry stays).
     const deletes = changes.delete.flatMap((e) => {
       const u = usable("delete", e);
       if (!u) return [];
       const targets = targetsOf("delete", e, u.type);
-      return oursFor(u.name, u.type).filter((h) => targets.some((t) => sameIp(t, h.ipAddress)));
+      const hit = (h: HostEntry) =>
+        recordTypeOf(h.ipAddress) === u.type && targets.some((t) => sameIp(t, h.ipAddress));
+      return [
+        ...oursFor(u.name, u.type).filter(hit).map((h) => ({ h, alias: undefined })),
+        ...ours.filter((h) => hit(h) && h.aliases.some((a) => normalizeName(a) === u.name))
+          .map((h) => ({ h, alias: u.name })),
+      ];
     });
-    await inParallel(deletes, (h) =>
-      write(
-        "delete",
-        `delete ${h.hostname} ${h.ipAddress}`,
-        () => this.#hosts.deleteHost(h.id, h.version),
-      ));
+    await inParallel(deletes, ({ h, alias }) =>
+      alias === undefined
+        ? write(
+          "delete",
+          `delete ${h.hostname} ${h.ipAddress}`,
+          () => this.#hosts.deleteHost(h.id, h.version),
+        )
+        : write(
+          "delete",
+          `remove alias ${alias} of ${h.hostname} ${h.ipAddress}`,
+          () =>
+            this.#hosts.updateHost({
+              id: h.id,
+              expectedVersion: h.version,
+              aliases: h.aliases.filter((a) => normalizeName(a) !== alias),
+            }),
+        ));
 
     const updates = changes.updateNew.flatMap((e) => {
       const u = usable("update", e);

@@ -196,3 +196,21 @@ Deno.test("--policy=upsert-only: deletes are skipped, creates and updates still 
   );
   assertEquals(changes, ["delete:skipped", "update:success"]);
 });
+
+Deno.test("delete of a name that is an alias of our entry removes the alias, keeps the entry", async () => {
+  const { hosts, provider } = setup();
+  const a = hosts.add({
+    ...ours("a.home.arpa", "10.0.0.1"),
+    aliases: ["www.home.arpa", "x.home.arpa"],
+  });
+  assertEquals((await provider.records()).map((e) => e.dnsName), [
+    "a.home.arpa",
+    "www.home.arpa",
+    "x.home.arpa",
+  ]);
+  const result = await provider.apply(plan({
+    delete: [{ dnsName: "www.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+  }));
+  assertEquals(result, { failures: [], writes: 1 });
+  assertEquals(hosts.entries.get(a.id)?.aliases, ["x.home.arpa"]);
+});
