@@ -109,6 +109,11 @@ async function runWebhookOnly(
     serverAddress: config.serverAddress,
     webhook: config.webhookBindAddress,
   });
+  if (config.leaderElect) {
+    log.warn(
+      "--leader-elect has no effect with --controllers=false: the webhook serves on every replica",
+    );
+  }
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const hosts = grpcClient(config, tls, metrics);

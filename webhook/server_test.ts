@@ -140,3 +140,19 @@ Deno.test("GET /healthz is ok without negotiation", async () => {
   const res = await call("GET", "/healthz", { headers: { accept: "text/plain" } });
   assertEquals([res.status, await res.text()], [200, "ok\n"]);
 });
+
+Deno.test("router-hosts unreachable: 500 with the reason, so external-dns retries", async () => {
+  const { call, hosts } = setup();
+  hosts.down = true;
+  const list = await call("GET", "/records", { headers: { accept: MEDIA_TYPE } });
+  assertEquals(list.status, 500);
+  assertMatch(await list.text(), /^router-hosts: .*connection refused/);
+  const apply = await call("POST", "/records", {
+    headers: SEND,
+    body: JSON.stringify({
+      delete: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+    }),
+  });
+  assertEquals(apply.status, 500);
+  await apply.body?.cancel();
+});
