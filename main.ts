@@ -307,6 +307,7 @@ export async function main(
       metrics,
       deleted: (controller) => metrics.orphansDeleted.inc({ controller }),
       conflicts,
+      dryRun: config.dryRun,
     }));
   }
 

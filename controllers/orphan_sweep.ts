@@ -110,6 +110,8 @@ export interface OrphanSweepDeps {
   deleted: (controller: string) => void;
   /** Told of each deleted entry, so a conflict's loser waiting for the name takes it over. */
   conflicts?: ConflictBoard;
+  /** `--dry-run`: the hosts API only logs deletes; neither count nor report them as done. */
+  dryRun?: boolean;
 }
 
 /** Runs one sweep per interval. */
@@ -136,6 +138,7 @@ export class OrphanSweep {
         try {
           // Deleted at the version read: an entry that changed meanwhile is left for the next sweep.
           if (await deleteHost(hosts, entry.id, (e) => e.version === entry.version)) {
+            if (this.#d.dryRun) continue;
             deleted++;
             this.#d.deleted(orphan.controller);
             this.#d.conflicts?.release(entry.hostname);

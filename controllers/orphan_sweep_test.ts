@@ -182,3 +182,21 @@ Deno.test("OrphanSweep deletes the orphans it finds and counts them; then waits 
   assertEquals(counted, ["ingressroute"]);
   assertEquals(woken, ["ns/loser"], "a conflict's loser waiting for the name is woken");
 });
+
+Deno.test("OrphanSweep in a dry run neither counts nor reports the deletes it only logged", async () => {
+  const hosts = new FakeHosts();
+  hosts.add({ ipAddress: "10.0.0.1", hostname: "o.lan", comment: "k8s-ingress:ns/gone", tags: IR });
+  const counted: string[] = [];
+  const lines: string[] = [];
+  await new OrphanSweep({
+    hosts,
+    kinds: kinds(),
+    policy: DEFAULT_POLICY,
+    intervalMs: 1_000,
+    log: new Logger({ sink: (l) => lines.push(JSON.parse(l).msg) }),
+    deleted: (c) => counted.push(c),
+    dryRun: true,
+  }).sweep();
+  assertEquals(counted, []);
+  assertEquals(lines.includes("orphan entry deleted: its object no longer exists"), false);
+});

@@ -95,11 +95,16 @@ Deno.test({
       async () => {
         await waitEntries(hosts, "orphan.home.arpa", "swept", (es) => es.length === 0, 20_000);
         await waitEntries(hosts, "orphan-hm.home.arpa", "swept", (es) => es.length === 0, 20_000);
-        const lines = op!.logs().filter((l) =>
-          l.msg === "orphan entry deleted: its object no longer exists"
-        );
-        assertEquals(lines.map((l) => l.hostId).sort(), [orphan.id, hmObj.status!.hostId].sort());
-        const m = await op!.metrics();
+        // The server shows a delete before the operator logs and counts it: wait for both.
+        const deletedIds = () =>
+          op!.logs().filter((l) => l.msg === "orphan entry deleted: its object no longer exists")
+            .map((l) => l.hostId).sort();
+        await eventually("a log line per orphan", () => deletedIds().length >= 2);
+        assertEquals(deletedIds(), [orphan.id, hmObj.status!.hostId].sort());
+        const m = await eventually("the orphans counted", async () => {
+          const text = await op!.metrics();
+          return metricSum(text, "router_hosts_orphans_deleted_total") >= 2 ? text : undefined;
+        });
         assertEquals(
           metricSum(m, "router_hosts_orphans_deleted_total", `controller="ingressroute"`),
           1,
