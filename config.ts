@@ -58,6 +58,10 @@ export interface Config {
   dryRun: boolean;
   /** Orphan sweep interval; 0 = off. */
   gcIntervalMs: number;
+  /** The external-dns webhook provider's listen address; undefined = off. */
+  webhookBindAddress?: string;
+  /** Run the controllers (false: only the webhook, no Kubernetes access). */
+  controllers: boolean;
 }
 
 /** A bad command line; `main` prints the message and exits 2. */
@@ -255,6 +259,20 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "0",
     help:
       "orphan sweep: this often, delete our entries whose object no longer exists (e.g. a finalizer removed by hand); 0 = off, 1h recommended",
+  },
+  {
+    name: "webhook-bind-address",
+    kind: "string",
+    default: "0",
+    help:
+      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it`,
+  },
+  {
+    name: "controllers",
+    kind: "bool",
+    default: "true",
+    help:
+      "run the controllers; false runs only the external-dns webhook (needs --webhook-bind-address; no Kubernetes access)",
   },
 ];
 
@@ -470,10 +488,18 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     },
     dryRun: parseBool("dry-run", get("dry-run")),
     gcIntervalMs,
+    controllers: parseBool("controllers", get("controllers")),
   };
   const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
   if (ingressService) config.ingressService = ingressService;
   if (tls) config.tls = tls;
+  const webhook = validBindAddress("webhook-bind-address", get("webhook-bind-address"));
+  if (webhook) config.webhookBindAddress = webhook;
+  if (!config.controllers && !webhook) {
+    throw new ConfigError(
+      "--controllers=false needs --webhook-bind-address: without controllers and webhook nothing would run",
+    );
+  }
   const leNamespace = get("leader-election-namespace") || env.POD_NAMESPACE;
   if (leNamespace) config.leaderElectionNamespace = leNamespace;
   const metrics = validBindAddress("metrics-bind-address", get("metrics-bind-address"));

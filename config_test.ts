@@ -247,3 +247,19 @@ Deno.test("bad policy flags name the flag", () => {
     assertMatch(e.message, new RegExp(flag));
   }
 });
+
+Deno.test("--webhook-bind-address is off by default; --controllers=false needs it", () => {
+  const d = parseConfig([...TLS]);
+  assertEquals([d.webhookBindAddress, d.controllers], [undefined, true]);
+  const w = parseConfig([...TLS, "--webhook-bind-address=127.0.0.1:8888", "--controllers=false"]);
+  assertEquals([w.webhookBindAddress, w.controllers], ["127.0.0.1:8888", false]);
+  assertEquals(parseConfig([...TLS, "--webhook-bind-address=0"]).webhookBindAddress, undefined);
+  assertMatch(
+    assertThrows(() => parseConfig([...TLS, "--controllers=false"])).message,
+    /^--controllers=false needs --webhook-bind-address/,
+  );
+  assertMatch(
+    assertThrows(() => parseConfig([...TLS, "--webhook-bind-address=8888"])).message,
+    /^invalid value "8888" for flag --webhook-bind-address/,
+  );
+});

@@ -5,7 +5,7 @@
  * @module
  */
 import { Registry } from "prom-client";
-import { ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
+import { type Config, ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { DryRunEvents, dryRunHosts } from "./controllers/dry_run.ts";
 import {
   createHostMappingUnit,
@@ -22,14 +22,16 @@ import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
-import { loadTlsMaterial, TlsConfigError } from "./grpc/tls.ts";
+import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
 import { LeaderElector } from "./k8s/leader.ts";
 import { Manager } from "./k8s/manager.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { startHttp } from "./observability/server.ts";
+import { type Listener, startHttp } from "./observability/server.ts";
+import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
+import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
 export const LEASE_NAME = "router-hosts-operator.fzymgc.house";
@@ -38,6 +40,115 @@ const REPORTING_CONTROLLER = "router-hosts.fzymgc.house/operator";
 function fail(message: string, code = 2): number {
   console.error(`router-hosts-operator: ${message}`);
   return code;
+}
+
+/**
+ * The external-dns webhook on `--webhook-bind-address`, or nothing when it
+ * is off. With --dry-run its writes are logged, not made, like the controllers'.
+ */
+function startWebhook(
+  config: Config,
+  client: RouterHostsClient,
+  registry: Registry,
+  log: Logger,
+): Listener[] {
+  if (!config.webhookBindAddress) return [];
+  const hosts: WebhookHosts = config.dryRun
+    ? { ...dryRunHosts(client, log), listHosts: () => client.listHosts() }
+    : client;
+  const metrics = new WebhookMetrics(registry);
+  const provider = new WebhookProvider({
+    hosts,
+    policy: config.policy,
+    log,
+    onChange: (action, outcome) => metrics.change(action, outcome),
+  });
+  return [startWebhookServer({
+    address: config.webhookBindAddress,
+    provider,
+    domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
+    metrics,
+    log,
+  })];
+}
+
+function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metrics) {
+  return new RouterHostsClient({
+    address: config.serverAddress,
+    tls,
+    observer: (method, code, seconds) => {
+      metrics.grpcRequests.inc({ method, code });
+      metrics.grpcRequestDuration.observe({ method }, seconds);
+    },
+  });
+}
+
+/** Waits for SIGTERM or SIGINT (a second one exits at once). */
+function stopSignal(log: Logger): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (stop.signal.aborted) {
+      log.warn(`second ${signal}: exiting at once`);
+      Deno.exit(1);
+    }
+    log.info(`received ${signal}`);
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  return stop.signal;
+}
+
+/**
+ * `--controllers=false`: only the external-dns webhook (a sidecar of
+ * external-dns), with /metrics and the probes; no Kubernetes client at all.
+ */
+async function runWebhookOnly(
+  config: Config,
+  tls: TlsMaterial | undefined,
+  log: Logger,
+): Promise<number> {
+  log.info("starting router-hosts-operator: external-dns webhook only (--controllers=false)", {
+    serverAddress: config.serverAddress,
+    webhook: config.webhookBindAddress,
+  });
+  if (config.leaderElect) {
+    log.warn(
+      "--leader-elect has no effect with --controllers=false: the webhook serves on every replica",
+    );
+  }
+  const registry = new Registry();
+  const metrics = new Metrics(registry);
+  const hosts = grpcClient(config, tls, metrics);
+  let listeners: Listener[];
+  try {
+    listeners = [
+      ...startWebhook(config, hosts, registry, log),
+      ...startHttp({
+        metricsAddress: config.metricsBindAddress,
+        probeAddress: config.healthProbeBindAddress,
+        registry,
+        health: { live: () => true, ready: () => ({ ok: true, reason: "webhook serving" }) },
+        log,
+      }),
+    ];
+  } catch (e) {
+    return fail(`cannot listen: ${(e as Error).message}`, 1);
+  }
+  const signal = stopSignal(log);
+  if (config.tls && tls) {
+    watchTlsFiles({
+      files: config.tls,
+      current: tls,
+      apply: (material) => hosts.replaceTls(material),
+      log,
+      signal,
+    });
+  }
+  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  hosts.close();
+  return 0;
 }
 
 /** Runs the operator; resolves to the process exit code. */
@@ -74,6 +185,7 @@ export async function main(
       throw e;
     }
   }
+  if (!config.controllers) return runWebhookOnly(config, tls, log);
 
   let kube: KubeClient;
   try {
@@ -152,14 +264,7 @@ export async function main(
 
   const registry = new Registry();
   const metrics = new Metrics(registry);
-  const client = new RouterHostsClient({
-    address: config.serverAddress,
-    tls,
-    observer: (method, code, seconds) => {
-      metrics.grpcRequests.inc({ method, code });
-      metrics.grpcRequestDuration.observe({ method }, seconds);
-    },
-  });
+  const client = grpcClient(config, tls, metrics);
   const hosts = config.dryRun ? dryRunHosts(client, log) : client;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
@@ -251,28 +356,23 @@ export async function main(
 
   let listeners;
   try {
-    listeners = startHttp({
-      metricsAddress: config.metricsBindAddress,
-      probeAddress: config.healthProbeBindAddress,
-      registry,
-      health: { live: () => true, ready: () => manager.ready() },
-      log,
-    });
+    listeners = [
+      ...startHttp({
+        metricsAddress: config.metricsBindAddress,
+        probeAddress: config.healthProbeBindAddress,
+        registry,
+        health: { live: () => true, ready: () => manager.ready() },
+        log,
+      }),
+      // The webhook serves on every replica, leader or not: external-dns
+      // talks to the one next to it and is itself the single writer.
+      ...startWebhook(config, client, registry, log),
+    ];
   } catch (e) {
     return fail(`cannot listen: ${(e as Error).message}`, 1);
   }
 
-  const stop = new AbortController();
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (stop.signal.aborted) {
-      log.warn(`second ${signal}: exiting at once`);
-      Deno.exit(1);
-    }
-    log.info(`received ${signal}`);
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  const stop = { signal: stopSignal(log) };
 
   if (config.tls && tls) {
     watchTlsFiles({

@@ -44,6 +44,8 @@ const VALUES: Record<string, string[]> = {
     `routerHosts.defaultIngressIP=${INGRESS_IP}`,
     "--set",
     "gateway.enabled=true",
+    "--set",
+    "webhook.bindAddress=127.0.0.1:8888",
   ],
   policy: [
     "--set",

@@ -150,6 +150,15 @@ export class FakeHosts implements SourceHostsApi {
     );
   }
 
+  /** Every entry, as the server's ListHosts stream. */
+  listHosts(): Promise<HostEntry[]> {
+    return this.#run(
+      "ListHosts",
+      undefined,
+      () => [...this.entries.values()].map((e) => ({ ...e })),
+    );
+  }
+
   /** The entries keyed by hostname. */
   byHostname(): Record<string, HostEntry> {
     return Object.fromEntries([...this.entries.values()].map((e) => [e.hostname, e]));

@@ -9,7 +9,13 @@
  *
  * Prebuilt binaries skip the build:
  * - `KUBEBUILDER_ASSETS`: a directory holding `kube-apiserver` and `etcd` (envtest's layout)
- * - `KUBE_APISERVER_BIN`, `ETCD_BIN`, `HELM_BIN`, `ROUTER_HOSTS_BIN`: one file each (win over KUBEBUILDER_ASSETS)
+ * - `KUBE_APISERVER_BIN`, `ETCD_BIN`, `HELM_BIN`, `ROUTER_HOSTS_BIN`, `EXTERNAL_DNS_BIN`: one file each (win over KUBEBUILDER_ASSETS)
+ *
+ * external-dns (the real one, for the webhook provider's e2e tests) is built
+ * with `go install <module>@<version>` under the Go toolchain pinned beside it
+ * in versions.json (`GOTOOLCHAIN=go1.27.3` for that build only: it needs Go
+ * 1.27, and the go command fetches that toolchain from the module proxy).
+ * A cold build takes about 10 minutes.
  *
  * router-hosts is installed with `go install <module>@<version>` once per
  * version per day; the outcome (with the exact error) is kept in
@@ -21,7 +27,7 @@
  * `crds.ts` from their Go modules; the `crds` argument fetches them here so a
  * test run does not pay for the download inside a test's timeout.
  *
- * Usage: `deno run -A tests/testbed/build.ts [etcd|kube-apiserver|helm|router-hosts|crds ...]`
+ * Usage: `deno run -A tests/testbed/build.ts [etcd|kube-apiserver|helm|router-hosts|crds|external-dns ...]`
  * (no arguments: all of them).
  *
  * @module
@@ -357,7 +363,9 @@ async function requireGo(purpose: string, envVar: string, min: number[]): Promis
         min.join(".")
       } (the test bed builds its binaries ` +
         `from pinned Go modules), or provide a prebuilt binary with ${envVar}` +
-        (envVar === "ROUTER_HOSTS_BIN" || envVar === "HELM_BIN" ? "." : " or KUBEBUILDER_ASSETS."),
+        (["ROUTER_HOSTS_BIN", "HELM_BIN", "EXTERNAL_DNS_BIN"].includes(envVar)
+          ? "."
+          : " or KUBEBUILDER_ASSETS."),
     );
   }
   if (olderThan(version, min)) {
@@ -469,7 +477,71 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-const ALL = ["etcd", "kube-apiserver", "helm", "router-hosts", "crds"] as const;
+/**
+ * Returns the external-dns binary: EXTERNAL_DNS_BIN, else the cached build of
+ * the pinned version, else a fresh `go install` (minutes). A failed build is
+ * a hard failure: the webhook tests have no stand-in.
+ */
+export async function ensureExternalDns(): Promise<ResolvedBinary> {
+  const fromEnv = Deno.env.get("EXTERNAL_DNS_BIN");
+  if (fromEnv) {
+    await requireExecutable(fromEnv, "EXTERNAL_DNS_BIN");
+    return { path: fromEnv, source: `EXTERNAL_DNS_BIN=${fromEnv}` };
+  }
+  const pin = versions.externalDns;
+  const path = join(BIN_DIR, "external-dns");
+  const source = `built from ${pin.module} ${pin.version}`;
+  const stamp = await readJson<Stamp>(stampPath("external-dns"));
+  if (stamp?.version === pin.version && await isExecutable(path)) return { path, source };
+  const go = await requireGo("build external-dns", "EXTERNAL_DNS_BIN", MIN_GO_TOOLS);
+  const pkg = `${pin.module}@${pin.version}`;
+  progress(
+    `external-dns ${pin.version}: go install ${pkg} with GOTOOLCHAIN=${pin.goToolchain} (GOBIN=${
+      rel(BIN_DIR)
+    }); a cold build takes about 10 minutes`,
+  );
+  await Deno.mkdir(BIN_DIR, { recursive: true });
+  // Install into a private GOBIN and rename, so a concurrent user never runs a half-written file.
+  const gobin = await Deno.makeTempDir({ dir: BIN_DIR, prefix: ".external-dns-" });
+  const started = performance.now();
+  const heartbeat = setInterval(() => {
+    progress(
+      `external-dns: still building (${Math.round((performance.now() - started) / 1000)} s)`,
+    );
+  }, 30_000);
+  let status: Deno.CommandStatus;
+  try {
+    status = await new Deno.Command(go, {
+      args: ["install", pkg],
+      cwd: ROOT,
+      env: { GOBIN: gobin, GOTOOLCHAIN: pin.goToolchain },
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const seconds = round((performance.now() - started) / 1000);
+  if (!status.success) {
+    await Deno.remove(gobin, { recursive: true }).catch(() => {});
+    throw new TestbedSetupError(
+      `go install ${pkg} (GOTOOLCHAIN=${pin.goToolchain}) failed with exit ${status.code} after ${seconds} s ` +
+        `(its errors are printed above). Provide a prebuilt binary with EXTERNAL_DNS_BIN.`,
+    );
+  }
+  await Deno.rename(join(gobin, "external-dns"), path);
+  await Deno.remove(gobin, { recursive: true });
+  await writeStamp("external-dns", {
+    version: pin.version,
+    module: pin.module,
+    buildSeconds: seconds,
+    goVersion: pin.goToolchain,
+  });
+  progress(`external-dns ${pin.version}: built in ${seconds} s -> ${rel(path)}`);
+  return { path, source };
+}
+
+const ALL = ["etcd", "kube-apiserver", "helm", "router-hosts", "crds", "external-dns"] as const;
 
 async function main(args: string[]): Promise<number> {
   const wanted = args.length ? args : [...ALL];
@@ -487,6 +559,9 @@ async function main(args: string[]): Promise<number> {
         for (const set of CRD_SET_NAMES) {
           progress(`${set} CRDs: ${(await ensureCrdSet(set)).length} file(s) ready`);
         }
+      } else if (name === "external-dns") {
+        const bin = await ensureExternalDns();
+        progress(`external-dns: ${bin.path} (${bin.source})`);
       } else if (name === "router-hosts") {
         const choice = await ensureRouterHosts();
         progress(
