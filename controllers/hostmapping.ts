@@ -17,6 +17,7 @@
  */
 import type { HostEntry } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
+import { syncFailure, type SyncReason } from "./sync_error.ts";
 import type { Logger } from "../observability/log.ts";
 import { type Condition, setCondition } from "../k8s/conditions.ts";
 import { deepEqual } from "../k8s/equal.ts";
@@ -163,16 +164,34 @@ export function classifyError(
   e: unknown,
   during: "sync" | "cleanup" = "sync",
 ): { reason: string; message: string } {
-  const message = e instanceof Error ? e.message : String(e);
+  const { reason, message } = syncFailure(e);
   if (during === "cleanup") return { reason: "DeleteFailed", message };
-  if (e instanceof AdoptionRefusedError) return { reason: "AdoptionRefused", message };
-  if (!(e instanceof RouterHostsError)) return { reason: "SyncFailed", message };
-  if (e.outcome === "unavailable") return { reason: "ServerUnavailable", message };
-  if (e.outcome === "invalid" && e.method !== "GetHost") return { reason: "InvalidSpec", message };
-  if (e.method === "AddHost" && e.outcome === "already-exists") {
-    return { reason: "AdoptionFailed", message };
+  return {
+    reason: conditionReason(reason, e instanceof RouterHostsError ? e.method : ""),
+    message,
+  };
+}
+
+/**
+ * The Synced=False reason of a typed sync failure: ours where Go cannot tell
+ * the case apart, else the reason of the step (`method`) that failed.
+ */
+function conditionReason(reason: SyncReason, method: string): string {
+  switch (reason) {
+    case "AdoptionRefused":
+    case "ServerUnavailable":
+    case "SyncFailed":
+      return reason;
+    case "InvalidSpec":
+      // A GetHost of the known id is the preflight read, whatever the server said.
+      if (method !== "GetHost") return reason;
+      break;
+    case "AlreadyExists":
+      // The entry exists but could not be found again to adopt it.
+      if (method === "AddHost") return "AdoptionFailed";
+      break;
   }
-  return { reason: FAILED_REASON[e.method] ?? "SyncFailed", message };
+  return FAILED_REASON[method] ?? "SyncFailed";
 }
 
 /** The Synced=False reason by the call that failed. */
