@@ -6,9 +6,8 @@
  * LoadBalancer status itself, as a cloud controller would.
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
-import { dumpLogs, uniqueName } from "../testbed/mod.ts";
-import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
+import { uniqueName } from "../testbed/mod.ts";
+import { eventually } from "../testbed/operator.ts";
 import {
   entriesNamed,
   eventsAbout,
@@ -18,6 +17,7 @@ import {
   waitEvent,
   waitReconciles,
 } from "./sources_fixture.ts";
+import { withBed, withOperator } from "../testbed/bed.ts";
 
 const P = "router-hosts.fzymgc.house/";
 const FINALIZER = `${P}service-cleanup`;
@@ -27,10 +27,8 @@ Deno.test({
   name: "Service source",
   sanitizeOps: false,
   sanitizeResources: false,
-}, async (t) => {
-  const bed: Bed = await startBed();
-  let op: OperatorProcess | undefined;
-  try {
+}, (t) =>
+  withBed({}, async (bed) => {
     const ns = await bed.kube.createNamespace(uniqueName("svc"));
     const svc = services(bed.kube);
 
@@ -43,172 +41,179 @@ Deno.test({
       tags: TAGS,
     });
 
-    op = await startOperator({
-      kubeconfigPath: bed.kube.kubeconfigPath,
-      routerHosts: bed.rh,
+    await withOperator(bed, {
       args: ["--enable-service", "--external-dns-annotations", "--resync-period=2s"],
-    });
-
-    let webId = "";
-    await t.step("LoadBalancer opted in, status IP written → entry with aliases", async () => {
-      await svc.create(ns, "web", serviceSpec("LoadBalancer"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "web.svc.lan",
-        [`${P}aliases`]: "www.svc.lan, app.svc.lan",
-      });
-      await waitEvent(bed.kube, ns, "Service", "web", "PendingLoadBalancer");
-      await svc.setLoadBalancer(ns, "web", [{ ip: "10.4.0.1" }]);
-      const ids = await svc.waitTracked(ns, "web", ["web.svc.lan"]);
-      webId = ids["web.svc.lan"];
-      const entry = await bed.hosts.getHost(webId);
-      assertEquals(
-        [entry.ipAddress, entry.hostname, entry.comment, entry.tags, entry.aliases.toSorted()],
-        ["10.4.0.1", "web.svc.lan", `k8s-service:${ns}/web`, TAGS, ["app.svc.lan", "www.svc.lan"]],
-      );
-      assertOk((await svc.get(ns, "web")).metadata.finalizers?.includes(FINALIZER));
-      const line = (await bed.rh.readHostsFile()).find((l) => l.hostname === "web.svc.lan");
-      assertEquals(line?.ip, "10.4.0.1");
-    });
-
-    await t.step("PendingLoadBalancer is reported once per wait, not per poll", async () => {
-      await svc.create(ns, "pending", serviceSpec("LoadBalancer"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "pending.svc.lan",
-      });
-      await waitEvent(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
-      // Every Service is re-checked every 2 s (--resync-period=2s): two full rounds.
-      const all = (await bed.kube.getJson<{ items: unknown[] }>("/api/v1/services")).items.length;
-      await waitReconciles(op!, "service", 2 * all);
-      const pending = await eventsAbout(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
-      assertEquals(pending.map((e) => [e.type, e.series]), [["Normal", undefined]]);
-      assertEquals(await entriesNamed(bed, "pending.svc.lan"), []);
-      assertEquals((await svc.get(ns, "pending")).metadata.finalizers ?? [], [], "nothing written");
-    });
-
-    await t.step("status IP changed → same entry id, new IP, one UpdateHost", async () => {
-      const updatesBefore = grpcCalls(await op!.metrics(), "UpdateHost");
-      await svc.setLoadBalancer(ns, "web", [{ ip: "10.4.0.2" }]);
-      await eventually(
-        "the entry follows the new IP",
-        async () => (await bed.hosts.getHost(webId)).ipAddress === "10.4.0.2",
-      );
-      assertEquals((await svc.hostIds(ns, "web"))?.["web.svc.lan"], webId);
-      assertEquals((await entriesNamed(bed, "web.svc.lan")).length, 1, "no duplicate");
-      assertEquals(grpcCalls(await op!.metrics(), "UpdateHost") - updatesBefore, 1);
-    });
-
-    await t.step("in sync: resyncs write nothing", async () => {
-      const m = await op!.metrics();
-      const writes = () => ["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(m, x));
-      const before = writes();
-      await waitReconciles(op!, "service", 3);
-      const after = await op!.metrics();
-      assertEquals(["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(after, x)), before);
-    });
-
-    await t.step("opt-in annotation removed → entry deleted and finalizer gone", async () => {
-      await svc.annotate(ns, "web", { [`${P}enabled`]: null });
-      await eventually(
-        "finalizer removed",
-        async () => !(await svc.get(ns, "web")).metadata.finalizers?.includes(FINALIZER),
-      );
-      assertEquals(await entriesNamed(bed, "web.svc.lan"), []);
-      assertEquals(
-        (await bed.rh.readHostsFile()).some((l) => l.hostname === "web.svc.lan"),
-        false,
-      );
-    });
-
-    await t.step("type ClusterIP → InvalidServiceType, no entry, no finalizer", async () => {
-      await svc.create(ns, "internal", serviceSpec("ClusterIP"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "internal.svc.lan",
-      });
-      const ev = await waitEvent(bed.kube, ns, "Service", "internal", "InvalidServiceType");
-      assertEquals(ev.type, "Warning");
-      assertMatch(ev.note, /ClusterIP/);
-      assertEquals(await entriesNamed(bed, "internal.svc.lan"), []);
-      assertEquals((await svc.get(ns, "internal")).metadata.finalizers ?? [], []);
-    });
-
-    await t.step("NodePort without ip-address → MissingIPAddress; with it → entry", async () => {
-      await svc.create(ns, "np", serviceSpec("NodePort"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "np.svc.lan",
-      });
-      const ev = await waitEvent(bed.kube, ns, "Service", "np", "MissingIPAddress");
-      assertEquals(ev.type, "Warning");
-      assertEquals(await entriesNamed(bed, "np.svc.lan"), []);
-      await svc.annotate(ns, "np", { [`${P}ip-address`]: "192.168.50.7" });
-      const ids = await svc.waitTracked(ns, "np", ["np.svc.lan"]);
-      assertEquals((await bed.hosts.getHost(ids["np.svc.lan"])).ipAddress, "192.168.50.7");
-    });
-
-    await t.step("hostname-only LoadBalancer status → resolved with DNS", async () => {
-      await svc.create(ns, "aws", serviceSpec("LoadBalancer"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "aws.svc.lan",
-      });
-      await svc.setLoadBalancer(ns, "aws", [{ hostname: "localhost" }]);
-      const ids = await svc.waitTracked(ns, "aws", ["aws.svc.lan"]);
-      assertEquals((await bed.hosts.getHost(ids["aws.svc.lan"])).ipAddress, "127.0.0.1");
-    });
-
-    await t.step("unresolvable hostname → one Warning Event, retried, no entry", async () => {
-      await svc.create(ns, "nxdomain", serviceSpec("LoadBalancer"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "nx.svc.lan",
-      });
-      await svc.setLoadBalancer(ns, "nxdomain", [{ hostname: "lb.does-not-exist.invalid" }]);
-      const ev = await waitEvent(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
-      assertEquals(ev.type, "Warning");
-      assertMatch(ev.note, /lb\.does-not-exist\.invalid/);
-      await waitReconciles(op!, "service", 2, true);
-      const all = await eventsAbout(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
-      assertEquals([all.length, all[0].series], [1, undefined], "one Event, not one per retry");
-      assertEquals(await entriesNamed(bed, "nx.svc.lan"), []);
-    });
-
-    await t.step("an entry in the Go operator's Service format is adopted", async () => {
-      await svc.create(ns, "legacy", serviceSpec("LoadBalancer"), {
-        [`${P}enabled`]: "true",
-        [`${P}hostname`]: "legacy.svc.lan",
-      });
-      await svc.setLoadBalancer(ns, "legacy", [{ ip: "10.4.0.9" }]);
-      const ids = await svc.waitTracked(ns, "legacy", ["legacy.svc.lan"]);
-      assertEquals(ids["legacy.svc.lan"], goEntry.id, "the existing entry, not a new one");
-      assertEquals((await entriesNamed(bed, "legacy.svc.lan")).length, 1);
-    });
-
-    await t.step(
-      "external-dns annotations: hostname list and target, without our opt-in",
-      async () => {
-        await svc.create(ns, "ed", serviceSpec("LoadBalancer"), {
-          "external-dns.alpha.kubernetes.io/hostname": "ed.svc.lan., www.ed.svc.lan",
-          "external-dns.alpha.kubernetes.io/target": "192.168.60.1",
+    }, async (op) => {
+      let webId = "";
+      await t.step("LoadBalancer opted in, status IP written → entry with aliases", async () => {
+        await svc.create(ns, "web", serviceSpec("LoadBalancer"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "web.svc.lan",
+          [`${P}aliases`]: "www.svc.lan, app.svc.lan",
         });
-        const ids = await svc.waitTracked(ns, "ed", ["ed.svc.lan"]);
-        const e = await bed.hosts.getHost(ids["ed.svc.lan"]);
-        assertEquals([e.ipAddress, e.aliases], ["192.168.60.1", ["www.ed.svc.lan"]]);
-        await svc.annotate(ns, "ed", { [`${P}enabled`]: "false" });
-        await eventually(
-          "opted out: finalizer removed",
-          async () => !(await svc.get(ns, "ed")).metadata.finalizers?.includes(FINALIZER),
+        await waitEvent(bed.kube, ns, "Service", "web", "PendingLoadBalancer");
+        await svc.setLoadBalancer(ns, "web", [{ ip: "10.4.0.1" }]);
+        const ids = await svc.waitTracked(ns, "web", ["web.svc.lan"]);
+        webId = ids["web.svc.lan"];
+        const entry = await bed.hosts.getHost(webId);
+        assertEquals(
+          [entry.ipAddress, entry.hostname, entry.comment, entry.tags, entry.aliases.toSorted()],
+          ["10.4.0.1", "web.svc.lan", `k8s-service:${ns}/web`, TAGS, [
+            "app.svc.lan",
+            "www.svc.lan",
+          ]],
         );
-        assertEquals(await entriesNamed(bed, "ed.svc.lan"), []);
-      },
-    );
+        assertOk((await svc.get(ns, "web")).metadata.finalizers?.includes(FINALIZER));
+        const line = (await bed.rh.readHostsFile()).find((l) => l.hostname === "web.svc.lan");
+        assertEquals(line?.ip, "10.4.0.1");
+      });
 
-    await t.step("Service deleted → entry deleted, object gone", async () => {
-      await svc.delete(ns, "legacy");
-      await svc.waitGone(ns, "legacy");
-      assertEquals(await entriesNamed(bed, "legacy.svc.lan"), []);
+      await t.step("PendingLoadBalancer is reported once per wait, not per poll", async () => {
+        await svc.create(ns, "pending", serviceSpec("LoadBalancer"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "pending.svc.lan",
+        });
+        await waitEvent(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
+        // Every Service is re-checked every 2 s (--resync-period=2s): two full rounds.
+        const all = (await bed.kube.getJson<{ items: unknown[] }>("/api/v1/services")).items.length;
+        await waitReconciles(op, "service", 2 * all);
+        const pending = await eventsAbout(
+          bed.kube,
+          ns,
+          "Service",
+          "pending",
+          "PendingLoadBalancer",
+        );
+        assertEquals(pending.map((e) => [e.type, e.series]), [["Normal", undefined]]);
+        assertEquals(await entriesNamed(bed, "pending.svc.lan"), []);
+        assertEquals(
+          (await svc.get(ns, "pending")).metadata.finalizers ?? [],
+          [],
+          "nothing written",
+        );
+      });
+
+      await t.step("status IP changed → same entry id, new IP, one UpdateHost", async () => {
+        const updatesBefore = grpcCalls(await op.metrics(), "UpdateHost");
+        await svc.setLoadBalancer(ns, "web", [{ ip: "10.4.0.2" }]);
+        await eventually(
+          "the entry follows the new IP",
+          async () => (await bed.hosts.getHost(webId)).ipAddress === "10.4.0.2",
+        );
+        assertEquals((await svc.hostIds(ns, "web"))?.["web.svc.lan"], webId);
+        assertEquals((await entriesNamed(bed, "web.svc.lan")).length, 1, "no duplicate");
+        assertEquals(grpcCalls(await op.metrics(), "UpdateHost") - updatesBefore, 1);
+      });
+
+      await t.step("in sync: resyncs write nothing", async () => {
+        const m = await op.metrics();
+        const writes = () => ["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(m, x));
+        const before = writes();
+        await waitReconciles(op, "service", 3);
+        const after = await op.metrics();
+        assertEquals(
+          ["AddHost", "UpdateHost", "DeleteHost"].map((x) => grpcCalls(after, x)),
+          before,
+        );
+      });
+
+      await t.step("opt-in annotation removed → entry deleted and finalizer gone", async () => {
+        await svc.annotate(ns, "web", { [`${P}enabled`]: null });
+        await eventually(
+          "finalizer removed",
+          async () => !(await svc.get(ns, "web")).metadata.finalizers?.includes(FINALIZER),
+        );
+        assertEquals(await entriesNamed(bed, "web.svc.lan"), []);
+        assertEquals(
+          (await bed.rh.readHostsFile()).some((l) => l.hostname === "web.svc.lan"),
+          false,
+        );
+      });
+
+      await t.step("type ClusterIP → InvalidServiceType, no entry, no finalizer", async () => {
+        await svc.create(ns, "internal", serviceSpec("ClusterIP"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "internal.svc.lan",
+        });
+        const ev = await waitEvent(bed.kube, ns, "Service", "internal", "InvalidServiceType");
+        assertEquals(ev.type, "Warning");
+        assertMatch(ev.note, /ClusterIP/);
+        assertEquals(await entriesNamed(bed, "internal.svc.lan"), []);
+        assertEquals((await svc.get(ns, "internal")).metadata.finalizers ?? [], []);
+      });
+
+      await t.step("NodePort without ip-address → MissingIPAddress; with it → entry", async () => {
+        await svc.create(ns, "np", serviceSpec("NodePort"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "np.svc.lan",
+        });
+        const ev = await waitEvent(bed.kube, ns, "Service", "np", "MissingIPAddress");
+        assertEquals(ev.type, "Warning");
+        assertEquals(await entriesNamed(bed, "np.svc.lan"), []);
+        await svc.annotate(ns, "np", { [`${P}ip-address`]: "192.168.50.7" });
+        const ids = await svc.waitTracked(ns, "np", ["np.svc.lan"]);
+        assertEquals((await bed.hosts.getHost(ids["np.svc.lan"])).ipAddress, "192.168.50.7");
+      });
+
+      await t.step("hostname-only LoadBalancer status → resolved with DNS", async () => {
+        await svc.create(ns, "aws", serviceSpec("LoadBalancer"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "aws.svc.lan",
+        });
+        await svc.setLoadBalancer(ns, "aws", [{ hostname: "localhost" }]);
+        const ids = await svc.waitTracked(ns, "aws", ["aws.svc.lan"]);
+        assertEquals((await bed.hosts.getHost(ids["aws.svc.lan"])).ipAddress, "127.0.0.1");
+      });
+
+      await t.step("unresolvable hostname → one Warning Event, retried, no entry", async () => {
+        await svc.create(ns, "nxdomain", serviceSpec("LoadBalancer"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "nx.svc.lan",
+        });
+        await svc.setLoadBalancer(ns, "nxdomain", [{ hostname: "lb.does-not-exist.invalid" }]);
+        const ev = await waitEvent(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
+        assertEquals(ev.type, "Warning");
+        assertMatch(ev.note, /lb\.does-not-exist\.invalid/);
+        await waitReconciles(op, "service", 2, true);
+        const all = await eventsAbout(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
+        assertEquals([all.length, all[0].series], [1, undefined], "one Event, not one per retry");
+        assertEquals(await entriesNamed(bed, "nx.svc.lan"), []);
+      });
+
+      await t.step("an entry in the Go operator's Service format is adopted", async () => {
+        await svc.create(ns, "legacy", serviceSpec("LoadBalancer"), {
+          [`${P}enabled`]: "true",
+          [`${P}hostname`]: "legacy.svc.lan",
+        });
+        await svc.setLoadBalancer(ns, "legacy", [{ ip: "10.4.0.9" }]);
+        const ids = await svc.waitTracked(ns, "legacy", ["legacy.svc.lan"]);
+        assertEquals(ids["legacy.svc.lan"], goEntry.id, "the existing entry, not a new one");
+        assertEquals((await entriesNamed(bed, "legacy.svc.lan")).length, 1);
+      });
+
+      await t.step(
+        "external-dns annotations: hostname list and target, without our opt-in",
+        async () => {
+          await svc.create(ns, "ed", serviceSpec("LoadBalancer"), {
+            "external-dns.alpha.kubernetes.io/hostname": "ed.svc.lan., www.ed.svc.lan",
+            "external-dns.alpha.kubernetes.io/target": "192.168.60.1",
+          });
+          const ids = await svc.waitTracked(ns, "ed", ["ed.svc.lan"]);
+          const e = await bed.hosts.getHost(ids["ed.svc.lan"]);
+          assertEquals([e.ipAddress, e.aliases], ["192.168.60.1", ["www.ed.svc.lan"]]);
+          await svc.annotate(ns, "ed", { [`${P}enabled`]: "false" });
+          await eventually(
+            "opted out: finalizer removed",
+            async () => !(await svc.get(ns, "ed")).metadata.finalizers?.includes(FINALIZER),
+          );
+          assertEquals(await entriesNamed(bed, "ed.svc.lan"), []);
+        },
+      );
+
+      await t.step("Service deleted → entry deleted, object gone", async () => {
+        await svc.delete(ns, "legacy");
+        await svc.waitGone(ns, "legacy");
+        assertEquals(await entriesNamed(bed, "legacy.svc.lan"), []);
+      });
     });
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  } finally {
-    await op?.stop();
-    await stopBed(bed);
-  }
-});
+  }));

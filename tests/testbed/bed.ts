@@ -231,3 +231,42 @@ export async function withOperator<T>(
     await op.stop();
   }
 }
+
+/**
+ * The operators one test starts on a bed — several at once (HA, two owner
+ * ids) or one after another (a restart with other flags). Each is stopped by
+ * the test or, at the latest, by {@linkcode withOperators}.
+ */
+export class Operators {
+  readonly #started: OperatorProcess[] = [];
+
+  constructor(readonly bed: Bed) {}
+
+  /** Starts an operator against the bed; it is stopped when the scope ends, if not before. */
+  async start(options: BedOperatorOptions = {}): Promise<OperatorProcess> {
+    const op = await startBedOperator(this.bed, options);
+    this.#started.push(op);
+    return op;
+  }
+
+  /** Stops every operator still running (stopping an exited one is a no-op). */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#started.map((op) => op.stop()));
+  }
+}
+
+/**
+ * Runs `body` with an {@linkcode Operators} for the bed, then stops every
+ * operator it started (SIGTERM) whatever happened.
+ */
+export async function withOperators<T>(
+  bed: Bed,
+  body: (ops: Operators) => Promise<T>,
+): Promise<T> {
+  const ops = new Operators(bed);
+  try {
+    return await body(ops);
+  } finally {
+    await ops.stopAll();
+  }
+}
