@@ -17,8 +17,8 @@ import {
   uniqueName,
   VERSIONS,
 } from "../testbed/mod.ts";
-import { eventually, type OperatorProcess, startOperator } from "../testbed/operator.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
+import { eventually, type OperatorProcess } from "../testbed/operator.ts";
+import { withBed, withOperators } from "../testbed/bed.ts";
 
 const CHART = join(ROOT, "chart");
 const KUBE_VERSION = VERSIONS.kubernetes.replace(/^v/, "");
@@ -118,504 +118,523 @@ Deno.test({
   // OwnerReferencesPermissionEnforcement (on in OpenShift) is what would
   // demand update on <resource>/finalizers; the operator sets finalizers but
   // never ownerReferences, so the chart grants no finalizers subresource.
-  const bed: Bed = await startBed({
-    traefik: true,
-    gatewayApi: true,
-    kube: {
-      extraApiserverArgs: ["--enable-admission-plugins=OwnerReferencesPermissionEnforcement"],
-    },
-  });
-  const { kube, hm, hosts } = bed;
-  let op: OperatorProcess | undefined;
-  let failed = false;
-  const step = async (name: string, fn: () => Promise<void> | void) => {
-    if (!await t.step(name, fn)) failed = true;
-  };
-  const template = (release: string, ns: string, extra: string[]) =>
-    run(helm, [
-      "template",
-      release,
-      CHART,
-      "--namespace",
-      ns,
-      "--kube-version",
-      KUBE_VERSION,
-      "--include-crds",
-      ...extra,
-    ]);
   try {
-    await installCrds(kube, "prometheus-operator");
+    await withBed({
+      traefik: true,
+      gatewayApi: true,
+      kube: {
+        extraApiserverArgs: ["--enable-admission-plugins=OwnerReferencesPermissionEnforcement"],
+      },
+    }, (bed) =>
+      withOperators(bed, async (ops) => {
+        const { kube, hm, hosts } = bed;
+        let op: OperatorProcess | undefined;
+        let failed = false;
+        const step = async (name: string, fn: () => Promise<void> | void) => {
+          if (!await t.step(name, fn)) failed = true;
+        };
+        const template = (release: string, ns: string, extra: string[]) =>
+          run(helm, [
+            "template",
+            release,
+            CHART,
+            "--namespace",
+            ns,
+            "--kube-version",
+            KUBE_VERSION,
+            "--include-crds",
+            ...extra,
+          ]);
+        await installCrds(kube, "prometheus-operator");
 
-    await step("helm lint --strict passes with every value set", async () => {
-      for (const [name, values] of Object.entries(VALUES)) {
-        const out = must(
-          `helm lint (${name})`,
-          await run(helm, ["lint", "--strict", "--kube-version", KUBE_VERSION, CHART, ...values]),
+        await step("helm lint --strict passes with every value set", async () => {
+          for (const [name, values] of Object.entries(VALUES)) {
+            const out = must(
+              `helm lint (${name})`,
+              await run(helm, [
+                "lint",
+                "--strict",
+                "--kube-version",
+                KUBE_VERSION,
+                CHART,
+                ...values,
+              ]),
+            );
+            assertMatch(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+          }
+        });
+
+        const rendered: Record<string, KubeObject[]> = {};
+        await step(
+          "every rendered manifest is accepted by kube-apiserver (strict dry run)",
+          async () => {
+            for (const [name, values] of Object.entries(VALUES)) {
+              const ns = await kube.createNamespace(uniqueName(`chart-${name}`));
+              const yaml = must(
+                `helm template (${name})`,
+                await template(`rho-${name}`, ns, values),
+              );
+              // --validate=strict: an unknown or misspelt field is an error, not a warning.
+              const applied = must(
+                `kubectl apply --dry-run=server (${name})`,
+                await kube.kubectl(
+                  ["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", "-"],
+                  { stdin: yaml },
+                ),
+              );
+              const parsed = JSON.parse(applied) as KubeObject | { items: KubeObject[] };
+              rendered[name] = "items" in parsed ? parsed.items : [parsed];
+            }
+            const kinds = (name: string) => rendered[name].map((o) => o.kind).toSorted();
+            assertEquals(kinds("default"), [
+              "ClusterRole",
+              "ClusterRoleBinding",
+              "CustomResourceDefinition",
+              "Deployment",
+              "Service",
+              "ServiceAccount",
+            ]);
+            assertEquals(kinds("ha"), [
+              "ClusterRole",
+              "ClusterRoleBinding",
+              "CustomResourceDefinition",
+              "Deployment",
+              "Role",
+              "RoleBinding",
+              "Service",
+              "ServiceAccount",
+            ]);
+            assertEquals(kinds("monitoring"), [
+              "ClusterRole",
+              "ClusterRoleBinding",
+              "CustomResourceDefinition",
+              "Deployment",
+              "PodDisruptionBudget",
+              "Role",
+              "RoleBinding",
+              "Service",
+              "ServiceAccount",
+              "ServiceMonitor",
+            ]);
+          },
         );
-        assertMatch(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
-      }
-    });
 
-    const rendered: Record<string, KubeObject[]> = {};
-    await step(
-      "every rendered manifest is accepted by kube-apiserver (strict dry run)",
-      async () => {
-        for (const [name, values] of Object.entries(VALUES)) {
-          const ns = await kube.createNamespace(uniqueName(`chart-${name}`));
-          const yaml = must(`helm template (${name})`, await template(`rho-${name}`, ns, values));
-          // --validate=strict: an unknown or misspelt field is an error, not a warning.
-          const applied = must(
-            `kubectl apply --dry-run=server (${name})`,
-            await kube.kubectl(
-              ["apply", "--dry-run=server", "--validate=strict", "-o", "json", "-f", "-"],
-              { stdin: yaml },
+        await step("policy values render one flag each, and none by default", () => {
+          const policyArgs = (name: string): string[] =>
+            (rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0]
+              .args as string[]).filter((a) =>
+                /^--(domain-filter|exclude-domains|policy|owner-id|dry-run|gc-interval)\b/.test(a)
+              );
+          assertEquals(policyArgs("default"), []);
+          assertEquals(policyArgs("policy"), [
+            "--domain-filter=home.arpa",
+            "--domain-filter=lan",
+            "--exclude-domains=iot.home.arpa",
+            "--policy=upsert-only",
+            "--owner-id=cluster-a",
+            "--dry-run",
+            "--gc-interval=1h",
+          ]);
+        });
+
+        await step("Gateway API: flag and RBAC only with gateway.enabled", () => {
+          const gatewayRules = (name: string) =>
+            rendered[name].find((o) => o.kind === "ClusterRole")!.rules!.filter((r) =>
+              r.apiGroups.includes("gateway.networking.k8s.io")
+            );
+          const args = (name: string): string[] =>
+            rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0]
+              .args;
+          assertEquals(gatewayRules("default"), []);
+          assertEquals(args("default").includes("--enable-gateway"), false);
+          assertEquals(gatewayRules("monitoring").map((r) => [r.resources, r.verbs]), [
+            [["httproutes", "grpcroutes", "tlsroutes"], ["list", "watch", "patch"]],
+            [["gateways"], ["list", "watch"]],
+          ]);
+          assertOk(args("monitoring").includes("--enable-gateway"));
+        });
+
+        await step("replicaCount 2 turns on leader election; 1 runs alone with Recreate", () => {
+          const deployment = (name: string) => rendered[name].find((o) => o.kind === "Deployment")!;
+          const one = deployment("default").spec;
+          assertEquals(one.replicas, 1);
+          assertEquals(one.strategy.type, "Recreate", "no overlap of two unelected operators");
+          const oneArgs: string[] = one.template.spec.containers[0].args;
+          assertEquals(oneArgs.includes("--leader-elect"), false);
+          assertOk(oneArgs.includes("--tls-ca=/etc/router-hosts/tls/ca.crt"), oneArgs.join(" "));
+
+          const two = deployment("ha").spec;
+          assertEquals(two.replicas, 2);
+          assertEquals(two.strategy.type, "RollingUpdate");
+          assertOk(two.template.spec.containers[0].args.includes("--leader-elect"));
+          assertEquals(
+            two.template.spec.affinity.podAntiAffinity
+              .preferredDuringSchedulingIgnoredDuringExecution
+              .length,
+            1,
+          );
+          const role = rendered.ha.find((o) => o.kind === "Role")!;
+          assertEquals(role.rules, [
+            { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+            {
+              apiGroups: ["coordination.k8s.io"],
+              resources: ["leases"],
+              resourceNames: [LEASE],
+              verbs: ["get", "update"],
+            },
+          ]);
+
+          const pod = deployment("monitoring").spec.template.spec;
+          const c = pod.containers[0];
+          assertOk(c.args.includes(`--default-ingress-ip=${INGRESS_IP}`));
+          assertEquals(c.env, [{
+            name: "POD_NAMESPACE",
+            valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
+          }]);
+          assertEquals(c.securityContext.readOnlyRootFilesystem, true);
+          assertEquals(c.securityContext.capabilities.drop, ["ALL"]);
+          assertEquals(pod.securityContext.runAsUser, 65532);
+          assertOk(pod.terminationGracePeriodSeconds >= 30);
+          const sm = rendered.monitoring.find((o) => o.kind === "ServiceMonitor")!;
+          const svc = rendered.monitoring.find((o) => o.kind === "Service")!;
+          assertEquals(
+            Object.entries(sm.spec.selector.matchLabels).every(([k, v]) =>
+              svc.metadata.labels?.[k] === v
+            ),
+            true,
+            "the ServiceMonitor selects the metrics Service",
+          );
+          assertEquals(sm.spec.endpoints[0].port, svc.spec.ports[0].name);
+        });
+
+        await step(
+          "values.schema.json and the templates refuse bad values, saying why",
+          async () => {
+            const refused = async (values: string[], pattern: RegExp) => {
+              const r = await template("bad", "default", values);
+              assertOk(r.code !== 0, `helm template ${values.join(" ")} was accepted`);
+              assertMatch(r.stderr, pattern);
+            };
+            await refused(
+              ["--set", "replicaCount=two"],
+              /\/replicaCount.*got string, want integer/,
+            );
+            await refused(
+              ["--set", "routerHosts.defaultIngressIP=10.0.0.300"],
+              /defaultIngressIP.*not valid ipv4/,
+            );
+            await refused(["--set", "logLevel=verbose"], /\/logLevel/);
+            await refused(["--set", "policy=delete"], /\/policy/);
+            await refused(["--set", "gcInterval=soon"], /\/gcInterval/);
+            await refused(["--set", "ownerId=a b"], /\/ownerId/);
+            await refused(
+              ["--set", "terminationGracePeriodSeconds=5"],
+              /terminationGracePeriodSeconds.*minimum/,
+            );
+            await refused(
+              ["--set", "replicaCount=2", "--set", "leaderElection.enabled=false"],
+              /every replica would reconcile the same objects/,
+            );
+            await refused(
+              ["--set", "routerHosts.tlsSecret.name="],
+              /needs an mTLS Secret \(ca\.crt, tls\.crt, tls\.key\)/,
+            );
+          },
+        );
+
+        const ns = await kube.createNamespace(uniqueName("chart-op"));
+        const release = "rho";
+        const sa = `${release}-router-hosts-operator`;
+        await step("helm install (HA, ServiceMonitor, PDB) into the cluster", async () => {
+          const out = must(
+            "helm install",
+            await run(helm, [
+              "install",
+              release,
+              CHART,
+              "--kubeconfig",
+              kube.kubeconfigPath,
+              "--namespace",
+              ns,
+              ...VALUES.monitoring,
+            ]),
+          );
+          assertMatch(out, /STATUS: deployed/);
+          assertMatch(out, /leader election on \(Lease router-hosts-operator\.fzymgc\.house\)/);
+          const listed = must(
+            "kubectl get",
+            await kube.kubectl([
+              "get",
+              "-n",
+              ns,
+              "serviceaccount,role,rolebinding,deployment,service,servicemonitor,pdb",
+              "-o",
+              "name",
+            ]),
+          );
+          for (
+            const name of [
+              `serviceaccount/${sa}`,
+              `role.rbac.authorization.k8s.io/${sa}-leader-election`,
+              `deployment.apps/${sa}`,
+              `servicemonitor.monitoring.coreos.com/${sa}`,
+            ]
+          ) assertOk(listed.includes(name), `${name} missing from:\n${listed}`);
+        });
+
+        const creds = await kube.makeServiceAccountKubeconfig(ns, sa);
+        op = await ops.start({
+          kubeconfigPath: creds.kubeconfigPath,
+          args: [
+            "--leader-elect",
+            `--leader-election-namespace=${ns}`,
+            `--default-ingress-ip=${INGRESS_IP}`,
+            "--enable-gateway",
+          ],
+        });
+        const apps = await kube.createNamespace(uniqueName("chart-apps"));
+
+        await step("as the chart's service account the operator takes the Lease", async () => {
+          const lease = await eventually("the Lease held", async () => {
+            const l = await kube.getJson<{ spec: { holderIdentity?: string } }>(
+              `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${LEASE}`,
+            );
+            return l.spec.holderIdentity ? l : undefined;
+          });
+          assertOk(lease.spec.holderIdentity);
+          await eventually(
+            "leader_election_master_status 1",
+            async () =>
+              (await op!.scrape()).samples("leader_election_master_status").some((s) =>
+                s.value === 1
+              ),
+          );
+        });
+
+        await step(
+          "HostMapping: create → Synced → recreated with an Event → delete → gone",
+          async () => {
+            await hm.create(apps, "nas", {
+              hostname: "nas.lan",
+              ip: "10.9.0.5",
+              aliases: ["files.lan"],
+            });
+            const o = await hm.waitSynced(apps, "nas");
+            const entry = await hosts.getHost(o.status!.hostId!);
+            assertEquals([entry.hostname, entry.ipAddress, entry.comment], [
+              "nas.lan",
+              "10.9.0.5",
+              `k8s:${apps}/nas`,
+            ]);
+            // Out-of-band deletion → recreate, reported with an events.k8s.io Event (create).
+            await hosts.deleteHost(entry.id);
+            await hm.patch(apps, "nas", { metadata: { annotations: { touch: "1" } } });
+            await hm.waitFor(
+              apps,
+              "nas",
+              "a new host id",
+              (x) => x.status?.phase === "Synced" && x.status.hostId !== entry.id,
+            );
+            await eventually("a Recreated event", async () => {
+              const list = await kube.getJson<{ items: Array<{ reason: string }> }>(
+                `/apis/events.k8s.io/v1/namespaces/${apps}/events`,
+              );
+              return list.items.some((e) => e.reason === "Recreated");
+            });
+            await hm.delete(apps, "nas");
+            await hm.waitGone(apps, "nas");
+            assertEquals(await hosts.findExact("10.9.0.5", "nas.lan"), []);
+          },
+        );
+
+        const routes = [
+          {
+            plural: "ingressroutes",
+            kind: "IngressRoute",
+            match: `Host(${B}a.lan${B})`,
+            host: "a.lan",
+          },
+          {
+            plural: "ingressroutetcps",
+            kind: "IngressRouteTCP",
+            match: `HostSNI(${B}db.lan${B})`,
+            host: "db.lan",
+          },
+        ];
+        for (const r of routes) {
+          await step(`${r.kind}: create → annotation and entry → delete → gone`, async () => {
+            const path = `/apis/traefik.io/v1alpha1/namespaces/${apps}/${r.plural}`;
+            await kube.postJson(path, {
+              apiVersion: "traefik.io/v1alpha1",
+              kind: r.kind,
+              metadata: { name: "web" },
+              spec: { routes: [{ match: r.match, services: [{ name: "web", port: 80 }] }] },
+            });
+            const ids = await eventually(`${r.kind} ${HOST_IDS} annotation`, async () => {
+              const o = await kube.getJson<KubeObject>(`${path}/web`);
+              const raw = o.metadata.annotations?.[HOST_IDS];
+              return raw ? JSON.parse(raw) as Record<string, string> : undefined;
+            });
+            assertEquals(Object.keys(ids), [r.host]);
+            const entry = await hosts.getHost(ids[r.host]);
+            assertEquals([entry.hostname, entry.ipAddress, entry.comment], [
+              r.host,
+              INGRESS_IP,
+              `k8s-ingress:${apps}/web`,
+            ]);
+            await kube.deleteJson(`${path}/web`);
+            await eventually(
+              `${r.kind} gone`,
+              async () => (await kube.request("GET", `${path}/web`)).status === 404,
+            );
+            assertEquals(await hosts.findExact(INGRESS_IP, r.host), []);
+          });
+        }
+
+        await step(
+          "HTTPRoute: create → entry with its Gateway's address → delete → gone",
+          async () => {
+            const api = `/apis/gateway.networking.k8s.io/v1/namespaces/${apps}`;
+            await kube.postJson(`${api}/gateways`, {
+              apiVersion: "gateway.networking.k8s.io/v1",
+              kind: "Gateway",
+              metadata: { name: "edge" },
+              spec: {
+                gatewayClassName: "test",
+                listeners: [{ name: "http", port: 80, protocol: "HTTP" }],
+              },
+            });
+            await kube.mergePatchJson(`${api}/gateways/edge/status`, {
+              status: { addresses: [{ type: "IPAddress", value: "10.9.0.80" }] },
+            });
+            await kube.postJson(`${api}/httproutes`, {
+              apiVersion: "gateway.networking.k8s.io/v1",
+              kind: "HTTPRoute",
+              metadata: { name: "web" },
+              spec: { parentRefs: [{ name: "edge" }], hostnames: ["gw.lan"] },
+            });
+            const entry = await eventually(
+              "the HTTPRoute's entry",
+              async () => (await hosts.findExact("10.9.0.80", "gw.lan"))[0],
+            );
+            assertEquals(entry.comment, `k8s-gateway:${apps}/web`);
+            await kube.deleteJson(`${api}/httproutes/web`);
+            await eventually(
+              "HTTPRoute gone",
+              async () => (await kube.request("GET", `${api}/httproutes/web`)).status === 404,
+            );
+            assertEquals(await hosts.findExact("10.9.0.80", "gw.lan"), []);
+          },
+        );
+
+        await step("no request of the operator was forbidden", () => {
+          const denied = op!.logs().filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
+          assertEquals(denied, [], "the chart's RBAC is missing a permission the operator uses");
+        });
+
+        await step("outside its role the service account is denied", async () => {
+          const secrets = await kube.kubectl(["get", "secrets", "-A"], {
+            kubeconfigPath: creds.kubeconfigPath,
+          });
+          assertEquals(secrets.code, 1, secrets.stdout);
+          assertMatch(
+            secrets.stderr,
+            new RegExp(
+              `Forbidden.*User "${creds.username}" cannot list resource "secrets" in API group "" at the cluster scope`,
             ),
           );
-          const parsed = JSON.parse(applied) as KubeObject | { items: KubeObject[] };
-          rendered[name] = "items" in parsed ? parsed.items : [parsed];
-        }
-        const kinds = (name: string) => rendered[name].map((o) => o.kind).toSorted();
-        assertEquals(kinds("default"), [
-          "ClusterRole",
-          "ClusterRoleBinding",
-          "CustomResourceDefinition",
-          "Deployment",
-          "Service",
-          "ServiceAccount",
-        ]);
-        assertEquals(kinds("ha"), [
-          "ClusterRole",
-          "ClusterRoleBinding",
-          "CustomResourceDefinition",
-          "Deployment",
-          "Role",
-          "RoleBinding",
-          "Service",
-          "ServiceAccount",
-        ]);
-        assertEquals(kinds("monitoring"), [
-          "ClusterRole",
-          "ClusterRoleBinding",
-          "CustomResourceDefinition",
-          "Deployment",
-          "PodDisruptionBudget",
-          "Role",
-          "RoleBinding",
-          "Service",
-          "ServiceAccount",
-          "ServiceMonitor",
-        ]);
-      },
-    );
+          const canI = async (args: string[]) => {
+            const r = await kube.kubectl(["auth", "can-i", ...args], {
+              kubeconfigPath: creds.kubeconfigPath,
+            });
+            return r.stdout.trim();
+          };
+          const allowed: string[][] = [
+            ["list", "hostmappings.router-hosts.fzymgc.house", "-A"],
+            ["watch", "hostmappings.router-hosts.fzymgc.house", "-A"],
+            ["patch", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
+            ["patch", "hostmappings.router-hosts.fzymgc.house", "--subresource=status", "-n", apps],
+            ["list", "ingressroutes.traefik.io", "-A"],
+            ["patch", "ingressroutetcps.traefik.io", "-n", apps],
+            ["create", "events.events.k8s.io", "-n", apps],
+            ["patch", "events.events.k8s.io", "-n", apps],
+            ["create", "leases.coordination.k8s.io", "-n", ns],
+            ["update", `leases.coordination.k8s.io/${LEASE}`, "-n", ns],
+          ];
+          const denied: string[][] = [
+            ["get", "secrets", "-n", ns],
+            ["create", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
+            ["delete", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
+            ["update", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
+            ["delete", "ingressroutes.traefik.io", "-n", apps],
+            ["update", "ingressroutes.traefik.io", "--subresource=finalizers", "-n", apps],
+            ["list", "pods", "-A"],
+            ["create", "events", "-n", apps],
+            ["delete", `leases.coordination.k8s.io/${LEASE}`, "-n", ns],
+            ["update", "leases.coordination.k8s.io/another-lease", "-n", ns],
+            ["create", "leases.coordination.k8s.io", "-n", apps],
+            ["get", "customresourcedefinitions.apiextensions.k8s.io"],
+          ];
+          for (const a of allowed) assertEquals(await canI(a), "yes", `can-i ${a.join(" ")}`);
+          for (const a of denied) assertEquals(await canI(a), "no", `can-i ${a.join(" ")}`);
+        });
 
-    await step("policy values render one flag each, and none by default", () => {
-      const policyArgs = (name: string): string[] =>
-        (rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0]
-          .args as string[]).filter((a) =>
-            /^--(domain-filter|exclude-domains|policy|owner-id|dry-run|gc-interval)\b/.test(a)
+        await step("on SIGTERM the operator releases the Lease (update)", async () => {
+          const rss = peakRssMiB(op!.process.pid);
+          await op!.stop();
+          op = undefined;
+          const lease = await kube.getJson<{ spec: { holderIdentity?: string } }>(
+            `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${LEASE}`,
           );
-      assertEquals(policyArgs("default"), []);
-      assertEquals(policyArgs("policy"), [
-        "--domain-filter=home.arpa",
-        "--domain-filter=lan",
-        "--exclude-domains=iot.home.arpa",
-        "--policy=upsert-only",
-        "--owner-id=cluster-a",
-        "--dry-run",
-        "--gc-interval=1h",
-      ]);
-    });
-
-    await step("Gateway API: flag and RBAC only with gateway.enabled", () => {
-      const gatewayRules = (name: string) =>
-        rendered[name].find((o) => o.kind === "ClusterRole")!.rules!.filter((r) =>
-          r.apiGroups.includes("gateway.networking.k8s.io")
-        );
-      const args = (name: string): string[] =>
-        rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].args;
-      assertEquals(gatewayRules("default"), []);
-      assertEquals(args("default").includes("--enable-gateway"), false);
-      assertEquals(gatewayRules("monitoring").map((r) => [r.resources, r.verbs]), [
-        [["httproutes", "grpcroutes", "tlsroutes"], ["list", "watch", "patch"]],
-        [["gateways"], ["list", "watch"]],
-      ]);
-      assertOk(args("monitoring").includes("--enable-gateway"));
-    });
-
-    await step("replicaCount 2 turns on leader election; 1 runs alone with Recreate", () => {
-      const deployment = (name: string) => rendered[name].find((o) => o.kind === "Deployment")!;
-      const one = deployment("default").spec;
-      assertEquals(one.replicas, 1);
-      assertEquals(one.strategy.type, "Recreate", "no overlap of two unelected operators");
-      const oneArgs: string[] = one.template.spec.containers[0].args;
-      assertEquals(oneArgs.includes("--leader-elect"), false);
-      assertOk(oneArgs.includes("--tls-ca=/etc/router-hosts/tls/ca.crt"), oneArgs.join(" "));
-
-      const two = deployment("ha").spec;
-      assertEquals(two.replicas, 2);
-      assertEquals(two.strategy.type, "RollingUpdate");
-      assertOk(two.template.spec.containers[0].args.includes("--leader-elect"));
-      assertEquals(
-        two.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution
-          .length,
-        1,
-      );
-      const role = rendered.ha.find((o) => o.kind === "Role")!;
-      assertEquals(role.rules, [
-        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
-        {
-          apiGroups: ["coordination.k8s.io"],
-          resources: ["leases"],
-          resourceNames: [LEASE],
-          verbs: ["get", "update"],
-        },
-      ]);
-
-      const pod = deployment("monitoring").spec.template.spec;
-      const c = pod.containers[0];
-      assertOk(c.args.includes(`--default-ingress-ip=${INGRESS_IP}`));
-      assertEquals(c.env, [{
-        name: "POD_NAMESPACE",
-        valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
-      }]);
-      assertEquals(c.securityContext.readOnlyRootFilesystem, true);
-      assertEquals(c.securityContext.capabilities.drop, ["ALL"]);
-      assertEquals(pod.securityContext.runAsUser, 65532);
-      assertOk(pod.terminationGracePeriodSeconds >= 30);
-      const sm = rendered.monitoring.find((o) => o.kind === "ServiceMonitor")!;
-      const svc = rendered.monitoring.find((o) => o.kind === "Service")!;
-      assertEquals(
-        Object.entries(sm.spec.selector.matchLabels).every(([k, v]) =>
-          svc.metadata.labels?.[k] === v
-        ),
-        true,
-        "the ServiceMonitor selects the metrics Service",
-      );
-      assertEquals(sm.spec.endpoints[0].port, svc.spec.ports[0].name);
-    });
-
-    await step("values.schema.json and the templates refuse bad values, saying why", async () => {
-      const refused = async (values: string[], pattern: RegExp) => {
-        const r = await template("bad", "default", values);
-        assertOk(r.code !== 0, `helm template ${values.join(" ")} was accepted`);
-        assertMatch(r.stderr, pattern);
-      };
-      await refused(["--set", "replicaCount=two"], /\/replicaCount.*got string, want integer/);
-      await refused(
-        ["--set", "routerHosts.defaultIngressIP=10.0.0.300"],
-        /defaultIngressIP.*not valid ipv4/,
-      );
-      await refused(["--set", "logLevel=verbose"], /\/logLevel/);
-      await refused(["--set", "policy=delete"], /\/policy/);
-      await refused(["--set", "gcInterval=soon"], /\/gcInterval/);
-      await refused(["--set", "ownerId=a b"], /\/ownerId/);
-      await refused(
-        ["--set", "terminationGracePeriodSeconds=5"],
-        /terminationGracePeriodSeconds.*minimum/,
-      );
-      await refused(
-        ["--set", "replicaCount=2", "--set", "leaderElection.enabled=false"],
-        /every replica would reconcile the same objects/,
-      );
-      await refused(
-        ["--set", "routerHosts.tlsSecret.name="],
-        /needs an mTLS Secret \(ca\.crt, tls\.crt, tls\.key\)/,
-      );
-    });
-
-    const ns = await kube.createNamespace(uniqueName("chart-op"));
-    const release = "rho";
-    const sa = `${release}-router-hosts-operator`;
-    await step("helm install (HA, ServiceMonitor, PDB) into the cluster", async () => {
-      const out = must(
-        "helm install",
-        await run(helm, [
-          "install",
-          release,
-          CHART,
-          "--kubeconfig",
-          kube.kubeconfigPath,
-          "--namespace",
-          ns,
-          ...VALUES.monitoring,
-        ]),
-      );
-      assertMatch(out, /STATUS: deployed/);
-      assertMatch(out, /leader election on \(Lease router-hosts-operator\.fzymgc\.house\)/);
-      const listed = must(
-        "kubectl get",
-        await kube.kubectl([
-          "get",
-          "-n",
-          ns,
-          "serviceaccount,role,rolebinding,deployment,service,servicemonitor,pdb",
-          "-o",
-          "name",
-        ]),
-      );
-      for (
-        const name of [
-          `serviceaccount/${sa}`,
-          `role.rbac.authorization.k8s.io/${sa}-leader-election`,
-          `deployment.apps/${sa}`,
-          `servicemonitor.monitoring.coreos.com/${sa}`,
-        ]
-      ) assertOk(listed.includes(name), `${name} missing from:\n${listed}`);
-    });
-
-    const creds = await kube.makeServiceAccountKubeconfig(ns, sa);
-    op = await startOperator({
-      kubeconfigPath: creds.kubeconfigPath,
-      routerHosts: bed.rh,
-      args: [
-        "--leader-elect",
-        `--leader-election-namespace=${ns}`,
-        `--default-ingress-ip=${INGRESS_IP}`,
-        "--enable-gateway",
-      ],
-    });
-    const apps = await kube.createNamespace(uniqueName("chart-apps"));
-
-    await step("as the chart's service account the operator takes the Lease", async () => {
-      const lease = await eventually("the Lease held", async () => {
-        const l = await kube.getJson<{ spec: { holderIdentity?: string } }>(
-          `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${LEASE}`,
-        );
-        return l.spec.holderIdentity ? l : undefined;
-      });
-      assertOk(lease.spec.holderIdentity);
-      await eventually(
-        "leader_election_master_status 1",
-        async () =>
-          (await op!.scrape()).samples("leader_election_master_status").some((s) => s.value === 1),
-      );
-    });
-
-    await step(
-      "HostMapping: create → Synced → recreated with an Event → delete → gone",
-      async () => {
-        await hm.create(apps, "nas", {
-          hostname: "nas.lan",
-          ip: "10.9.0.5",
-          aliases: ["files.lan"],
+          assertEquals(lease.spec.holderIdentity ?? "", "");
+          if (rss) console.error(`[chart] operator peak RSS: ${rss} MiB`);
         });
-        const o = await hm.waitSynced(apps, "nas");
-        const entry = await hosts.getHost(o.status!.hostId!);
-        assertEquals([entry.hostname, entry.ipAddress, entry.comment], [
-          "nas.lan",
-          "10.9.0.5",
-          `k8s:${apps}/nas`,
-        ]);
-        // Out-of-band deletion → recreate, reported with an events.k8s.io Event (create).
-        await hosts.deleteHost(entry.id);
-        await hm.patch(apps, "nas", { metadata: { annotations: { touch: "1" } } });
-        await hm.waitFor(
-          apps,
-          "nas",
-          "a new host id",
-          (x) => x.status?.phase === "Synced" && x.status.hostId !== entry.id,
-        );
-        await eventually("a Recreated event", async () => {
-          const list = await kube.getJson<{ items: Array<{ reason: string }> }>(
-            `/apis/events.k8s.io/v1/namespaces/${apps}/events`,
-          );
-          return list.items.some((e) => e.reason === "Recreated");
-        });
-        await hm.delete(apps, "nas");
-        await hm.waitGone(apps, "nas");
-        assertEquals(await hosts.findExact("10.9.0.5", "nas.lan"), []);
-      },
-    );
 
-    const routes = [
-      {
-        plural: "ingressroutes",
-        kind: "IngressRoute",
-        match: `Host(${B}a.lan${B})`,
-        host: "a.lan",
-      },
-      {
-        plural: "ingressroutetcps",
-        kind: "IngressRouteTCP",
-        match: `HostSNI(${B}db.lan${B})`,
-        host: "db.lan",
-      },
-    ];
-    for (const r of routes) {
-      await step(`${r.kind}: create → annotation and entry → delete → gone`, async () => {
-        const path = `/apis/traefik.io/v1alpha1/namespaces/${apps}/${r.plural}`;
-        await kube.postJson(path, {
-          apiVersion: "traefik.io/v1alpha1",
-          kind: r.kind,
-          metadata: { name: "web" },
-          spec: { routes: [{ match: r.match, services: [{ name: "web", port: 80 }] }] },
-        });
-        const ids = await eventually(`${r.kind} ${HOST_IDS} annotation`, async () => {
-          const o = await kube.getJson<KubeObject>(`${path}/web`);
-          const raw = o.metadata.annotations?.[HOST_IDS];
-          return raw ? JSON.parse(raw) as Record<string, string> : undefined;
-        });
-        assertEquals(Object.keys(ids), [r.host]);
-        const entry = await hosts.getHost(ids[r.host]);
-        assertEquals([entry.hostname, entry.ipAddress, entry.comment], [
-          r.host,
-          INGRESS_IP,
-          `k8s-ingress:${apps}/web`,
-        ]);
-        await kube.deleteJson(`${path}/web`);
-        await eventually(
-          `${r.kind} gone`,
-          async () => (await kube.request("GET", `${path}/web`)).status === 404,
-        );
-        assertEquals(await hosts.findExact(INGRESS_IP, r.host), []);
-      });
-    }
-
-    await step("HTTPRoute: create → entry with its Gateway's address → delete → gone", async () => {
-      const api = `/apis/gateway.networking.k8s.io/v1/namespaces/${apps}`;
-      await kube.postJson(`${api}/gateways`, {
-        apiVersion: "gateway.networking.k8s.io/v1",
-        kind: "Gateway",
-        metadata: { name: "edge" },
-        spec: {
-          gatewayClassName: "test",
-          listeners: [{ name: "http", port: 80, protocol: "HTTP" }],
-        },
-      });
-      await kube.mergePatchJson(`${api}/gateways/edge/status`, {
-        status: { addresses: [{ type: "IPAddress", value: "10.9.0.80" }] },
-      });
-      await kube.postJson(`${api}/httproutes`, {
-        apiVersion: "gateway.networking.k8s.io/v1",
-        kind: "HTTPRoute",
-        metadata: { name: "web" },
-        spec: { parentRefs: [{ name: "edge" }], hostnames: ["gw.lan"] },
-      });
-      const entry = await eventually(
-        "the HTTPRoute's entry",
-        async () => (await hosts.findExact("10.9.0.80", "gw.lan"))[0],
-      );
-      assertEquals(entry.comment, `k8s-gateway:${apps}/web`);
-      await kube.deleteJson(`${api}/httproutes/web`);
-      await eventually(
-        "HTTPRoute gone",
-        async () => (await kube.request("GET", `${api}/httproutes/web`)).status === 404,
-      );
-      assertEquals(await hosts.findExact("10.9.0.80", "gw.lan"), []);
-    });
-
-    await step("no request of the operator was forbidden", () => {
-      const denied = op!.logs().filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
-      assertEquals(denied, [], "the chart's RBAC is missing a permission the operator uses");
-    });
-
-    await step("outside its role the service account is denied", async () => {
-      const secrets = await kube.kubectl(["get", "secrets", "-A"], {
-        kubeconfigPath: creds.kubeconfigPath,
-      });
-      assertEquals(secrets.code, 1, secrets.stdout);
-      assertMatch(
-        secrets.stderr,
-        new RegExp(
-          `Forbidden.*User "${creds.username}" cannot list resource "secrets" in API group "" at the cluster scope`,
-        ),
-      );
-      const canI = async (args: string[]) => {
-        const r = await kube.kubectl(["auth", "can-i", ...args], {
-          kubeconfigPath: creds.kubeconfigPath,
-        });
-        return r.stdout.trim();
-      };
-      const allowed: string[][] = [
-        ["list", "hostmappings.router-hosts.fzymgc.house", "-A"],
-        ["watch", "hostmappings.router-hosts.fzymgc.house", "-A"],
-        ["patch", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
-        ["patch", "hostmappings.router-hosts.fzymgc.house", "--subresource=status", "-n", apps],
-        ["list", "ingressroutes.traefik.io", "-A"],
-        ["patch", "ingressroutetcps.traefik.io", "-n", apps],
-        ["create", "events.events.k8s.io", "-n", apps],
-        ["patch", "events.events.k8s.io", "-n", apps],
-        ["create", "leases.coordination.k8s.io", "-n", ns],
-        ["update", `leases.coordination.k8s.io/${LEASE}`, "-n", ns],
-      ];
-      const denied: string[][] = [
-        ["get", "secrets", "-n", ns],
-        ["create", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
-        ["delete", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
-        ["update", "hostmappings.router-hosts.fzymgc.house", "-n", apps],
-        ["delete", "ingressroutes.traefik.io", "-n", apps],
-        ["update", "ingressroutes.traefik.io", "--subresource=finalizers", "-n", apps],
-        ["list", "pods", "-A"],
-        ["create", "events", "-n", apps],
-        ["delete", `leases.coordination.k8s.io/${LEASE}`, "-n", ns],
-        ["update", "leases.coordination.k8s.io/another-lease", "-n", ns],
-        ["create", "leases.coordination.k8s.io", "-n", apps],
-        ["get", "customresourcedefinitions.apiextensions.k8s.io"],
-      ];
-      for (const a of allowed) assertEquals(await canI(a), "yes", `can-i ${a.join(" ")}`);
-      for (const a of denied) assertEquals(await canI(a), "no", `can-i ${a.join(" ")}`);
-    });
-
-    await step("on SIGTERM the operator releases the Lease (update)", async () => {
-      const rss = peakRssMiB(op!.process.pid);
-      await op!.stop();
-      op = undefined;
-      const lease = await kube.getJson<{ spec: { holderIdentity?: string } }>(
-        `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${LEASE}`,
-      );
-      assertEquals(lease.spec.holderIdentity ?? "", "");
-      if (rss) console.error(`[chart] operator peak RSS: ${rss} MiB`);
-    });
-
-    await step("kubectl apply of a bad HostMapping is refused with a readable reason", async () => {
-      const apply = (spec: Record<string, unknown>) =>
-        kube.kubectl(["apply", "-n", apps, "-f", "-"], {
-          stdin: JSON.stringify({
-            apiVersion: "router-hosts.fzymgc.house/v1alpha1",
-            kind: "HostMapping",
-            metadata: { name: "bad" },
-            spec,
-          }),
-        });
-      const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-        [
-          "bad IP",
-          { hostname: "ok.lan", ip: "10.0.0.300" },
-          /spec\.ip: Invalid value: .*ip must be an IPv4 or IPv6 address/,
-        ],
-        [
-          "bad hostname",
-          { hostname: "bad_host!.lan", ip: "10.0.0.3" },
-          /spec\.hostname: Invalid value: .*hostname must be a DNS name \(RFC 1123\)/,
-        ],
-        [
-          "51 aliases",
-          {
-            hostname: "many.lan",
-            ip: "10.0.0.4",
-            aliases: Array.from({ length: 51 }, (_, i) => `a${i}.lan`),
+        await step(
+          "kubectl apply of a bad HostMapping is refused with a readable reason",
+          async () => {
+            const apply = (spec: Record<string, unknown>) =>
+              kube.kubectl(["apply", "-n", apps, "-f", "-"], {
+                stdin: JSON.stringify({
+                  apiVersion: "router-hosts.fzymgc.house/v1alpha1",
+                  kind: "HostMapping",
+                  metadata: { name: "bad" },
+                  spec,
+                }),
+              });
+            const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+              [
+                "bad IP",
+                { hostname: "ok.lan", ip: "10.0.0.300" },
+                /spec\.ip: Invalid value: .*ip must be an IPv4 or IPv6 address/,
+              ],
+              [
+                "bad hostname",
+                { hostname: "bad_host!.lan", ip: "10.0.0.3" },
+                /spec\.hostname: Invalid value: .*hostname must be a DNS name \(RFC 1123\)/,
+              ],
+              [
+                "51 aliases",
+                {
+                  hostname: "many.lan",
+                  ip: "10.0.0.4",
+                  aliases: Array.from({ length: 51 }, (_, i) => `a${i}.lan`),
+                },
+                /spec\.aliases: Too many: 51: must have at most 50 items/,
+              ],
+            ];
+            for (const [what, spec, message] of cases) {
+              const r = await apply(spec);
+              assertEquals(r.code, 1, `${what} was accepted: ${r.stdout}`);
+              assertMatch(r.stderr, /The HostMapping "bad" is invalid/, what);
+              assertMatch(r.stderr, message, what);
+            }
+            assertEquals(await hm.exists(apps, "bad"), false);
           },
-          /spec\.aliases: Too many: 51: must have at most 50 items/,
-        ],
-      ];
-      for (const [what, spec, message] of cases) {
-        const r = await apply(spec);
-        assertEquals(r.code, 1, `${what} was accepted: ${r.stdout}`);
-        assertMatch(r.stderr, /The HostMapping "bad" is invalid/, what);
-        assertMatch(r.stderr, message, what);
-      }
-      assertEquals(await hm.exists(apps, "bad"), false);
-    });
-  } catch (e) {
-    failed = true;
-    throw e;
+        );
+        if (failed) dumpLogs();
+      }));
   } finally {
-    if (failed) {
-      dumpLogs();
-      if (op) console.error(`operator log: ${op.logPath}`);
-    }
-    await op?.stop();
-    await stopBed(bed);
     console.error(`[chart] test wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
 });

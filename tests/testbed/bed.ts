@@ -200,8 +200,14 @@ export async function withBed<T>(
   }
 }
 
-/** {@linkcode OperatorOptions} without what the bed supplies. */
-export type BedOperatorOptions = Omit<OperatorOptions, "kubeconfigPath" | "routerHosts">;
+/**
+ * {@linkcode OperatorOptions} where the bed supplies the rest: `kubeconfigPath`
+ * defaults to the admin's (a service account's to prove RBAC), `routerHosts`
+ * to the bed's server (another for a TLS mode it does not offer).
+ */
+export type BedOperatorOptions =
+  & Omit<OperatorOptions, "kubeconfigPath" | "routerHosts">
+  & Partial<Pick<OperatorOptions, "kubeconfigPath" | "routerHosts">>;
 
 /** Starts the operator against the bed (its admin kubeconfig and router-hosts server). */
 export function startBedOperator(
