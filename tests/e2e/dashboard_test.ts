@@ -5,10 +5,9 @@
  * /metrics.
  */
 import { assertEquals, assertOk } from "../assert.ts";
-import { dumpLogs, ensureGoTool, ROOT, uniqueName } from "../testbed/mod.ts";
-import { type OperatorProcess, startOperator } from "../testbed/operator.ts";
+import { ensureGoTool, ROOT, uniqueName } from "../testbed/mod.ts";
 import { dashboardExpressions, metricNames, seriesOf } from "../testbed/promql.ts";
-import { type Bed, startBed, stopBed } from "./fixture.ts";
+import { withBed, withOperator } from "../testbed/bed.ts";
 
 async function helmTemplate(helm: string, values: string[]): Promise<string> {
   const out = await new Deno.Command(helm, {
@@ -53,34 +52,24 @@ Deno.test({
     );
   });
 
-  const bed: Bed = await startBed();
-  let op: OperatorProcess | undefined;
-  try {
+  await withBed({}, async (bed) => {
     const leaseNs = await bed.kube.createNamespace(uniqueName("dash"));
-    op = await startOperator({
-      kubeconfigPath: bed.kube.kubeconfigPath,
-      routerHosts: bed.rh,
-      args: ["--leader-elect", `--leader-election-namespace=${leaseNs}`],
-    });
-    await bed.hm.create(leaseNs, "nas", { hostname: "nas.lan", ip: "10.8.0.1" });
-    await bed.hm.waitSynced(leaseNs, "nas");
+    const args = ["--leader-elect", `--leader-election-namespace=${leaseNs}`];
+    await withOperator(bed, { args }, async (op) => {
+      await bed.hm.create(leaseNs, "nas", { hostname: "nas.lan", ip: "10.8.0.1" });
+      await bed.hm.waitSynced(leaseNs, "nas");
 
-    await t.step("every series the queries read is on the operator's /metrics", async () => {
-      const text = await op!.metrics();
-      const exposed = new Set<string>();
-      for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-        for (const s of seriesOf(m[1], m[2])) exposed.add(s);
-      }
-      assertOk(exposed.has("leader_election_master_status"), "scraped a leader");
-      const used = new Set(dashboardExpressions(dashboard).flatMap(metricNames));
-      assertOk(used.size >= 12, `${used.size} series used`);
-      assertEquals([...used].filter((n) => !exposed.has(n)), [], "not exposed by the operator");
+      await t.step("every series the queries read is on the operator's /metrics", async () => {
+        const text = await op.metrics();
+        const exposed = new Set<string>();
+        for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+          for (const s of seriesOf(m[1], m[2])) exposed.add(s);
+        }
+        assertOk(exposed.has("leader_election_master_status"), "scraped a leader");
+        const used = new Set(dashboardExpressions(dashboard).flatMap(metricNames));
+        assertOk(used.size >= 12, `${used.size} series used`);
+        assertEquals([...used].filter((n) => !exposed.has(n)), [], "not exposed by the operator");
+      });
     });
-  } catch (e) {
-    dumpLogs();
-    throw e;
-  } finally {
-    await op?.stop();
-    await stopBed(bed);
-  }
+  });
 });
