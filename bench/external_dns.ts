@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { freePort, uniqueName } from "../tests/testbed/mod.ts";
 import { runExternalDnsOnce } from "../tests/testbed/external_dns.ts";
 import { metricSum, startOperator } from "../tests/testbed/operator.ts";
-import { startBed, stopBed } from "../tests/e2e/fixture.ts";
+import { startBed, stopBed } from "../tests/testbed/bed.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,

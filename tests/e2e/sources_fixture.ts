@@ -10,7 +10,7 @@
 import type { HostEntry } from "../../grpc/client.ts";
 import type { KubeTestbed } from "../testbed/mod.ts";
 import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
-import type { Bed } from "./fixture.ts";
+import type { Bed } from "../testbed/bed.ts";
 
 export const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
 
