@@ -11,7 +11,6 @@ import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { ensureGoTool, ROOT, uniqueName, VERSIONS } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import {
-  entriesNamed,
   ingresses,
   ingressRoutes,
   ingressRouteSpec,
@@ -19,6 +18,7 @@ import {
   serviceSpec,
 } from "./sources_fixture.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { entriesNamed } from "../testbed/observe.ts";
 
 const CHART = join(ROOT, "chart");
 const KUBE_VERSION = VERSIONS.kubernetes.replace(/^v/, "");

@@ -8,8 +8,9 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
-import { events, INGRESS_IP, IngressRoutes, waitEntries, waitIdle } from "./policy_fixture.ts";
+import { INGRESS_IP, IngressRoutes } from "./policy_fixture.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { events, waitEntries, waitIdle } from "../testbed/observe.ts";
 
 Deno.test({
   name: "--dry-run: everything planned and logged, nothing written",

@@ -9,7 +9,8 @@
 import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertOk } from "../assert.ts";
 import { dumpLogs, installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
-import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
+import { eventually } from "../testbed/operator.ts";
+import { eventsAbout, reconciles } from "../testbed/observe.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
 
 const API = "/apis/gateway.networking.k8s.io/v1";
@@ -103,33 +104,6 @@ class GatewayApi {
 
 function plural(kind: RouteKind): string {
   return `${kind.toLowerCase()}s`;
-}
-
-interface EventItem {
-  reason: string;
-  note: string;
-  regarding: { kind: string; name: string };
-}
-
-async function eventsAbout(
-  kube: KubeTestbed,
-  ns: string,
-  kind: string,
-  name: string,
-): Promise<EventItem[]> {
-  const list = await kube.getJson<{ items: EventItem[] }>(
-    `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-  );
-  return list.items.filter((e) => e.regarding.kind === kind && e.regarding.name === name);
-}
-
-/** Reconciles of one controller so far, by /metrics. */
-async function reconciles(op: OperatorProcess, controller: string): Promise<number> {
-  return metricSum(
-    await op.metrics(),
-    "controller_runtime_reconcile_total",
-    `controller="${controller}"`,
-  );
 }
 
 function assertEntry(

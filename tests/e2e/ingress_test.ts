@@ -7,8 +7,9 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
-import { entriesNamed, ingresses, waitReconciles } from "./sources_fixture.ts";
+import { ingresses } from "./sources_fixture.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
+import { entriesNamed, waitReconciles } from "../testbed/observe.ts";
 
 const FINALIZER = "router-hosts.fzymgc.house/ingress-cleanup";
 const DEFAULT_IP = "10.5.9.9";

@@ -3,18 +3,13 @@
  * runs as its own process against a real kube-apiserver (Traefik's real CRDs,
  * from its Go module) and the router-hosts server, observed from outside.
  */
-import { type HostEntry, RouterHostsClient } from "../../grpc/client.ts";
-import { loadTlsMaterial } from "../../grpc/tls.ts";
+import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
-import {
-  installCrds,
-  type KubeTestbed,
-  type RouterHostsTestbed,
-  uniqueName,
-} from "../testbed/mod.ts";
+import { installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import { Scrape } from "../testbed/prometheus.ts";
-import { type Bed, withBed, withOperator, withOperators } from "../testbed/bed.ts";
+import { type Bed, openHostsClient, withBed, withOperator, withOperators } from "../testbed/bed.ts";
+import { events, waitEvent } from "../testbed/observe.ts";
 
 const INGRESS_IP = "10.2.0.1";
 const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
@@ -100,29 +95,6 @@ class Routes {
   }
 }
 
-interface EventItem {
-  reason: string;
-  type: string;
-  note: string;
-  regarding: { kind: string; name: string };
-}
-
-function events(kube: KubeTestbed, ns: string): Promise<EventItem[]> {
-  return kube.getJson<{ items: EventItem[] }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)
-    .then((l) => l.items);
-}
-
-function waitEvent(
-  kube: KubeTestbed,
-  ns: string,
-  name: string,
-  reason: string,
-): Promise<EventItem> {
-  return eventually(`a ${reason} event about ${ns}/${name}`, async () => {
-    return (await events(kube, ns)).find((e) => e.reason === reason && e.regarding.name === name);
-  });
-}
-
 /** The server's entries for `hostname` at the ingress IP. */
 function entriesFor(bed: Bed, hostname: string): Promise<HostEntry[]> {
   return bed.hosts.findExact(INGRESS_IP, hostname);
@@ -155,19 +127,6 @@ async function assertNoEntries(bed: Bed, hostnames: string[]) {
     assertEquals(await entriesFor(bed, h), [], `no entry for ${h}`);
     assertEquals(lines.some((l) => l.hostname === h), false, `no hosts-file line for ${h}`);
   }
-}
-
-/** A fresh client of the bed's server (as startBed makes it). */
-async function openClient(rh: RouterHostsTestbed): Promise<RouterHostsClient> {
-  return new RouterHostsClient({
-    address: rh.address,
-    deadlineMs: 5_000,
-    tls: await loadTlsMaterial({
-      caPath: rh.caPath,
-      certPath: rh.clientCertPath,
-      keyPath: rh.clientKeyPath,
-    }),
-  });
 }
 
 /** router_hosts_grpc_requests_total summed over codes, by method. */
@@ -259,7 +218,7 @@ Deno.test({
           await tcp.create(ns, "db", [`HostSNI(${B}db.tcp.lan${B})`, `HostSNI(${B}*${B})`]);
           const ids = await tcp.waitTracked(ns, "db", ["db.tcp.lan"]);
           await assertSynced(bed, ns, "db", ids);
-          const ev = await waitEvent(bed.kube, ns, "db", "InvalidHostname");
+          const ev = await waitEvent(bed.kube, ns, { name: "db" }, "InvalidHostname");
           assertEquals([ev.type, ev.regarding.kind], ["Warning", "IngressRouteTCP"]);
           assertMatch(ev.note, /route 1: "\*"/);
           await tcp.delete(ns, "db");
@@ -292,7 +251,7 @@ Deno.test({
           const owned = await bed.hosts.getHost(hm.status!.hostId!);
           await ir.create(ns, "thief", [`Host(${B}taken.lan${B}) || Host(${B}free.lan${B})`]);
           // Another object's entry: a hostname conflict (issue 12), not a foreign entry.
-          const ev = await waitEvent(bed.kube, ns, "thief", "HostnameConflict");
+          const ev = await waitEvent(bed.kube, ns, { name: "thief" }, "HostnameConflict");
           assertEquals(ev.type, "Warning");
           assertMatch(ev.note, new RegExp(`taken\\.lan \\(held by "k8s:${ns}/taken"`));
           await ir.waitTracked(ns, "thief", ["free.lan"]);
@@ -331,7 +290,7 @@ Deno.test({
           await bed.kube.mergePatchJson(ir.path(ns, "corrupt"), {
             metadata: { labels: { touched: "1" }, annotations: { [HOST_IDS]: "{broken" } },
           });
-          const ev = await waitEvent(bed.kube, ns, "corrupt", "CorruptAnnotation");
+          const ev = await waitEvent(bed.kube, ns, { name: "corrupt" }, "CorruptAnnotation");
           assertEquals(ev.type, "Warning");
           assertEquals(
             await ir.waitTracked(ns, "corrupt", ["k1.lan", "k2.lan"]),
@@ -357,7 +316,7 @@ Deno.test({
           await bed.rh.kill();
           try {
             await ir.delete(ns, "outage");
-            await waitEvent(bed.kube, ns, "outage", "SyncFailed");
+            await waitEvent(bed.kube, ns, { name: "outage" }, "SyncFailed");
             await new Promise((r) => setTimeout(r, 2_000));
             const o = await ir.get(ns, "outage");
             assertOk(o.metadata.deletionTimestamp);
@@ -380,7 +339,7 @@ Deno.test({
             );
           } finally {
             await bed.rh.start();
-            bed.hosts = await openClient(bed.rh);
+            bed.hosts = await openHostsClient(bed.rh);
             await op!.waitReady();
           }
           await ir.waitGone(ns, "outage", 60_000);
@@ -456,7 +415,7 @@ Deno.test({
           await op!.stop();
           op = await ops.start({ name: "operator-no-ip" });
           await ir.create(ns, "noip", [`Host(${B}noip.lan${B})`]);
-          const ev = await waitEvent(bed.kube, ns, "noip", "NoIngressIP");
+          const ev = await waitEvent(bed.kube, ns, { name: "noip" }, "NoIngressIP");
           assertEquals(ev.type, "Warning");
           assertMatch(ev.note, /noip\.lan/);
           await new Promise((r) => setTimeout(r, 1_000));

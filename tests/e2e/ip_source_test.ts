@@ -9,16 +9,9 @@
 import { assertEquals } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
-import {
-  entriesNamed,
-  eventsAbout,
-  grpcCalls,
-  ingressRoutes,
-  ingressRouteSpec,
-  services,
-  serviceSpec,
-} from "./sources_fixture.ts";
+import { ingressRoutes, ingressRouteSpec, services, serviceSpec } from "./sources_fixture.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
+import { entriesNamed, eventsAbout, grpcCalls } from "../testbed/observe.ts";
 
 const FALLBACK_IP = "10.3.9.9";
 const OVERRIDE = "router-hosts.fzymgc.house/ip-address";

@@ -7,8 +7,9 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
-import { INGRESS_IP, IngressRoutes, waitEntries } from "./policy_fixture.ts";
+import { INGRESS_IP, IngressRoutes } from "./policy_fixture.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { waitEntries } from "../testbed/observe.ts";
 
 const TAGS = ["kubernetes", "traefik", "ingress"];
 

@@ -7,7 +7,8 @@ import { HostMappings, withBed, withOperators } from "../testbed/bed.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { installCrds, type KubeTestbed, startKube, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
-import { INGRESS_IP, IngressRoutes, waitEntries, waitEvent, waitIdle } from "./policy_fixture.ts";
+import { INGRESS_IP, IngressRoutes } from "./policy_fixture.ts";
+import { waitEntries, waitEvent, waitIdle } from "../testbed/observe.ts";
 
 const SHARED = "shared.home.arpa";
 
@@ -53,7 +54,7 @@ Deno.test({
         await t.step(
           "exactly one entry per (ip, hostname); the other operator reports a conflict and never edits it",
           async () => {
-            const opB = await start(kubeB!, "b");
+            const opB = await start(kubeB, "b");
             const [bOnly] = await waitEntries(
               bed.hosts,
               "b-only.home.arpa",
@@ -68,7 +69,7 @@ Deno.test({
               (o) => o.status?.conditions?.some((c) => c.reason === "HostnameConflict") === true,
             );
             assertMatch(hmB.status!.message!, /owner:a/);
-            await waitEvent(kubeB!, ns, "shared", "HostnameConflict");
+            await waitEvent(kubeB, ns, { name: "shared" }, "HostnameConflict");
             await eventually("b's IngressRoute reports the conflict", async () => {
               const m = await opB.metrics();
               return /router_hosts_hostname_conflicts\{controller="ingressroute"\} 1/.test(m) &&

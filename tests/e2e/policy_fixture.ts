@@ -1,11 +1,11 @@
 /**
  * Helpers of the policy and ownership e2e tests (policy_test.ts,
  * ownership_test.ts, dry_run_test.ts, orphan_sweep_test.ts): IngressRoute
- * CRUD, Events, and the operator's counters from /metrics.
+ * CRUD (every hostname in one `Host() || …` rule). Events and the operator's counters
+ * are `tests/testbed/observe.ts`'s.
  */
-import type { HostEntry, RouterHostsClient } from "../../grpc/client.ts";
 import type { KubeTestbed } from "../testbed/mod.ts";
-import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
+import { eventually } from "../testbed/operator.ts";
 
 /** The IP of every IngressRoute entry (--default-ingress-ip). */
 export const INGRESS_IP = "10.2.0.1";
@@ -66,69 +66,4 @@ export class IngressRoutes {
       timeoutMs,
     );
   }
-}
-
-/** An Event as events.k8s.io/v1 lists it. */
-export interface EventItem {
-  reason: string;
-  type: string;
-  note: string;
-  regarding: { kind: string; name: string };
-  series?: { count: number };
-  deprecatedCount?: number;
-}
-
-/** Every Event of a namespace. */
-export async function events(kube: KubeTestbed, ns: string): Promise<EventItem[]> {
-  const list = await kube.getJson<{ items: EventItem[] }>(
-    `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-  );
-  return list.items;
-}
-
-/** Waits for an Event of `reason` about `name`. */
-export function waitEvent(
-  kube: KubeTestbed,
-  ns: string,
-  name: string,
-  reason: string,
-  timeoutMs = 30_000,
-): Promise<EventItem> {
-  return eventually(`a ${reason} event about ${ns}/${name}`, async () => {
-    return (await events(kube, ns)).find((e) => e.reason === reason && e.regarding.name === name);
-  }, timeoutMs);
-}
-
-/** Waits until `find` returns exactly `count` entries of `hostname`; returns them. */
-export function waitEntries(
-  hosts: RouterHostsClient,
-  hostname: string,
-  what: string,
-  ok: (entries: HostEntry[]) => boolean,
-  timeoutMs = 30_000,
-): Promise<HostEntry[]> {
-  return eventually(`${hostname}: ${what}`, async () => {
-    const found = (await hosts.searchHosts(hostname)).filter((e) =>
-      e.hostname.toLowerCase() === hostname.toLowerCase()
-    );
-    return ok(found) ? found : undefined;
-  }, timeoutMs);
-}
-
-/** controller_runtime_reconcile_total of one controller, every result. */
-export async function reconciles(op: OperatorProcess, controller: string): Promise<number> {
-  return metricSum(
-    await op.metrics(),
-    "controller_runtime_reconcile_total",
-    `controller="${controller}"`,
-  );
-}
-
-/** Waits until `controller` has no queued or running work (its counts then only move on a change). */
-export function waitIdle(op: OperatorProcess, controller: string): Promise<boolean> {
-  return eventually(`${controller} idle`, async () => {
-    const m = await op.metrics();
-    return metricSum(m, "workqueue_depth", `name="${controller}"`) === 0 &&
-      metricSum(m, "controller_runtime_active_workers", `controller="${controller}"`) === 0;
-  });
 }

@@ -8,17 +8,8 @@ import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { sleep, uniqueName } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import { HM_API, type HostMappingObject, withBed, withOperators } from "../testbed/bed.ts";
-import {
-  events,
-  INGRESS_IP,
-  IngressRoutes,
-  IR_FINALIZER,
-  ON_DELETE,
-  reconciles,
-  waitEntries,
-  waitEvent,
-  waitIdle,
-} from "./policy_fixture.ts";
+import { INGRESS_IP, IngressRoutes, IR_FINALIZER, ON_DELETE } from "./policy_fixture.ts";
+import { events, reconciles, waitEntries, waitEvent, waitIdle } from "../testbed/observe.ts";
 
 const TAGS = ["kubernetes", "traefik", "ingress"];
 
@@ -56,7 +47,7 @@ Deno.test({
             (es) => es.length === 1,
           );
           assertEquals([ours.comment, ours.tags], [`k8s-ingress:${ns}/web`, TAGS]);
-          const ev = await waitEvent(bed.kube, ns, "web", "DomainFiltered");
+          const ev = await waitEvent(bed.kube, ns, { name: "web" }, "DomainFiltered");
           assertMatch(ev.note, /app\.example\.com \(outside --domain-filter home\.arpa\)/);
 
           // Full resyncs (every 2 s here): every object is reconciled again.
@@ -121,7 +112,7 @@ Deno.test({
             (es) => es.length === 1 && es[0].comment === `k8s-ingress:${ns}/first`,
           );
           await ir.create(ns, "second", ["shared.home.arpa"]);
-          const ev = await waitEvent(bed.kube, ns, "second", "HostnameConflict");
+          const ev = await waitEvent(bed.kube, ns, { name: "second" }, "HostnameConflict");
           assertEquals(ev.type, "Warning");
           assertMatch(ev.note, new RegExp(`k8s-ingress:${ns}/first`));
           await waitIdle(op!, "ingressroute");

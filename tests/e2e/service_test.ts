@@ -8,16 +8,15 @@
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
+import { services, serviceSpec } from "./sources_fixture.ts";
+import { withBed, withOperator } from "../testbed/bed.ts";
 import {
   entriesNamed,
   eventsAbout,
   grpcCalls,
-  services,
-  serviceSpec,
   waitEvent,
   waitReconciles,
-} from "./sources_fixture.ts";
-import { withBed, withOperator } from "../testbed/bed.ts";
+} from "../testbed/observe.ts";
 
 const P = "router-hosts.fzymgc.house/";
 const FINALIZER = `${P}service-cleanup`;
@@ -51,7 +50,7 @@ Deno.test({
           [`${P}hostname`]: "web.svc.lan",
           [`${P}aliases`]: "www.svc.lan, app.svc.lan",
         });
-        await waitEvent(bed.kube, ns, "Service", "web", "PendingLoadBalancer");
+        await waitEvent(bed.kube, ns, { kind: "Service", name: "web" }, "PendingLoadBalancer");
         await svc.setLoadBalancer(ns, "web", [{ ip: "10.4.0.1" }]);
         const ids = await svc.waitTracked(ns, "web", ["web.svc.lan"]);
         webId = ids["web.svc.lan"];
@@ -73,7 +72,7 @@ Deno.test({
           [`${P}enabled`]: "true",
           [`${P}hostname`]: "pending.svc.lan",
         });
-        await waitEvent(bed.kube, ns, "Service", "pending", "PendingLoadBalancer");
+        await waitEvent(bed.kube, ns, { kind: "Service", name: "pending" }, "PendingLoadBalancer");
         // Every Service is re-checked every 2 s (--resync-period=2s): two full rounds.
         const all = (await bed.kube.getJson<{ items: unknown[] }>("/api/v1/services")).items.length;
         await waitReconciles(op, "service", 2 * all);
@@ -135,7 +134,12 @@ Deno.test({
           [`${P}enabled`]: "true",
           [`${P}hostname`]: "internal.svc.lan",
         });
-        const ev = await waitEvent(bed.kube, ns, "Service", "internal", "InvalidServiceType");
+        const ev = await waitEvent(
+          bed.kube,
+          ns,
+          { kind: "Service", name: "internal" },
+          "InvalidServiceType",
+        );
         assertEquals(ev.type, "Warning");
         assertMatch(ev.note, /ClusterIP/);
         assertEquals(await entriesNamed(bed, "internal.svc.lan"), []);
@@ -147,7 +151,12 @@ Deno.test({
           [`${P}enabled`]: "true",
           [`${P}hostname`]: "np.svc.lan",
         });
-        const ev = await waitEvent(bed.kube, ns, "Service", "np", "MissingIPAddress");
+        const ev = await waitEvent(
+          bed.kube,
+          ns,
+          { kind: "Service", name: "np" },
+          "MissingIPAddress",
+        );
         assertEquals(ev.type, "Warning");
         assertEquals(await entriesNamed(bed, "np.svc.lan"), []);
         await svc.annotate(ns, "np", { [`${P}ip-address`]: "192.168.50.7" });
@@ -171,7 +180,12 @@ Deno.test({
           [`${P}hostname`]: "nx.svc.lan",
         });
         await svc.setLoadBalancer(ns, "nxdomain", [{ hostname: "lb.does-not-exist.invalid" }]);
-        const ev = await waitEvent(bed.kube, ns, "Service", "nxdomain", "UnresolvableAddress");
+        const ev = await waitEvent(
+          bed.kube,
+          ns,
+          { kind: "Service", name: "nxdomain" },
+          "UnresolvableAddress",
+        );
         assertEquals(ev.type, "Warning");
         assertMatch(ev.note, /lb\.does-not-exist\.invalid/);
         await waitReconciles(op, "service", 2, true);

@@ -2,15 +2,14 @@
  * What the Service, Ingress and IP-source e2e tests share: objects
  * (Services, Ingresses) on the bed's API server — whose LoadBalancer status
  * the test writes itself through the status subresource, as a cloud
- * controller would (no kube-controller-manager runs) — Events, and gRPC call
- * counts from the operator's /metrics.
+ * controller would (no kube-controller-manager runs) — and Traefik
+ * IngressRoutes. Events and the operator's counters are
+ * `tests/testbed/observe.ts`'s.
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
 import type { KubeTestbed } from "../testbed/mod.ts";
-import { eventually, metricSum, type OperatorProcess } from "../testbed/operator.ts";
-import type { Bed } from "../testbed/bed.ts";
+import { eventually } from "../testbed/operator.ts";
 
 export const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
 
@@ -128,59 +127,6 @@ export function serviceSpec(type: string): unknown {
   return { type, ports: [{ name: "http", port: 80, protocol: "TCP" }] };
 }
 
-/** One events.k8s.io/v1 Event, as far as the tests read it. */
-export interface EventItem {
-  reason: string;
-  type: string;
-  note: string;
-  regarding: { kind: string; name: string };
-  series?: { count: number };
-}
-
-/** The Events of namespace `ns`. */
-export async function events(kube: KubeTestbed, ns: string): Promise<EventItem[]> {
-  const list = await kube.getJson<{ items: EventItem[] }>(
-    `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-  );
-  return list.items;
-}
-
-/** The Events of `reason` about `kind` `name`. */
-export async function eventsAbout(
-  kube: KubeTestbed,
-  ns: string,
-  kind: string,
-  name: string,
-  reason: string,
-): Promise<EventItem[]> {
-  return (await events(kube, ns)).filter((e) =>
-    e.reason === reason && e.regarding.kind === kind && e.regarding.name === name
-  );
-}
-
-/** Waits for an Event of `reason` about `kind` `name`. */
-export function waitEvent(
-  kube: KubeTestbed,
-  ns: string,
-  kind: string,
-  name: string,
-  reason: string,
-): Promise<EventItem> {
-  return eventually(`a ${reason} event about ${kind} ${ns}/${name}`, async () => {
-    return (await eventsAbout(kube, ns, kind, name, reason))[0];
-  });
-}
-
-/** `router_hosts_grpc_requests_total` of `method`, all codes. */
-export function grpcCalls(metrics: string, method: string): number {
-  return metricSum(metrics, "router_hosts_grpc_requests_total", `method="${method}"`);
-}
-
-/** Every entry on the server whose hostname is `hostname`, whatever its IP. */
-export async function entriesNamed(bed: Bed, hostname: string): Promise<HostEntry[]> {
-  return (await bed.hosts.searchHosts(hostname)).filter((e) => e.hostname === hostname);
-}
-
 /** A Traefik IngressRoute as the tests read it. */
 export interface IngressRouteObject {
   metadata: ObjectMeta;
@@ -208,22 +154,4 @@ export function ingressRouteSpec(...hosts: string[]): unknown {
       services: [{ name: "svc", port: 80 }],
     })),
   };
-}
-
-/**
- * Waits until `controller` has done `n` more reconciles (or, with
- * `errors`, failed `n` more): proof that it looked again, without sleeping.
- */
-export async function waitReconciles(
-  op: OperatorProcess,
-  controller: string,
-  n: number,
-  errors = false,
-): Promise<void> {
-  const metric = errors
-    ? "controller_runtime_reconcile_errors_total"
-    : "controller_runtime_reconcile_total";
-  const count = async () => metricSum(await op.metrics(), metric, `controller="${controller}"`);
-  const before = await count();
-  await eventually(`${n} more ${metric} of ${controller}`, async () => await count() >= before + n);
 }

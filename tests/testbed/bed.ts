@@ -156,22 +156,26 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     if (options.traefik) sets.push("traefik");
     if (options.gatewayApi) sets.push("gateway-api");
     await installCrds(kube, ...sets);
-    const hosts = new RouterHostsClient({
-      address: rh.address,
-      deadlineMs: 5_000,
-      tls: await loadTlsMaterial({
-        caPath: rh.caPath,
-        certPath: rh.clientCertPath,
-        keyPath: rh.clientKeyPath,
-      }),
-    });
-    return { kube, rh, hosts, hm: new HostMappings(kube) };
+    return { kube, rh, hosts: await openHostsClient(rh), hm: new HostMappings(kube) };
   } catch (e) {
     dumpLogs();
     await rh?.dispose();
     await kube.stop();
     throw e;
   }
+}
+
+/** A client of `rh` with the operator's identity (a fresh one after a server restart). */
+export async function openHostsClient(rh: RouterHostsTestbed): Promise<RouterHostsClient> {
+  return new RouterHostsClient({
+    address: rh.address,
+    deadlineMs: 5_000,
+    tls: await loadTlsMaterial({
+      caPath: rh.caPath,
+      certPath: rh.clientCertPath,
+      keyPath: rh.clientKeyPath,
+    }),
+  });
 }
 
 /** Stops everything the bed started. */
