@@ -9,11 +9,11 @@
 import { join } from "node:path";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import {
-  dumpLogs,
   ensureGoTool,
   installCrds,
   type KubectlResult,
   ROOT,
+  trackSteps,
   uniqueName,
   VERSIONS,
 } from "../testbed/mod.ts";
@@ -129,10 +129,7 @@ Deno.test({
       withOperators(bed, async (ops) => {
         const { kube, hm, hosts } = bed;
         let op: OperatorProcess | undefined;
-        let failed = false;
-        const step = async (name: string, fn: () => Promise<void> | void) => {
-          if (!await t.step(name, fn)) failed = true;
-        };
+        const { step, dumpLogsIfFailed } = trackSteps(t);
         const template = (release: string, ns: string, extra: string[]) =>
           run(helm, [
             "template",
@@ -632,7 +629,7 @@ Deno.test({
             assertEquals(await hm.exists(apps, "bad"), false);
           },
         );
-        if (failed) dumpLogs();
+        dumpLogsIfFailed();
       }));
   } finally {
     console.error(`[chart] test wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);

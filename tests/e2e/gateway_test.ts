@@ -8,7 +8,7 @@
  */
 import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertOk } from "../assert.ts";
-import { dumpLogs, installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
+import { installCrds, type KubeTestbed, trackSteps, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
 import { eventsAbout, reconciles } from "../testbed/observe.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
@@ -126,10 +126,7 @@ Deno.test({
   sanitizeResources: false,
 }, (t) =>
   withBed({}, async (bed) => {
-    let failed = false;
-    const step = async (name: string, fn: () => Promise<void>) => {
-      if (!await t.step(name, fn)) failed = true;
-    };
+    const { step, dumpLogsIfFailed } = trackSteps(t);
 
     await withOperator(bed, { args: ["--enable-gateway"] }, async (op) => {
       const gw = new GatewayApi(bed.kube);
@@ -377,6 +374,6 @@ Deno.test({
           assertEquals(await bed.hosts.searchHosts("tls.gw.lan"), []);
         },
       );
-      if (failed) dumpLogs();
+      dumpLogsIfFailed();
     });
   }));

@@ -5,7 +5,7 @@
  * DeleteFailed), ours where Go cannot tell (ServerUnavailable).
  */
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
-import { dumpLogs, uniqueName } from "../testbed/mod.ts";
+import { trackSteps, uniqueName } from "../testbed/mod.ts";
 import { FINALIZER, type HostMappingObject, withBed, withOperator } from "../testbed/bed.ts";
 
 function synced(o: HostMappingObject) {
@@ -18,10 +18,7 @@ Deno.test({
   sanitizeResources: false,
 }, (t) =>
   withBed({}, async (bed) => {
-    let failed = false;
-    const step = async (name: string, fn: () => Promise<void>) => {
-      if (!await t.step(name, fn)) failed = true;
-    };
+    const { step, dumpLogsIfFailed } = trackSteps(t);
 
     await withOperator(bed, {}, async () => {
       const { hm, hosts, rh, kube } = bed;
@@ -106,6 +103,6 @@ Deno.test({
           await hm.waitGone(ns, "nas", 60_000);
         },
       );
-      if (failed) dumpLogs();
+      dumpLogsIfFailed();
     });
   }));

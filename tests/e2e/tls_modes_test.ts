@@ -10,11 +10,11 @@ import { RouterHostsClient } from "../../grpc/client.ts";
 import { loadTlsMaterial, type TlsFiles } from "../../grpc/tls.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";
 import {
-  dumpLogs,
   freePort,
   type RouterHostsTestbed,
   spawnManaged,
   startRouterHosts,
+  trackSteps,
   uniqueName,
   waitForTcp,
 } from "../testbed/mod.ts";
@@ -27,10 +27,7 @@ Deno.test({
 }, (t) =>
   withBed({}, async (bed) => {
     let plain: RouterHostsTestbed | undefined;
-    let failed = false;
-    const step = async (name: string, fn: () => Promise<void>) => {
-      if (!await t.step(name, fn)) failed = true;
-    };
+    const { step, dumpLogsIfFailed } = trackSteps(t);
     const client = async (address: string, files: TlsFiles) =>
       new RouterHostsClient({ address, deadlineMs: 5_000, tls: await loadTlsMaterial(files) });
 
@@ -200,7 +197,7 @@ Deno.test({
           }
         },
       );
-      if (failed) dumpLogs();
+      dumpLogsIfFailed();
     } finally {
       await plain?.dispose();
     }

@@ -59,6 +59,7 @@ export {
   sleep,
   spawnManaged,
   type SpawnOptions,
+  trackSteps,
   uniqueName,
   waitForTcp,
 } from "./process.ts";

@@ -157,6 +157,26 @@ export function dumpLogs(lines = 60): void {
   }
 }
 
+/**
+ * `t.step` for a test whose later steps run after one fails. A failed step
+ * does not throw, so no scope sees it: call {@linkcode dumpLogsIfFailed}
+ * after the last step.
+ */
+export function trackSteps(t: Deno.TestContext): {
+  step(name: string, fn: () => Promise<void> | void): Promise<void>;
+  dumpLogsIfFailed(): void;
+} {
+  let failed = false;
+  return {
+    async step(name, fn) {
+      if (!await t.step(name, fn)) failed = true;
+    },
+    dumpLogsIfFailed() {
+      if (failed) dumpLogs();
+    },
+  };
+}
+
 /** The last `lines` lines of one log file ("" if unreadable); for error messages. */
 export function logTail(path: string, lines = 30): string {
   try {
