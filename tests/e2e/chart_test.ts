@@ -19,11 +19,11 @@ import {
 } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { HOST_IDS } from "./sources_fixture.ts";
 
 const CHART = join(ROOT, "chart");
 const KUBE_VERSION = VERSIONS.kubernetes.replace(/^v/, "");
 const LEASE = "router-hosts-operator.fzymgc.house";
-const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
 const INGRESS_IP = "10.9.0.1";
 const B = "`";
 

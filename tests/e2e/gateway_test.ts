@@ -11,10 +11,10 @@ import { assertEquals, assertOk } from "../assert.ts";
 import { installCrds, type KubeTestbed, trackSteps, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
 import { eventsAbout, reconciles } from "../testbed/observe.ts";
+import { HOST_IDS } from "./sources_fixture.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
 
 const API = "/apis/gateway.networking.k8s.io/v1";
-const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
 /** Longer than the Go operator's 5 s requeue of a route without an IP. */
 const NO_POLL_WINDOW_MS = 6_000;
 const FINALIZER = "router-hosts.fzymgc.house/gateway-cleanup";

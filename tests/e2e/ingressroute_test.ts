@@ -10,88 +10,44 @@ import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import { Scrape } from "../testbed/prometheus.ts";
 import { type Bed, openHostsClient, withBed, withOperator, withOperators } from "../testbed/bed.ts";
 import { events, waitEvent } from "../testbed/observe.ts";
+import { HOST_IDS, type ObjectMeta, Objects } from "./sources_fixture.ts";
+import { INGRESS_IP, IR_FINALIZER as FINALIZER } from "./policy_fixture.ts";
 
-const INGRESS_IP = "10.2.0.1";
-const HOST_IDS = "router-hosts.fzymgc.house/host-ids";
-const FINALIZER = "router-hosts.fzymgc.house/ingressroute-cleanup";
 const TAGS = ["kubernetes", "traefik", "ingress"];
 const B = "`";
 
 type Plural = "ingressroutes" | "ingressroutetcps";
 
 interface RouteObject {
-  metadata: {
-    name: string;
-    namespace: string;
-    uid: string;
-    resourceVersion: string;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-    annotations?: Record<string, string>;
-  };
+  metadata: ObjectMeta;
   spec: { routes: { match: string }[] };
 }
 
-/** IngressRoute / IngressRouteTCP CRUD on the bed's API server. */
-class Routes {
-  constructor(readonly kube: KubeTestbed, readonly plural: Plural) {}
-
-  path(ns: string, name?: string): string {
-    return `/apis/traefik.io/v1alpha1/namespaces/${ns}/${this.plural}${name ? `/${name}` : ""}`;
+/** IngressRoute / IngressRouteTCP CRUD on the bed's API server, one route per match. */
+class Routes extends Objects<RouteObject> {
+  constructor(kube: KubeTestbed, readonly routes: Plural) {
+    super(
+      kube,
+      "/apis/traefik.io/v1alpha1",
+      routes,
+      "traefik.io/v1alpha1",
+      routes === "ingressroutes" ? "IngressRoute" : "IngressRouteTCP",
+    );
   }
-  create(ns: string, name: string, matches: string[]): Promise<RouteObject> {
-    return this.kube.postJson(this.path(ns), {
-      apiVersion: "traefik.io/v1alpha1",
-      kind: this.plural === "ingressroutes" ? "IngressRoute" : "IngressRouteTCP",
-      metadata: { name },
-      spec: {
-        entryPoints: ["websecure"],
-        routes: matches.map((match) =>
-          this.plural === "ingressroutes"
-            ? { match, kind: "Rule", services: [{ name: "svc", port: 80 }] }
-            : { match, services: [{ name: "svc", port: 5432 }] }
-        ),
-      },
+  override create(ns: string, name: string, matches: string[]): Promise<RouteObject> {
+    return super.create(ns, name, {
+      entryPoints: ["websecure"],
+      routes: matches.map((match) =>
+        this.routes === "ingressroutes"
+          ? { match, kind: "Rule", services: [{ name: "svc", port: 80 }] }
+          : { match, services: [{ name: "svc", port: 5432 }] }
+      ),
     });
-  }
-  get(ns: string, name: string): Promise<RouteObject> {
-    return this.kube.getJson(this.path(ns, name));
-  }
-  async exists(ns: string, name: string): Promise<boolean> {
-    return (await this.kube.request("GET", this.path(ns, name))).status !== 404;
   }
   setMatches(ns: string, name: string, matches: string[]): Promise<RouteObject> {
-    return this.kube.mergePatchJson(this.path(ns, name), {
+    return this.patch(ns, name, {
       spec: { routes: matches.map((match) => ({ match, kind: "Rule" })) },
     });
-  }
-  delete(ns: string, name: string): Promise<unknown> {
-    return this.kube.deleteJson(this.path(ns, name));
-  }
-  /** The host-ids annotation, parsed; undefined when absent. */
-  async hostIds(ns: string, name: string): Promise<Record<string, string> | undefined> {
-    const raw = (await this.get(ns, name)).metadata.annotations?.[HOST_IDS];
-    return raw === undefined ? undefined : JSON.parse(raw);
-  }
-  /** Waits until the annotation names exactly `hostnames`; returns it. */
-  waitTracked(
-    ns: string,
-    name: string,
-    hostnames: string[],
-    timeoutMs = 30_000,
-  ): Promise<Record<string, string>> {
-    const want = JSON.stringify([...hostnames].sort());
-    return eventually(`${this.plural} ${ns}/${name} tracks ${want}`, async () => {
-      const ids = await this.hostIds(ns, name) ?? {};
-      return JSON.stringify(Object.keys(ids).sort()) === want ? ids : undefined;
-    }, timeoutMs);
-  }
-  waitGone(ns: string, name: string, timeoutMs = 30_000): Promise<boolean> {
-    return eventually(
-      `${this.plural} ${ns}/${name} deleted`,
-      async () => !(await this.exists(ns, name)),
-      timeoutMs,
-    );
   }
 }
 
