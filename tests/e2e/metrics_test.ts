@@ -11,6 +11,7 @@ import { uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
 import { Scrape } from "../testbed/prometheus.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { events as eventsOf } from "../testbed/observe.ts";
 
 // ---- controller-runtime's families (pkg/internal/controller/metrics, pkg/metrics) ----
 
@@ -121,14 +122,6 @@ function checkHistogram(
   return count;
 }
 
-interface EventObject {
-  reason: string;
-  type: string;
-  note: string;
-  regarding: { name: string; kind: string };
-  series?: { count: number; lastObservedTime: string };
-}
-
 Deno.test({
   name: "metrics and events",
   sanitizeOps: false,
@@ -140,10 +133,7 @@ Deno.test({
       const op = await ops.start({ args: ["--max-concurrent-reconciles=3"] });
       const scrape = () => op.scrape();
       const ns = await kube.createNamespace(uniqueName("metrics"));
-      const events = async () =>
-        (await kube.getJson<{ items: EventObject[] }>(
-          `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-        )).items;
+      const events = () => eventsOf(kube, ns);
 
       await t.step(
         "every family, typed and labelled as controller-runtime's, from the start",

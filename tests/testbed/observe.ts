@@ -16,7 +16,7 @@ export interface EventItem {
   type: string;
   note: string;
   regarding: { kind: string; name: string };
-  series?: { count: number };
+  series?: { count: number; lastObservedTime: string };
   deprecatedCount?: number;
 }
 
