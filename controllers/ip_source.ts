@@ -94,25 +94,24 @@ function noRecords(e: unknown): boolean {
  * DNS servers do not serve it.
  */
 export const systemDnsResolver: DnsResolver = {
-  async resolve4(name) {
-    if (isLocalhost(name)) return ["127.0.0.1"];
-    try {
-      return await Deno.resolveDns(name, "A");
-    } catch (e) {
-      if (noRecords(e)) return [];
-      throw e;
-    }
-  },
-  async resolve6(name) {
-    if (isLocalhost(name)) return ["::1"];
-    try {
-      return await Deno.resolveDns(name, "AAAA");
-    } catch (e) {
-      if (noRecords(e)) return [];
-      throw e;
-    }
-  },
+  resolve4: (name) => resolveSystem(name, "A", "127.0.0.1"),
+  resolve6: (name) => resolveSystem(name, "AAAA", "::1"),
 };
+
+/** `name`'s records of `type`; none when the name has none; `loopback` for localhost. */
+async function resolveSystem(
+  name: string,
+  type: "A" | "AAAA",
+  loopback: string,
+): Promise<string[]> {
+  if (isLocalhost(name)) return [loopback];
+  try {
+    return await Deno.resolveDns(name, type);
+  } catch (e) {
+    if (noRecords(e)) return [];
+    throw e;
+  }
+}
 
 function isLocalhost(name: string): boolean {
   const n = name.toLowerCase().replace(/\.$/, "");

@@ -136,19 +136,13 @@ function createSourceUnit<V extends SourceView>(
 ): { unit: Unit; get: (key: string) => V | undefined } {
   const log = o.log.with({ controller: source.controller });
   const crd = `${source.resource.plural}.${source.resource.group}`;
+  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const counts = new Map<string, number>();
-  const gauge = () =>
-    o.metrics.managedHosts.set(
-      { controller: source.controller },
-      [...counts.values()].reduce((a, b) => a + b, 0),
-    );
+  const gauge = () => o.metrics.managedHosts.set({ controller: source.controller }, total(counts));
   gauge();
   const conflicts = new Map<string, number>();
   const conflictGauge = () =>
-    o.metrics.hostnameConflicts.set(
-      { controller: source.controller },
-      [...conflicts.values()].reduce((a, b) => a + b, 0),
-    );
+    o.metrics.hostnameConflicts.set({ controller: source.controller }, total(conflicts));
   conflictGauge();
   const dependencies = [...source.dependsOn ?? []];
   if (source.followsClusterIP && clusterIP.kind && clusterIP.key) {
