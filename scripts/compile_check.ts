@@ -7,7 +7,7 @@
  *    every module is ours, `node:` or `npm:` (nothing fetched at run time),
  *    no production module imports dynamically, spawns a worker or locates
  *    files next to its own source (none of which `deno compile` would
- *    embed), and every non-code file (the .proto) is a static import with a
+ *    embed), and every non-code file is a static import with a
  *    `text`/`bytes`/`json` attribute, so it travels inside the binary.
  * 2. `deno compile`, with exactly the flags of `deno task compile`, gets
  *    through type checking and graph building and then fails only while
@@ -157,9 +157,6 @@ export function checkGraph(
     for (const [pattern, what] of RUNTIME_LOOKUPS) {
       if (pattern.test(code)) problems.push(`${rel}: ${what}`);
     }
-  }
-  if (!data.some((d) => d.endsWith(".proto"))) {
-    problems.push("no .proto in the module graph: the protocol must be a static text import");
   }
   return {
     problems,
