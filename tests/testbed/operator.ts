@@ -15,6 +15,8 @@ export const OPERATOR_PERMISSIONS = [
   "--allow-read",
   "--allow-env",
   "--allow-sys",
+  // exec credential plugins of a kubeconfig.
+  "--allow-run",
 ];
 
 /** Path of the entry point. */
