@@ -9,15 +9,21 @@ import { ROOT } from "./build.ts";
 import { freePort, type ManagedProcess, sleep, spawnManaged } from "./process.ts";
 import type { RouterHostsTestbed } from "./router_hosts.ts";
 
-/** The permissions the operator runs with (the same as `deno task start`). */
-export const OPERATOR_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-env",
-  "--allow-sys",
-  // exec credential plugins of a kubeconfig.
-  "--allow-run",
-];
+/**
+ * The `deno run` flags the operator runs with — permissions and V8 memory
+ * settings — read from the `start` task in deno.json, so tests and benches
+ * run exactly what `deno task start` runs.
+ */
+export const OPERATOR_FLAGS: string[] = startTaskFlags();
+
+function startTaskFlags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  const words = String(config.tasks?.start ?? "").split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
+    throw new Error(`deno.json: tasks.start should be "deno run <flags> main.ts", not ${words}`);
+  }
+  return words.slice(2, -1);
+}
 
 /** Path of the entry point. */
 export const MAIN = join(ROOT, "main.ts");
@@ -66,7 +72,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   const rh = o.routerHosts;
   const args = [
     "run",
-    ...OPERATOR_PERMISSIONS,
+    ...OPERATOR_FLAGS,
     MAIN,
     `--kubeconfig=${o.kubeconfigPath}`,
     `--server-address=${rh.address}`,
@@ -149,7 +155,7 @@ export async function runOperator(
   timeoutMs = 30_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...OPERATOR_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...OPERATOR_FLAGS, MAIN, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig" },
     stdin: "null",
