@@ -7,7 +7,6 @@
  * @module
  */
 import { errorText } from "./api_error.ts";
-import { base64, type KubeconfigCluster, pemFrom } from "./kubeconfig.ts";
 
 /** An `exec` credential plugin entry of a kubeconfig user. */
 export interface ExecConfig {
@@ -47,13 +46,18 @@ export interface ExecOutput {
  */
 export class ExecPlugin {
   readonly #config: ExecConfig;
-  readonly #cluster: KubeconfigCluster;
+  /** `spec.cluster` for plugins that set provideClusterInfo (read when the plugin runs). */
+  readonly #clusterInfo: () => Record<string, unknown>;
   readonly #now: () => number;
   #cached?: Promise<ExecOutput>;
 
-  constructor(config: ExecConfig, cluster: KubeconfigCluster, now: () => number) {
+  constructor(
+    config: ExecConfig,
+    clusterInfo: () => Record<string, unknown>,
+    now: () => number,
+  ) {
     this.#config = config;
-    this.#cluster = cluster;
+    this.#clusterInfo = clusterInfo;
     this.#now = now;
   }
 
@@ -88,7 +92,10 @@ export class ExecPlugin {
     env["KUBERNETES_EXEC_INFO"] = JSON.stringify({
       apiVersion,
       kind: "ExecCredential",
-      spec: { interactive: false, ...(this.#config.provideClusterInfo ? this.#clusterInfo() : {}) },
+      spec: {
+        interactive: false,
+        ...(this.#config.provideClusterInfo ? { cluster: this.#clusterInfo() } : {}),
+      },
     });
     let output: Deno.CommandOutput;
     try {
@@ -163,20 +170,5 @@ export class ExecPlugin {
       out.expiresAt = at;
     }
     return out;
-  }
-
-  /** `spec.cluster`, for plugins that ask for it with provideClusterInfo. */
-  #clusterInfo(): { cluster: Record<string, unknown> } {
-    const c = this.#cluster;
-    const ca = pemFrom(c["certificate-authority-data"], c["certificate-authority"]);
-    return {
-      cluster: {
-        server: c.server,
-        "certificate-authority-data": ca ? base64(ca) : undefined,
-        "insecure-skip-tls-verify": c["insecure-skip-tls-verify"],
-        "tls-server-name": c["tls-server-name"],
-        "proxy-url": c["proxy-url"],
-      },
-    };
   }
 }

@@ -323,7 +323,7 @@ export function userCredentials(
   user: KubeconfigUser,
   now: () => number = Date.now,
 ): CredentialProvider {
-  const exec = user.exec ? new ExecPlugin(user.exec, cluster, now) : undefined;
+  const exec = user.exec ? new ExecPlugin(user.exec, () => clusterInfo(cluster), now) : undefined;
   return async (request) => {
     const headers: Record<string, string> = {};
     const caCerts = pemFrom(
@@ -351,8 +351,20 @@ export function userCredentials(
   };
 }
 
+/** The cluster as an exec plugin sees it in `spec.cluster` (provideClusterInfo). */
+function clusterInfo(c: KubeconfigCluster): Record<string, unknown> {
+  const ca = pemFrom(c["certificate-authority-data"], c["certificate-authority"]);
+  return {
+    server: c.server,
+    "certificate-authority-data": ca ? base64(ca) : undefined,
+    "insecure-skip-tls-verify": c["insecure-skip-tls-verify"],
+    "tls-server-name": c["tls-server-name"],
+    "proxy-url": c["proxy-url"],
+  };
+}
+
 /** PEM text from base64 `data`, else from the file at `path`. */
-export function pemFrom(data: string | undefined, path: string | undefined): string | undefined {
+function pemFrom(data: string | undefined, path: string | undefined): string | undefined {
   if (data) return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
   return path ? readText(path) : undefined;
 }
@@ -369,7 +381,7 @@ function readText(path: string): string {
   }
 }
 
-export function base64(text: string): string {
+function base64(text: string): string {
   let binary = "";
   for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
   return btoa(binary);

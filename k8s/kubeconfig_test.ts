@@ -349,3 +349,32 @@ Deno.test("an auth-provider user falls back to client-node, with a log line sayi
   );
   assertEquals((await config.credentials()).headers.Authorization, "Bearer gcp-token");
 });
+
+Deno.test("exec plugin with provideClusterInfo gets the cluster in KUBERNETES_EXEC_INFO", async () => {
+  await using dir = await tempDir();
+  const path = `${dir}/info.sh`;
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "${dir}/info.json"\necho '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}'\n`,
+  );
+  await Deno.chmod(path, 0o755);
+  const credentials = userCredentials(
+    { server: "https://api.example:6443", "certificate-authority-data": b64(CA) },
+    {
+      exec: {
+        apiVersion: "client.authentication.k8s.io/v1beta1",
+        command: path,
+        provideClusterInfo: true,
+      },
+    },
+  );
+  assertEquals((await credentials()).headers, { Authorization: "Bearer t" });
+  assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/info.json`)), {
+    apiVersion: "client.authentication.k8s.io/v1beta1",
+    kind: "ExecCredential",
+    spec: {
+      interactive: false,
+      cluster: { server: "https://api.example:6443", "certificate-authority-data": b64(CA) },
+    },
+  });
+});
