@@ -9,7 +9,18 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { checkServerIdentity } from "node:tls";
-import { hostsPackageDefinition } from "../proto/mod.ts";
+import { Buffer } from "node:buffer";
+import {
+  decodeBoolResponse,
+  decodeEntryResponse,
+  encodeAddHostRequest,
+  encodeDeleteHostRequest,
+  encodeEmpty,
+  encodeGetHostRequest,
+  encodeSearchHostsRequest,
+  encodeUpdateHostRequest,
+  type WireHostEntry,
+} from "../proto/hosts_codec.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
 import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
 import { diagnoseTls, secureContextOf, type TlsMaterial } from "./tls.ts";
@@ -71,26 +82,22 @@ export interface ClientOptions {
 /** Keepalive pings at least 20 s apart: the server closes connections that ping more often than every 15 s. */
 const KEEPALIVE_MS = 30_000;
 
-type Unary = (
-  req: unknown,
-  meta: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, res?: unknown) => void,
-) => void;
-type Streaming = (req: unknown, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>;
+const SERVICE = "/router_hosts.v1.HostsService/";
 
-interface WireEntry {
-  id: string;
-  ipAddress: string;
-  hostname: string;
-  comment?: string;
-  _comment?: string;
-  tags: string[];
-  aliases: string[];
-  version: string;
+/** How one RPC's messages are written and read (see proto/hosts_codec.ts). */
+interface Codec<Req, Res> {
+  encode: (req: Req) => Uint8Array;
+  decode: (buf: Uint8Array) => Res;
 }
 
-function toEntry(w: WireEntry | null | undefined): HostEntry {
+function serializer<Req>(encode: (req: Req) => Uint8Array): (req: Req) => Buffer {
+  return (req) => {
+    const bytes = encode(req);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function toEntry(w: WireHostEntry | undefined): HostEntry {
   if (!w) throw new Error("router-hosts returned a response without an entry");
   const entry: HostEntry = {
     id: w.id,
@@ -100,19 +107,8 @@ function toEntry(w: WireEntry | null | undefined): HostEntry {
     aliases: w.aliases ?? [],
     version: w.version,
   };
-  if (w._comment === "comment" && w.comment !== undefined) entry.comment = w.comment;
+  if (w.comment !== undefined) entry.comment = w.comment;
   return entry;
-}
-
-let serviceCtor: grpc.ServiceClientConstructor | undefined;
-function hostsService(): grpc.ServiceClientConstructor {
-  if (!serviceCtor) {
-    const loaded = grpc.loadPackageDefinition(hostsPackageDefinition()) as unknown as {
-      router_hosts: { v1: { HostsService: grpc.ServiceClientConstructor } };
-    };
-    serviceCtor = loaded.router_hosts.v1.HostsService;
-  }
-  return serviceCtor;
 }
 
 /** A typed, deadline-bound router-hosts client. */
@@ -163,7 +159,7 @@ export class RouterHostsClient {
     } else {
       creds = grpc.credentials.createInsecure();
     }
-    return new (hostsService())(target.grpcTarget, creds, channelOptions);
+    return new grpc.Client(target.grpcTarget, creds, channelOptions);
   }
 
   /**
@@ -180,50 +176,47 @@ export class RouterHostsClient {
 
   /** Creates an entry; returns it with its id and version. */
   async addHost(host: NewHost): Promise<HostEntry> {
-    const res = await this.#unary<{ entry: WireEntry }>("AddHost", {
-      ipAddress: host.ipAddress,
-      hostname: host.hostname,
-      comment: host.comment,
-      tags: host.tags ?? [],
-      aliases: host.aliases ?? [],
+    const res = await this.#unary("AddHost", host, {
+      encode: encodeAddHostRequest,
+      decode: (buf) => decodeEntryResponse(buf, 2),
     });
     return toEntry(res.entry);
   }
 
   /** Reads one entry by id. */
   async getHost(id: string): Promise<HostEntry> {
-    const res = await this.#unary<{ entry: WireEntry }>("GetHost", { id });
+    const res = await this.#unary("GetHost", { id }, {
+      encode: encodeGetHostRequest,
+      decode: (buf) => decodeEntryResponse(buf, 1),
+    });
     return toEntry(res.entry);
   }
 
   /** Changes an entry, guarded by `expectedVersion`. */
   async updateHost(update: HostUpdate): Promise<HostEntry> {
-    const req: Record<string, unknown> = {
-      id: update.id,
-      expectedVersion: update.expectedVersion,
-      ipAddress: update.ipAddress,
-      hostname: update.hostname,
-      comment: update.comment,
-    };
-    if (update.aliases) req.aliases = { values: update.aliases };
-    if (update.tags) req.tags = { values: update.tags };
-    const res = await this.#unary<{ entry: WireEntry }>("UpdateHost", req);
+    const res = await this.#unary("UpdateHost", update, {
+      encode: encodeUpdateHostRequest,
+      decode: (buf) => decodeEntryResponse(buf, 1),
+    });
     return toEntry(res.entry);
   }
 
   /** Deletes an entry; unconditional unless `expectedVersion` is given. */
   async deleteHost(id: string, expectedVersion?: string): Promise<void> {
-    await this.#unary("DeleteHost", { id, expectedVersion });
+    await this.#unary("DeleteHost", { id, expectedVersion }, {
+      encode: encodeDeleteHostRequest,
+      decode: decodeBoolResponse,
+    });
   }
 
   /** The server's loose search (substring over ip, hostname, comment, tags). */
   searchHosts(query: string): Promise<HostEntry[]> {
-    return this.#stream("SearchHosts", { query });
+    return this.#stream("SearchHosts", { query }, encodeSearchHostsRequest);
   }
 
   /** Every entry on the server. */
   listHosts(): Promise<HostEntry[]> {
-    return this.#stream("ListHosts", {});
+    return this.#stream("ListHosts", {}, encodeEmpty);
   }
 
   /** Entries whose ip and hostname are exactly these (the server's search is loose). */
@@ -235,8 +228,7 @@ export class RouterHostsClient {
 
   /** True when the server answers its liveness RPC. */
   async liveness(): Promise<boolean> {
-    const res = await this.#unary<{ alive: boolean }>("Liveness", {});
-    return res.alive;
+    return await this.#unary("Liveness", {}, { encode: encodeEmpty, decode: decodeBoolResponse });
   }
 
   /** Closes the connection. */
@@ -244,27 +236,44 @@ export class RouterHostsClient {
     this.#stub.close();
   }
 
-  #unary<T>(method: string, req: unknown): Promise<T> {
+  #unary<Req, Res>(method: string, req: Req, codec: Codec<Req, Res>): Promise<Res> {
     const started = performance.now();
     const deadline = Date.now() + this.#deadlineMs;
-    const fn = (this.#stub as unknown as Record<string, Unary>)[method].bind(this.#stub);
-    return new Promise<T>((resolve, reject) => {
-      fn(req, new grpc.Metadata(), { deadline }, (err, res) => {
-        this.#observe(method, err ? err.code : grpc.status.OK, started);
-        if (err) this.#fail(method, err, deadline).then(reject, reject);
-        else resolve(res as T);
-      });
+    return new Promise<Res>((resolve, reject) => {
+      this.#stub.makeUnaryRequest(
+        SERVICE + method,
+        serializer(codec.encode),
+        codec.decode,
+        req,
+        new grpc.Metadata(),
+        { deadline },
+        (err, res) => {
+          this.#observe(method, err ? err.code : grpc.status.OK, started);
+          if (err) this.#fail(method, err, deadline).then(reject, reject);
+          else resolve(res as Res);
+        },
+      );
     });
   }
 
-  #stream(method: string, req: unknown): Promise<HostEntry[]> {
+  #stream<Req>(
+    method: string,
+    req: Req,
+    encode: (req: Req) => Uint8Array,
+  ): Promise<HostEntry[]> {
     const started = performance.now();
     const deadline = Date.now() + this.#deadlineMs;
-    const fn = (this.#stub as unknown as Record<string, Streaming>)[method].bind(this.#stub);
     return new Promise<HostEntry[]>((resolve, reject) => {
       const out: HostEntry[] = [];
-      const call = fn(req, { deadline });
-      call.on("data", (msg: { entry: WireEntry }) => out.push(toEntry(msg.entry)));
+      const call = this.#stub.makeServerStreamRequest(
+        SERVICE + method,
+        serializer(encode),
+        (buf: Uint8Array) => decodeEntryResponse(buf, 1),
+        req,
+        new grpc.Metadata(),
+        { deadline },
+      );
+      call.on("data", (msg: { entry?: WireHostEntry }) => out.push(toEntry(msg.entry)));
       call.on("error", (err: grpc.ServiceError) => {
         this.#observe(method, err.code, started);
         this.#fail(method, err, deadline).then(reject, reject);

@@ -12,14 +12,21 @@ import type { RouterHostsTestbed } from "./router_hosts.ts";
 
 export { metricSum } from "./prometheus.ts";
 
-/** The permissions the operator runs with (the same as `deno task start`). */
-export const OPERATOR_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-write=/run,/var/run",
-];
+/**
+ * The `deno run` flags the operator runs with — permissions and V8 memory
+ * settings — read from the `start` task in deno.json, so tests and benches
+ * run exactly what `deno task start` runs.
+ */
+export const OPERATOR_FLAGS: string[] = startTaskFlags();
+
+function startTaskFlags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json")));
+  const words = String(config.tasks?.start ?? "").split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
+    throw new Error(`deno.json: tasks.start should be "deno run <flags> main.ts", not ${words}`);
+  }
+  return words.slice(2, -1);
+}
 
 /** Path of the entry point. */
 export const MAIN = join(ROOT, "main.ts");
@@ -72,7 +79,7 @@ export async function startOperator(o: OperatorOptions): Promise<OperatorProcess
   const rh = o.routerHosts;
   const args = [
     "run",
-    ...OPERATOR_PERMISSIONS,
+    ...OPERATOR_FLAGS,
     ...(o.permissions ?? []),
     MAIN,
     `--kubeconfig=${o.kubeconfigPath}`,
@@ -160,7 +167,7 @@ export async function runOperator(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...OPERATOR_PERMISSIONS, MAIN, ...args],
+    args: ["run", ...OPERATOR_FLAGS, MAIN, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", KUBECONFIG: "/nonexistent/kubeconfig", ...env },
     stdin: "null",
