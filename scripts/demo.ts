@@ -17,7 +17,7 @@ import { installCrds, ROOT, startKube, startRouterHosts } from "../tests/testbed
 import { eventually, startOperator } from "../tests/testbed/operator.ts";
 
 const INGRESS_IP = "192.168.1.2";
-/** What MetalLB would give the Service, ingress-nginx the Ingress, Cilium the Gateway. */
+// What MetalLB would give the Service, ingress-nginx the Ingress, Cilium the Gateway.
 const SERVICE_IP = "192.168.1.10";
 const INGRESS_STATUS_IP = "192.168.1.3";
 const GATEWAY_IP = "192.168.1.4";
