@@ -43,8 +43,9 @@ const heading = (text: string) => say(`\n=== ${text}`);
 
 // The bed SIGKILLs its children and exits at once on Ctrl-C or SIGTERM
 // (tests/testbed/process.ts), and on any other exit; what is left is their
-// temp dirs (etcd data, PKI, logs), removed here on every way out.
-const keepFiles = Deno.env.get("TESTBED_KEEP") === "1";
+// temp dirs (etcd data, PKI, logs), removed here on every way out but a
+// failure, whose logs are worth reading.
+let keepFiles = Deno.env.get("TESTBED_KEEP") === "1";
 const tempDirs: string[] = [];
 globalThis.addEventListener("unload", () => {
   if (keepFiles) return say(`\nStopped; test bed files kept in ${tempDirs.join(" ")}`);
@@ -114,19 +115,30 @@ try {
   });
 
   const started = Date.now();
+  // What is still off, for the error when the entries never converge.
+  let off: string[] = [];
   const entries = await eventually(
     `the ${Object.keys(EXPECTED).length} entries of examples/ at their IPs`,
     async () => {
       const list = await hosts.listHosts();
-      const got = Object.fromEntries(list.map((e) => [e.hostname, e.ipAddress]));
-      const missing = Object.entries(EXPECTED).filter(([h, ip]) => got[h] !== ip);
-      return missing.length === 0 && list.length === Object.keys(EXPECTED).length
-        ? list
-        : undefined;
+      const got = new Map(list.map((e) => [e.hostname, e.ipAddress]));
+      off = [
+        ...Object.entries(EXPECTED).filter(([h, ip]) => got.get(h) !== ip)
+          .map(([h, ip]) => `${h} is ${got.get(h) ?? "missing"}, want ${ip}`),
+        ...list.filter((e) => !(e.hostname in EXPECTED)).map((e) => `unexpected ${e.hostname}`),
+      ];
+      return off.length === 0 ? list : undefined;
     },
     CONVERGE_TIMEOUT_MS,
     250,
-  );
+  ).catch((e) => {
+    // off is empty when ListHosts itself kept failing: then the error says why.
+    const why = off.length > 0 ? off.join("; ") : e.message;
+    throw new Error(
+      `the entries did not converge in ${CONVERGE_TIMEOUT_MS / 1000} s: ${why} ` +
+        `(operator log: ${op.logPath})`,
+    );
+  });
   say(`\nConverged: ${entries.length} entries in ${Date.now() - started} ms.`);
 
   heading("kubectl get hm,gateways -A");
@@ -166,6 +178,7 @@ try {
   await new Promise(() => {});
 } catch (e) {
   console.error(`\ndemo failed: ${e instanceof Error ? e.message : e}`);
+  keepFiles = true;
   Deno.exit(1);
 }
 
