@@ -337,7 +337,7 @@ Deno.test({
 }, async () => {
   const helm = (await ensureGoTool("helm")).path;
   const chart = await externalDnsChartDir();
-  const recipe = join(ROOT, "examples", "external-dns-values.yaml");
+  const recipe = join(ROOT, "examples", "external-dns", "values.yaml");
   const rendered = await new Deno.Command(helm, {
     args: ["template", "external-dns", chart, "--namespace", "external-dns", "-f", recipe],
     stdout: "piped",
