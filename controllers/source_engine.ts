@@ -50,6 +50,9 @@
  * no kind in it) form a {@link Source.commentGroup}: each leaves alone the
  * entries the other object of the same name tracks or wants ({@link Claims}).
  *
+ * The deletion path (delete or retain) is in source_cleanup.ts, reading and
+ * recording the tracked entries in source_tracking.ts.
+ *
  * @module
  */
 import type { Outcome } from "../k8s/controller.ts";
@@ -59,7 +62,6 @@ import type { ObjectWriter } from "../k8s/object_writer.ts";
 import type { Logger } from "../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
-  parseHostIds,
   planSync,
   serializeHostIds,
   type SyncPlan,
@@ -69,14 +71,12 @@ import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from 
 import {
   ConflictBoard,
   DEFAULT_POLICY,
-  deletesOnDelete,
   domainAllowed,
   entryTags,
   filterDesired,
   isOperatorEntry,
   mayDelete,
   type Policy,
-  RETAINED_TAG,
   withOwner,
 } from "./policy.ts";
 import {
@@ -88,7 +88,9 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
+import { cleanupEntries } from "./source_cleanup.ts";
 import { type HostFailure, SourceEvents } from "./source_events.ts";
+import { forEachLimit, TrackedEntries } from "./source_tracking.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -120,31 +122,12 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   conflicting?: (key: string, count: number) => void;
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !signal?.aborted) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** Reconciles one key of one source against router-hosts. */
 export class SourceReconciler<V extends SourceView> {
   readonly #d: SourceReconcilerDeps<V>;
   readonly #s: Source<V>;
-  /** Ids whose annotation write failed, merged into the next reconcile of the key. */
-  readonly #unrecorded = new Map<string, TrackedHost[]>();
   readonly #report: SourceEvents<V>;
+  readonly #entries: TrackedEntries<V>;
   readonly #policy: Policy;
   readonly #board: ConflictBoard;
 
@@ -152,13 +135,20 @@ export class SourceReconciler<V extends SourceView> {
     this.#d = deps;
     this.#s = deps.source;
     this.#report = new SourceEvents(deps.source, deps.events);
+    this.#entries = new TrackedEntries({
+      source: deps.source,
+      hosts: deps.hosts,
+      writer: deps.writer,
+      report: this.#report,
+      tracked: (key, count) => deps.tracked?.(key, count),
+    });
     this.#policy = deps.policy ?? DEFAULT_POLICY;
     this.#board = deps.conflicts ?? new ConflictBoard();
   }
 
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
-    this.#unrecorded.delete(key);
+    this.#entries.forget(key);
     this.#report.forget(key, uid);
     this.#setConflicts(key, []);
   }
@@ -235,7 +225,7 @@ export class SourceReconciler<V extends SourceView> {
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
-    const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
+    const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
     const plan = planSync(tracked, desired.hosts);
     // Part of the object that does not read may still name hosts we track:
     // keep them until it reads again rather than delete entries a typo hid.
@@ -329,7 +319,7 @@ export class SourceReconciler<V extends SourceView> {
     }
 
     // Record progress before reporting failures, so no created id is lost.
-    await this.#record(key, current, recorded, next, log);
+    await this.#entries.record(key, current, recorded, next, log);
 
     if (recreated.length > 0) this.#report.recreated(current, recreated);
     const updated = actions.get("updated") ?? [];
@@ -358,196 +348,30 @@ export class SourceReconciler<V extends SourceView> {
     return {};
   }
 
-  /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
-  async #record(
-    key: string,
-    view: V,
-    recorded: string | null | undefined,
-    next: TrackedHost[],
-    log: Logger,
-  ): Promise<void> {
-    const value = serializeHostIds(next);
-    if (value !== recorded) {
-      try {
-        await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: value });
-      } catch (e) {
-        this.#unrecorded.set(key, next);
-        log.warn("could not record host ids in the annotation; kept in memory for the next try", {
-          error: errorText(e),
-          tracked: next.length,
-        });
-        throw e;
-      }
-    }
-    this.#unrecorded.delete(key);
-    this.#d.tracked?.(key, next.length);
-  }
-
-  /**
-   * The entries the object tracks: the annotation (or, when it is corrupt,
-   * our entries found on the server by comment) plus ids whose recording
-   * failed. `recorded` is the annotation's canonical form (undefined when
-   * corrupt), to tell whether it must be written.
-   */
-  async #tracked(
-    key: string,
-    view: V,
-    comment: string,
-    claims: Claims,
-    log: Logger,
-  ): Promise<{ tracked: TrackedHost[]; recorded: string | null | undefined }> {
-    const parsed = parseHostIds(view.hostIds);
-    let tracked: TrackedHost[];
-    let recorded: string | null | undefined;
-    if ("error" in parsed) {
-      const note = `annotation ${HOST_IDS_ANNOTATION} is corrupt (${parsed.error}); ` +
-        `looking up this ${this.#s.resource.kind}'s entries on router-hosts by comment "${comment}" ` +
-        `and tags ${this.#s.adoptTags.join(", ")}, and rewriting the annotation from them`;
-      log.error("corrupt host-ids annotation", { error: parsed.error, value: view.hostIds });
-      this.#report.event(view, "Warning", "CorruptAnnotation", note);
-      const owns = ownsEntry(comment, this.#s.adoptTags);
-      const found = (await this.#d.hosts.searchHosts(comment)).filter((e) =>
-        owns(e) && !claims.ids.has(e.id) && !claims.hostnames.has(e.hostname.toLowerCase())
-      );
-      tracked = found.map((e) => ({ hostname: e.hostname, id: e.id }));
-      log.warn("recovered host ids from router-hosts", {
-        found: tracked.length,
-        hostnames: tracked.map((t) => t.hostname),
-      });
-    } else {
-      tracked = parsed.tracked;
-      recorded = serializeHostIds(tracked);
-    }
-    for (const t of this.#unrecorded.get(key) ?? []) {
-      if (!tracked.some((x) => x.id === t.id)) tracked = [...tracked, t];
-    }
-    return { tracked, recorded };
-  }
-
-  async #cleanup(
-    key: string,
-    view: V,
-    log: Logger,
-    signal: AbortSignal | undefined,
-  ): Promise<Outcome> {
+  /** The deletion path (source_cleanup.ts) with this engine's state for `key`. */
+  #cleanup(key: string, view: V, log: Logger, signal: AbortSignal | undefined): Promise<Outcome> {
     const comment = this.#s.comment(view.namespace, view.name);
-    const owns = this.#owns(comment);
-    const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
-    const spared = (t: TrackedHost) =>
-      claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase()) ||
-      !domainAllowed(this.#policy, t.hostname);
-    if (!deletesOnDelete(this.#policy, view.retain === true)) {
-      return await this.#retain(key, view, comment, claims, log);
-    }
-    const { tracked, recorded } = await this.#tracked(key, view, comment, claims, log);
-
-    const failures: HostFailure[] = [];
-    const remaining: TrackedHost[] = [];
-    const done = new Set<string>();
-    const deleteAll = (list: readonly TrackedHost[]) =>
-      forEachLimit(list, this.#d.concurrency ?? HOST_CONCURRENCY, signal, async (t) => {
-        if (done.has(t.id)) return;
-        done.add(t.id);
-        if (spared(t)) return;
-        try {
-          if (await deleteHost(this.#d.hosts, t.id, owns)) {
-            this.#board.release(t.hostname);
-            log.info("host entry deleted", { hostname: t.hostname, hostId: t.id });
-          } else {
-            log.warn("tracked entry is not ours (comment or tags changed); left alone", {
-              hostname: t.hostname,
-              hostId: t.id,
-            });
-          }
-        } catch (e) {
-          remaining.push(t);
-          failures.push({ hostname: t.hostname, error: e });
-        }
-      });
-    await deleteAll(tracked);
-    if (failures.length === 0) {
-      try {
-        const untracked = (await this.#d.hosts.searchHosts(comment))
-          .filter((e) => owns(e) && !done.has(e.id))
-          .map((e) => ({ hostname: e.hostname, id: e.id }))
-          .filter((t) => !spared(t));
-        if (untracked.length > 0) {
-          log.info("deleting entries of this object that the annotation did not list", {
-            hostnames: untracked.map((t) => t.hostname),
-          });
-        }
-        await deleteAll(untracked);
-      } catch (e) {
-        failures.push({ hostname: "(search by comment)", error: e });
-      }
-    }
-    if (signal?.aborted) {
-      remaining.push(...tracked.filter((t) => !done.has(t.id)));
-      failures.push({ hostname: "(cancelled)", error: new Error("reconcile cancelled") });
-    }
-    if (failures.length > 0) {
-      if (serializeHostIds(remaining) !== recorded) {
-        await this.#record(key, view, recorded, remaining, log);
-      }
-      this.#report.cleanupFailed(view, failures, log);
-    }
-    log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
-    this.#d.tracked?.(key, 0);
-    this.#unrecorded.delete(key);
-    this.#setConflicts(key, []);
-    return {};
-  }
-
-  /**
-   * Deletion under upsert-only or `on-delete: retain`: the entries stay and
-   * the finalizer goes at once. Each tracked entry is tagged `retained`
-   * (best effort: a failure is logged, never holds the finalizer), so the
-   * orphan sweep leaves it; an object of the same name adopts it again.
-   */
-  async #retain(
-    key: string,
-    view: V,
-    comment: string,
-    claims: Claims,
-    log: Logger,
-  ): Promise<Outcome> {
-    const why = mayDelete(this.#policy)
-      ? `annotation router-hosts.fzymgc.house/on-delete: retain`
-      : "--policy=upsert-only";
-    let kept = 0;
-    try {
-      const { tracked } = await this.#tracked(key, view, comment, claims, log);
-      const owns = this.#owns(comment);
-      await forEachLimit(tracked, this.#d.concurrency ?? HOST_CONCURRENCY, undefined, async (t) => {
-        try {
-          const entry = await this.#d.hosts.getHost(t.id);
-          if (!owns(entry)) return;
-          kept++;
-          if (entry.tags.includes(RETAINED_TAG)) return;
-          await this.#d.hosts.updateHost({
-            id: entry.id,
-            expectedVersion: entry.version,
-            tags: [...entry.tags, RETAINED_TAG],
-          });
-        } catch (e) {
-          log.warn("could not tag a retained entry; the orphan sweep may delete it", {
-            hostname: t.hostname,
-            hostId: t.id,
-            error: errorText(e),
-          });
-        }
-      });
-    } catch (e) {
-      log.warn("could not read this object's entries to tag them retained", {
-        error: errorText(e),
-      });
-    }
-    log.info(`object deleted; its host entries are kept (${why}); removing the finalizer`, {
-      kept,
-    });
-    this.#d.tracked?.(key, 0);
-    this.#unrecorded.delete(key);
-    this.#setConflicts(key, []);
-    return {};
+    return cleanupEntries(
+      {
+        hosts: this.#d.hosts,
+        policy: this.#policy,
+        board: this.#board,
+        entries: this.#entries,
+        report: this.#report,
+        concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
+        comment,
+        owns: this.#owns(comment),
+        claims: this.#d.claims?.(key) ?? NO_CLAIMS,
+        settled: () => {
+          this.#d.tracked?.(key, 0);
+          this.#entries.forget(key);
+          this.#setConflicts(key, []);
+        },
+      },
+      key,
+      view,
+      log,
+      signal,
+    );
   }
 }
