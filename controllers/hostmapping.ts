@@ -3,8 +3,9 @@
  * HostMapping becomes one router-hosts entry with comment
  * `k8s:<namespace>/<name>`.
  *
- * The pure parts (projection, desired entry, status) are exported for unit
- * tests; {@link HostMappingReconciler} turns them into calls.
+ * The pure parts (projection, desired entry) are exported for unit tests,
+ * the status and its reasons are in hostmapping_status.ts;
+ * {@link HostMappingReconciler} turns them into calls.
  *
  * Policy (policy.ts) applies as in the source engine, and a refusal shows
  * in status too (condition Synced=False): a hostname outside the domain
@@ -16,10 +17,7 @@
  * @module
  */
 import type { HostEntry } from "../grpc/client.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
-import { syncFailure, type SyncReason } from "./sync_error.ts";
 import type { Logger } from "../observability/log.ts";
-import { type Condition, setCondition } from "../k8s/conditions.ts";
 import { deepEqual } from "../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
 import type { KubeObject, ResourceType } from "../k8s/resource.ts";
@@ -34,7 +32,6 @@ import {
   deleteHost,
   deleteUntracked,
   type DesiredHost,
-  type EnsureAction,
   ensureHost,
   type HostsApi,
 } from "./host_sync.ts";
@@ -52,6 +49,13 @@ import {
   RETAINED_TAG,
   retainsOnDelete,
 } from "./policy.ts";
+import {
+  classifyError,
+  errorStatus,
+  type HostMappingStatus,
+  statusEquivalent,
+  syncedStatus,
+} from "./hostmapping_status.ts";
 
 /** The HostMapping custom resource. */
 export const HOSTMAPPING: ResourceType = {
@@ -64,16 +68,6 @@ export const HOSTMAPPING: ResourceType = {
 
 /** Held until the server entry is deleted. */
 export const HOSTMAPPING_FINALIZER = "router-hosts.fzymgc.house/host-cleanup";
-
-/** `status` of a HostMapping. */
-export interface HostMappingStatus {
-  phase?: "Pending" | "Synced" | "Error";
-  message?: string;
-  hostId?: string;
-  hostVersion?: string;
-  lastSyncTime?: string;
-  conditions?: Condition[];
-}
 
 /** The fields of a HostMapping that reconcile reads; all the cache keeps. */
 export interface HostMappingView extends ObjectView {
@@ -146,151 +140,6 @@ export function desiredHost(view: HostMappingView, policy: Policy = DEFAULT_POLI
     aliases: unique(view.spec.aliases),
     tags: unique(entryTags(policy, view.spec.tags)),
   };
-}
-
-/**
- * Why a sync or a cleanup failed, as the Synced condition's reason (the Go
- * operator's reasons where the meaning is the same) and a message for status.
- *
- * The failed call names the step: AddHost → CreateFailed (ALREADY_EXISTS
- * whose owner could not be found again → AdoptionFailed), SearchHosts after
- * ALREADY_EXISTS → AdoptionFailed, GetHost of the known id →
- * PreflightReadFailed, UpdateHost → UpdateFailed. Any failure of a cleanup is
- * DeleteFailed. Ours, which Go cannot tell apart: ServerUnavailable (the
- * server cannot be reached; retried), InvalidSpec (the server refuses the
- * entry; waits for a change) and SyncFailed (not a server answer).
- */
-export function classifyError(
-  e: unknown,
-  during: "sync" | "cleanup" = "sync",
-): { reason: string; message: string } {
-  const { reason, message } = syncFailure(e);
-  if (during === "cleanup") return { reason: "DeleteFailed", message };
-  return {
-    reason: conditionReason(reason, e instanceof RouterHostsError ? e.method : ""),
-    message,
-  };
-}
-
-/**
- * The Synced=False reason of a typed sync failure: ours where Go cannot tell
- * the case apart, else the reason of the step (`method`) that failed.
- */
-function conditionReason(reason: SyncReason, method: string): string {
-  switch (reason) {
-    case "AdoptionRefused":
-    case "ServerUnavailable":
-    case "SyncFailed":
-      return reason;
-    case "InvalidSpec":
-      // A GetHost of the known id is the preflight read, whatever the server said.
-      if (method !== "GetHost") return reason;
-      break;
-    case "AlreadyExists":
-      // The entry exists but could not be found again to adopt it.
-      if (method === "AddHost") return "AdoptionFailed";
-      break;
-  }
-  return FAILED_REASON[method] ?? "SyncFailed";
-}
-
-/** The Synced=False reason by the call that failed. */
-const FAILED_REASON: Record<string, string> = {
-  AddHost: "CreateFailed",
-  SearchHosts: "AdoptionFailed",
-  GetHost: "PreflightReadFailed",
-  UpdateHost: "UpdateFailed",
-  DeleteHost: "DeleteFailed",
-};
-
-/** The Synced=True reason for what a sync did (Go's reasons; Adopted is ours). */
-const SYNCED_REASON: Record<EnsureAction, string> = {
-  created: "Created",
-  recreated: "Created",
-  adopted: "Adopted",
-  updated: "Updated",
-  unchanged: "AlreadyInSync",
-};
-
-/**
- * Status after a successful sync; lastSyncTime moves only when something
- * changed. A check that finds everything as it was keeps the condition as it
- * stands (reason Created stays Created), so a periodic resync writes nothing.
- */
-export function syncedStatus(
-  prev: HostMappingStatus,
-  entry: HostEntry,
-  generation: number,
-  now: Date,
-  action: EnsureAction,
-): HostMappingStatus {
-  const wrote = action !== "unchanged";
-  const same = !wrote && prev.phase === "Synced" && prev.hostId === entry.id &&
-    prev.hostVersion === entry.version;
-  const held = prev.conditions?.find((c) => c.type === "Synced");
-  const keep = same && held?.status === "True" && held.observedGeneration === generation;
-  const reason = keep ? held!.reason : SYNCED_REASON[action];
-  const next: HostMappingStatus = {
-    phase: "Synced",
-    message: `host entry ${entry.id} is in sync`,
-    hostId: entry.id,
-    hostVersion: entry.version,
-    conditions: setCondition(prev.conditions ?? [], {
-      type: "Synced",
-      status: "True",
-      reason,
-      message: keep ? held!.message : syncedMessage(action, entry),
-      observedGeneration: generation,
-    }, now),
-  };
-  next.lastSyncTime = same && prev.lastSyncTime ? prev.lastSyncTime : rfc3339(now);
-  return next;
-}
-
-function syncedMessage(action: EnsureAction, entry: HostEntry): string {
-  const what = `${entry.hostname} -> ${entry.ipAddress}`;
-  switch (action) {
-    case "created":
-      return `host entry created on router-hosts: ${what}`;
-    case "recreated":
-      return `host entry was gone from router-hosts and was created again: ${what}`;
-    case "adopted":
-      return `our existing host entry on router-hosts was adopted: ${what}`;
-    case "updated":
-      return `host entry updated on router-hosts: ${what}`;
-    case "unchanged":
-      return `host entry already in sync on router-hosts: ${what}`;
-  }
-}
-
-/** Status after a failed sync; hostId is kept unless the entry is known to be gone. */
-export function errorStatus(
-  prev: HostMappingStatus,
-  reason: string,
-  message: string,
-  generation: number,
-  now: Date,
-): HostMappingStatus {
-  const next: HostMappingStatus = {
-    phase: "Error",
-    message,
-    conditions: setCondition(prev.conditions ?? [], {
-      type: "Synced",
-      status: "False",
-      reason,
-      message,
-      observedGeneration: generation,
-    }, now),
-  };
-  if (prev.hostId) next.hostId = prev.hostId;
-  if (prev.hostVersion) next.hostVersion = prev.hostVersion;
-  if (prev.lastSyncTime) next.lastSyncTime = prev.lastSyncTime;
-  return next;
-}
-
-/** RFC 3339 with seconds, as metav1.Time serialises. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Dependencies of {@link HostMappingReconciler}. */
@@ -546,11 +395,6 @@ async function retainEntry(
       error: e instanceof Error ? e.message : String(e),
     });
   }
-}
-
-/** Equal statuses, ignoring condition timestamps that setCondition keeps anyway. */
-export function statusEquivalent(a: HostMappingStatus, b: HostMappingStatus): boolean {
-  return deepEqual(a, b);
 }
 
 /** Everything the HostMapping controller is built from. */

@@ -8,19 +8,21 @@ import { Logger } from "../observability/log.ts";
 import { FakeObjectApi } from "../tests/fakes/kube_objects.ts";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
 import {
-  classifyError,
   desiredHost,
-  errorStatus,
   HOSTMAPPING,
   HOSTMAPPING_FINALIZER,
   HostMappingReconciler,
-  type HostMappingStatus,
   type HostMappingView,
   needsReconcile,
   projectHostMapping,
+} from "./hostmapping.ts";
+import {
+  classifyError,
+  errorStatus,
+  type HostMappingStatus,
   statusEquivalent,
   syncedStatus,
-} from "./hostmapping.ts";
+} from "./hostmapping_status.ts";
 import { AdoptionRefusedError, deleteHost } from "./host_sync.ts";
 
 const obj = {
