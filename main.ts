@@ -7,11 +7,8 @@
 import { Registry } from "prom-client";
 import { type Config, ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
 import { DryRunEvents, dryRunHosts } from "./controllers/dry_run.ts";
-import {
-  createHostMappingUnit,
-  HOSTMAPPING_CONTROLLER,
-  hostMappingComment,
-} from "./controllers/hostmapping.ts";
+import { createHostMappingUnit, HOSTMAPPING_CONTROLLER } from "./controllers/hostmapping.ts";
+import { hostMappingComment } from "./controllers/hostmapping_view.ts";
 import { createOrphanSweepUnit, type SweepKind } from "./controllers/orphan_sweep.ts";
 import { ConflictBoard } from "./controllers/policy.ts";
 import { createSourceUnits } from "./controllers/source_units.ts";

@@ -12,13 +12,13 @@ import { ObjectWriter } from "../k8s/object_writer.ts";
 import type { KubeObject } from "../k8s/resource.ts";
 import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
+import { HostMappingReconciler } from "./hostmapping.ts";
 import {
   HOSTMAPPING,
   HOSTMAPPING_FINALIZER,
-  HostMappingReconciler,
   type HostMappingView,
   projectHostMapping,
-} from "./hostmapping.ts";
+} from "./hostmapping_view.ts";
 import { ConflictBoard, DEFAULT_POLICY, type Policy } from "./policy.ts";
 
 /** One object; merge patches of metadata and status applied, resourceVersion bumped. */

@@ -7,15 +7,15 @@ import { Store } from "../k8s/store.ts";
 import { Logger } from "../observability/log.ts";
 import { FakeObjectApi } from "../tests/fakes/kube_objects.ts";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
+import { HostMappingReconciler } from "./hostmapping.ts";
 import {
   desiredHost,
   HOSTMAPPING,
   HOSTMAPPING_FINALIZER,
-  HostMappingReconciler,
   type HostMappingView,
   needsReconcile,
   projectHostMapping,
-} from "./hostmapping.ts";
+} from "./hostmapping_view.ts";
 import {
   classifyError,
   errorStatus,
