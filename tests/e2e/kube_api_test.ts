@@ -226,27 +226,6 @@ Deno.test({
       },
     );
 
-    await step("Traefik's real CRDs store IngressRoute and IngressRouteTCP", async () => {
-      const ns = await kube.createNamespace(uniqueName("traefik"));
-      for (
-        const [kind, plural, match] of [
-          ["IngressRoute", "ingressroutes", "Host(`app.example`)"],
-          ["IngressRouteTCP", "ingressroutetcps", "HostSNI(`db.example`)"],
-        ]
-      ) {
-        const obj = await kube.postJson<{ spec: { routes: { match: string }[] } }>(
-          `/apis/traefik.io/v1alpha1/namespaces/${ns}/${plural}`,
-          {
-            apiVersion: "traefik.io/v1alpha1",
-            kind,
-            metadata: { name: "r" },
-            spec: { routes: [{ match, services: [{ name: "web", port: 80 }] }] },
-          },
-        );
-        assertEquals(obj.spec.routes[0].match, match);
-      }
-    });
-
     await step("a service-account kubeconfig is subject to RBAC", async () => {
       const ns = await kube.createNamespace(uniqueName("rbac"));
       const sa = await kube.makeServiceAccountKubeconfig(ns, "operator");
