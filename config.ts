@@ -11,7 +11,7 @@
 import { isIP } from "node:net";
 import { parseTarget, type ServerTarget } from "./grpc/target.ts";
 import type { TlsFiles } from "./grpc/tls.ts";
-import { normalizeDomain, type Policy } from "./controllers/policy.ts";
+import { normalizeDomain, type Policy } from "./controllers/hosts/policy.ts";
 import { type Level, LEVELS } from "./observability/log.ts";
 
 /** The operator's validated configuration. */
@@ -52,7 +52,7 @@ export interface Config {
   externalDnsAnnotations: boolean;
   /** A watch silent this long is ended and re-established (hidden flag; tests shorten it). */
   watchInactivityMs: number;
-  /** Domain filter, policy and owner id (controllers/policy.ts). */
+  /** Domain filter, policy and owner id (controllers/hosts/policy.ts). */
   policy: Policy;
   /** Read and plan everything, log each write, make none. */
   dryRun: boolean;

@@ -6,12 +6,15 @@
  */
 import { Registry } from "prom-client";
 import { type Config, ConfigError, HelpRequested, parseConfig, usage } from "./config.ts";
-import { DryRunEvents, dryRunHosts } from "./controllers/dry_run.ts";
-import { createHostMappingUnit, HOSTMAPPING_CONTROLLER } from "./controllers/hostmapping.ts";
-import { hostMappingComment } from "./controllers/hostmapping_view.ts";
-import { createOrphanSweepUnit, type SweepKind } from "./controllers/orphan_sweep.ts";
-import { ConflictBoard } from "./controllers/policy.ts";
-import { createSourceUnits } from "./controllers/source_units.ts";
+import { DryRunEvents, dryRunHosts } from "./controllers/hosts/dry_run.ts";
+import {
+  createHostMappingUnit,
+  HOSTMAPPING_CONTROLLER,
+} from "./controllers/hostmapping/controller.ts";
+import { hostMappingComment } from "./controllers/hostmapping/view.ts";
+import { createOrphanSweepUnit, type SweepKind } from "./controllers/hosts/orphan_sweep.ts";
+import { ConflictBoard } from "./controllers/hosts/policy.ts";
+import { createSourceUnits } from "./controllers/engine/wiring.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";

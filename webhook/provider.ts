@@ -2,7 +2,7 @@
  * The webhook's provider: external-dns's Records / ApplyChanges /
  * AdjustEndpoints against router-hosts, touching only the entries the
  * webhook wrote (comment `external-dns:<dnsName>`, tag `external-dns`, and
- * the owner rule of controllers/policy.ts).
+ * the owner rule of controllers/hosts/policy.ts).
  *
  * Every `POST /records` reads the server once and writes with the versions
  * of that read: an entry that moved in between fails its UpdateHost or
@@ -14,7 +14,7 @@
  */
 import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
-import { domainAllowed, entryTags, ownerAllows, type Policy } from "../controllers/policy.ts";
+import { domainAllowed, entryTags, ownerAllows, type Policy } from "../controllers/hosts/policy.ts";
 import type { Logger } from "../observability/log.ts";
 import {
   type Changes,

@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../tests/assert.ts";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { DEFAULT_POLICY, type Policy } from "../controllers/policy.ts";
+import { DEFAULT_POLICY, type Policy } from "../controllers/hosts/policy.ts";
 import { Logger } from "../observability/log.ts";
 import { WebhookProvider } from "./provider.ts";
 import type { Changes } from "./endpoint.ts";

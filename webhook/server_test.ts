@@ -1,7 +1,7 @@
 import { Registry } from "prom-client";
 import { assertEquals, assertMatch } from "../tests/assert.ts";
 import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { DEFAULT_POLICY } from "../controllers/policy.ts";
+import { DEFAULT_POLICY } from "../controllers/hosts/policy.ts";
 import { Logger } from "../observability/log.ts";
 import { MEDIA_TYPE } from "./endpoint.ts";
 import { WebhookProvider } from "./provider.ts";

@@ -9,7 +9,7 @@
  * The IP is the first usable `status.addresses[]` entry of the first parent
  * Gateway that has one (parentRefs in order), else `--default-ingress-ip`.
  * Gateways are watched: a change of a Gateway's address re-syncs exactly the
- * routes whose parentRefs name it (source_units.ts keeps that index), so
+ * routes whose parentRefs name it (engine/wiring.ts keeps that index), so
  * entries follow the address without polling.
  *
  * @module
@@ -17,15 +17,15 @@
 import { isIP } from "node:net";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { hostnameProblem } from "../rules.ts";
-import { overrideIP } from "../ip_source.ts";
+import { hostnameProblem } from "./rules.ts";
+import { overrideIP } from "../engine/ip_source.ts";
 import {
   type DesiredHosts,
   type HostProblem,
   type Source,
   type SourceView,
   sourceViewOf,
-} from "../source.ts";
+} from "../engine/source.ts";
 
 const GROUP = "gateway.networking.k8s.io";
 

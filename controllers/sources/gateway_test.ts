@@ -2,8 +2,8 @@ import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject } from "../../k8s/resource.ts";
 import { assertEquals, assertMatch, assertOk } from "../../tests/assert.ts";
 import { fakeContext } from "../../tests/fakes/source_context.ts";
-import { HOST_IDS_ANNOTATION } from "../host_ids.ts";
-import { needsReconcile, type SourceContext } from "../source.ts";
+import { HOST_IDS_ANNOTATION } from "../engine/host_ids.ts";
+import { needsReconcile, type SourceContext } from "../engine/source.ts";
 import {
   GATEWAY_ROUTES,
   GATEWAYS,

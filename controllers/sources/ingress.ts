@@ -14,7 +14,7 @@
  * @module
  */
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { hostnameProblem } from "../rules.ts";
+import { hostnameProblem } from "./rules.ts";
 import {
   firstCandidate,
   fixedCandidate,
@@ -24,8 +24,8 @@ import {
   type LoadBalancerIngress,
   loadBalancerIngress,
   resolveIngressIP,
-} from "../ip_source.ts";
-import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../source.ts";
+} from "../engine/ip_source.ts";
+import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../engine/source.ts";
 
 /** networking.k8s.io/v1 Ingresses. */
 export const INGRESSES: ResourceType = {

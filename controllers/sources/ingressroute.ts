@@ -6,20 +6,20 @@
  * object's override annotation `router-hosts.fzymgc.house/ip-address`, comment
  * `k8s-ingress:<namespace>/<name>` and tags kubernetes, traefik, ingress —
  * the Go operator's format, so its entries are adopted. Both kinds share the
- * comment, so they form one comment group (source_engine.ts).
+ * comment, so they form one comment group (engine/reconcile.ts).
  *
  * @module
  */
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { parseRule, type RuleKind } from "../rules.ts";
-import { overrideIP } from "../ip_source.ts";
+import { parseRule, type RuleKind } from "./rules.ts";
+import { overrideIP } from "../engine/ip_source.ts";
 import {
   type DesiredHosts,
   type HostProblem,
   type Source,
   type SourceView,
   sourceViewOf,
-} from "../source.ts";
+} from "../engine/source.ts";
 
 /** The fields of an IngressRoute(TCP) that reconcile reads; all the cache keeps. */
 export interface IngressRouteView extends SourceView {

@@ -1,7 +1,7 @@
 import { assertEquals, assertMatch, assertOk } from "../../tests/assert.ts";
 import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
-import { HOST_IDS_ANNOTATION } from "../host_ids.ts";
-import { needsReconcile } from "../source.ts";
+import { HOST_IDS_ANNOTATION } from "../engine/host_ids.ts";
+import { needsReconcile } from "../engine/source.ts";
 import { desiredHostnames, INGRESSROUTE, projectIngressRoute } from "./ingressroute.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;

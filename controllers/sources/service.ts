@@ -15,7 +15,7 @@
  */
 import { isIP } from "node:net";
 import type { KubeObject } from "../../k8s/resource.ts";
-import { hostnameProblem } from "../rules.ts";
+import { hostnameProblem } from "./rules.ts";
 import {
   firstCandidate,
   fixedCandidate,
@@ -26,8 +26,8 @@ import {
   loadBalancerIngress,
   resolveIngressIP,
   SERVICES,
-} from "../ip_source.ts";
-import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../source.ts";
+} from "../engine/ip_source.ts";
+import { type DesiredHosts, type Source, type SourceView, sourceViewOf } from "../engine/source.ts";
 
 /** Opt-in: exactly "true" (the Go operator's rule). */
 export const ENABLED_ANNOTATION = "router-hosts.fzymgc.house/enabled";

@@ -11,7 +11,7 @@
 import { status } from "@grpc/grpc-js";
 import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
-import type { SourceHostsApi } from "../../controllers/source.ts";
+import type { SourceHostsApi } from "../../controllers/engine/source.ts";
 
 /** See the module documentation. */
 export class FakeHosts implements SourceHostsApi {

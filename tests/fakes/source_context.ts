@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ClusterIngressIP, type DnsResolver } from "../../controllers/ip_source.ts";
-import type { SourceContext } from "../../controllers/source.ts";
+import { ClusterIngressIP, type DnsResolver } from "../../controllers/engine/ip_source.ts";
+import type { SourceContext } from "../../controllers/engine/source.ts";
 
 /** Options of {@link fakeContext}. */
 export interface FakeContextOptions {

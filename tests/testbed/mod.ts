@@ -4,7 +4,7 @@
  * child process behind.
  *
  * ```ts
- * import { dumpLogs, startKube, uniqueName } from "../testbed/mod.ts";
+ * import { dumpLogs, startKube, uniqueName } from "./mod.ts";
  *
  * Deno.test({ name: "...", sanitizeOps: false, sanitizeResources: false }, async (t) => {
  *   const kube = await startKube();

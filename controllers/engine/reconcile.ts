@@ -50,16 +50,16 @@
  * no kind in it) form a {@link Source.commentGroup}: each leaves alone the
  * entries the other object of the same name tracks or wants ({@link Claims}).
  *
- * The deletion path (delete or retain) is in source_cleanup.ts, reading and
- * recording the tracked entries in source_tracking.ts.
+ * The deletion path (delete or retain) is in engine/cleanup.ts, reading and
+ * recording the tracked entries in engine/tracking.ts.
  *
  * @module
  */
-import type { Outcome } from "../k8s/controller.ts";
-import type { EventRecorder } from "../k8s/events.ts";
-import { finalize } from "../k8s/finalizer.ts";
-import type { ObjectWriter } from "../k8s/object_writer.ts";
-import type { Logger } from "../observability/log.ts";
+import type { Outcome } from "../../k8s/controller.ts";
+import type { EventRecorder } from "../../k8s/events.ts";
+import { finalize } from "../../k8s/finalizer.ts";
+import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import type { Logger } from "../../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
   planSync,
@@ -67,7 +67,7 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "./host_sync.ts";
+import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
@@ -78,7 +78,7 @@ import {
   mayDelete,
   type Policy,
   withOwner,
-} from "./policy.ts";
+} from "../hosts/policy.ts";
 import {
   type Claims,
   NO_CLAIMS,
@@ -88,9 +88,9 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import { cleanupEntries } from "./source_cleanup.ts";
-import { type HostFailure, SourceEvents } from "./source_events.ts";
-import { forEachLimit, TrackedEntries } from "./source_tracking.ts";
+import { cleanupEntries } from "./cleanup.ts";
+import { type HostFailure, SourceEvents } from "./events.ts";
+import { forEachLimit, TrackedEntries } from "./tracking.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -348,7 +348,7 @@ export class SourceReconciler<V extends SourceView> {
     return {};
   }
 
-  /** The deletion path (source_cleanup.ts) with this engine's state for `key`. */
+  /** The deletion path (engine/cleanup.ts) with this engine's state for `key`. */
   #cleanup(key: string, view: V, log: Logger, signal: AbortSignal | undefined): Promise<Outcome> {
     const comment = this.#s.comment(view.namespace, view.name);
     return cleanupEntries(

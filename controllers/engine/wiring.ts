@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { ControllerBuilder, InformerRegistry, type WatchedKind } from "../k8s/builder.ts";
-import type { EventRecorder } from "../k8s/events.ts";
-import { KeyIndex } from "../k8s/key_index.ts";
-import type { Unit } from "../k8s/manager.ts";
-import type { RequestApi } from "../k8s/object_writer.ts";
-import type { ListWatchClient } from "../k8s/watcher.ts";
-import type { Logger } from "../observability/log.ts";
-import type { Metrics } from "../observability/metrics.ts";
+import { ControllerBuilder, InformerRegistry, type WatchedKind } from "../../k8s/builder.ts";
+import type { EventRecorder } from "../../k8s/events.ts";
+import { KeyIndex } from "../../k8s/key_index.ts";
+import type { Unit } from "../../k8s/manager.ts";
+import type { RequestApi } from "../../k8s/object_writer.ts";
+import type { ListWatchClient } from "../../k8s/watcher.ts";
+import type { Logger } from "../../observability/log.ts";
+import type { Metrics } from "../../observability/metrics.ts";
 import {
   type AnySource,
   type Claims,
@@ -24,9 +24,9 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import { SourceReconciler } from "./source_engine.ts";
+import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
-import type { ConflictBoard, Policy } from "./policy.ts";
+import type { ConflictBoard, Policy } from "../hosts/policy.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {

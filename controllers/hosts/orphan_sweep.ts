@@ -20,12 +20,12 @@
  *
  * @module
  */
-import type { HostEntry } from "../grpc/client.ts";
-import { Controller, type Outcome } from "../k8s/controller.ts";
-import type { Unit } from "../k8s/manager.ts";
-import type { Metrics } from "../observability/metrics.ts";
-import type { Logger } from "../observability/log.ts";
-import { deleteHost } from "./host_sync.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import { Controller, type Outcome } from "../../k8s/controller.ts";
+import type { Unit } from "../../k8s/manager.ts";
+import type { Metrics } from "../../observability/metrics.ts";
+import type { Logger } from "../../observability/log.ts";
+import { deleteHost } from "./sync.ts";
 import {
   type ConflictBoard,
   domainAllowed,
@@ -33,7 +33,7 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "./policy.ts";
-import type { SourceHostsApi } from "./source.ts";
+import type { SourceHostsApi } from "../engine/source.ts";
 
 /** One kind of object whose entries the sweep may delete. */
 export interface SweepKind {

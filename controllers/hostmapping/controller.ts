@@ -16,23 +16,23 @@
  *
  * @module
  */
-import type { HostEntry } from "../grpc/client.ts";
-import type { Logger } from "../observability/log.ts";
-import { deepEqual } from "../k8s/equal.ts";
-import type { EventRecorder, EventRegarding } from "../k8s/events.ts";
-import { ObjectWriter } from "../k8s/object_writer.ts";
-import type { KubeClient } from "../k8s/client.ts";
-import { ControllerBuilder } from "../k8s/builder.ts";
-import type { Unit } from "../k8s/manager.ts";
-import type { Metrics } from "../observability/metrics.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import type { Logger } from "../../observability/log.ts";
+import { deepEqual } from "../../k8s/equal.ts";
+import type { EventRecorder, EventRegarding } from "../../k8s/events.ts";
+import { ObjectWriter } from "../../k8s/object_writer.ts";
+import type { KubeClient } from "../../k8s/client.ts";
+import { ControllerBuilder } from "../../k8s/builder.ts";
+import type { Unit } from "../../k8s/manager.ts";
+import type { Metrics } from "../../observability/metrics.ts";
 import {
   AdoptionRefusedError,
   deleteHost,
   deleteUntracked,
   ensureHost,
   type HostsApi,
-} from "./host_sync.ts";
-import { type Outcome, TerminalError } from "../k8s/controller.ts";
+} from "../hosts/sync.ts";
+import { type Outcome, TerminalError } from "../../k8s/controller.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
@@ -43,14 +43,14 @@ import {
   ownerAllows,
   type Policy,
   RETAINED_TAG,
-} from "./policy.ts";
+} from "../hosts/policy.ts";
 import {
   classifyError,
   errorStatus,
   type HostMappingStatus,
   statusEquivalent,
   syncedStatus,
-} from "./hostmapping_status.ts";
+} from "./status.ts";
 import {
   desiredHost,
   HOSTMAPPING,
@@ -59,7 +59,7 @@ import {
   type HostMappingView,
   needsReconcile,
   projectHostMapping,
-} from "./hostmapping_view.ts";
+} from "./view.ts";
 
 /** Dependencies of {@link HostMappingReconciler}. */
 export interface HostMappingDeps {

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import type { HostEntry } from "../grpc/client.ts";
-import type { DesiredHosts } from "./source.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import type { DesiredHosts } from "../engine/source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
 export const ON_DELETE_ANNOTATION = "router-hosts.fzymgc.house/on-delete";

@@ -14,8 +14,8 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { WatchedKind } from "../k8s/builder.ts";
-import type { KubeObject, ResourceType } from "../k8s/resource.ts";
+import type { WatchedKind } from "../../k8s/builder.ts";
+import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import type { IngressIP } from "./source.ts";
 
 /** Per-object IP override on IngressRoute, IngressRouteTCP, Gateway routes, Ingress and Service. */

@@ -1,7 +1,7 @@
-import { assertEquals } from "../tests/assert.ts";
-import type { HostEntry } from "../grpc/client.ts";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { Logger } from "../observability/log.ts";
+import { assertEquals } from "../../tests/assert.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { Logger } from "../../observability/log.ts";
 import {
   commentPrefix,
   findOrphans,

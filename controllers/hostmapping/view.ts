@@ -3,18 +3,18 @@
  * fields the cache keeps (projection), which changes need a reconcile, and
  * the entry it wants on router-hosts.
  *
- * Separate from the reconciler (hostmapping.ts) because these are pure
+ * Separate from the reconciler (hostmapping/controller.ts) because these are pure
  * functions of the object, used by the reconciler, its wiring and main.ts
  * (the comment format, for the orphan sweep).
  *
  * @module
  */
-import { deepEqual } from "../k8s/equal.ts";
-import type { KubeObject, ResourceType } from "../k8s/resource.ts";
-import { type ObjectView, viewOf } from "../k8s/view.ts";
-import type { DesiredHost } from "./host_sync.ts";
-import type { HostMappingStatus } from "./hostmapping_status.ts";
-import { DEFAULT_POLICY, entryTags, type Policy, retainsOnDelete } from "./policy.ts";
+import { deepEqual } from "../../k8s/equal.ts";
+import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
+import { type ObjectView, viewOf } from "../../k8s/view.ts";
+import type { DesiredHost } from "../hosts/sync.ts";
+import type { HostMappingStatus } from "./status.ts";
+import { DEFAULT_POLICY, entryTags, type Policy, retainsOnDelete } from "../hosts/policy.ts";
 
 /** The HostMapping custom resource. */
 export const HOSTMAPPING: ResourceType = {

@@ -1,9 +1,9 @@
-import type { HostEntry } from "../grpc/client.ts";
-import { assertEquals, assertOk } from "../tests/assert.ts";
-import { B, ingressRoute as route } from "../tests/fakes/traefik.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import { assertEquals, assertOk } from "../../tests/assert.ts";
+import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
 import { claimsOf, ownsEntry } from "./source.ts";
-import { INGRESSROUTE, INGRESSROUTETCP, projectIngressRoute } from "./sources/ingressroute.ts";
+import { INGRESSROUTE, INGRESSROUTETCP, projectIngressRoute } from "../sources/ingressroute.ts";
 
 Deno.test("ownership: comment AND tags traefik+ingress", () => {
   const owns = ownsEntry(INGRESSROUTE.comment("apps", "web"), INGRESSROUTE.adoptTags);

@@ -1,7 +1,7 @@
-import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { isOutcome } from "../grpc/errors.ts";
-import { Logger } from "../observability/log.ts";
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { isOutcome } from "../../grpc/errors.ts";
+import { Logger } from "../../observability/log.ts";
 import { DryRunEvents, dryRunHosts } from "./dry_run.ts";
 
 function logged() {

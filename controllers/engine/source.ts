@@ -4,19 +4,19 @@
  * adoption tags, the hostnames and the IP an object wants, and which other
  * objects it depends on — and the pure rules every source shares (what wakes
  * a reconcile, who owns an entry, what a same-name object of the comment
- * group claims). The engine (source_engine.ts) does the rest.
+ * group claims). The engine (engine/reconcile.ts) does the rest.
  *
  * @module
  */
-import type { HostEntry } from "../grpc/client.ts";
-import type { WatchedKind } from "../k8s/builder.ts";
-import { deepEqual } from "../k8s/equal.ts";
-import type { KubeObject, ResourceType } from "../k8s/resource.ts";
-import { type ObjectView, viewOf } from "../k8s/view.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import type { WatchedKind } from "../../k8s/builder.ts";
+import { deepEqual } from "../../k8s/equal.ts";
+import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
+import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
-import type { HostsApi } from "./host_sync.ts";
+import type { HostsApi } from "../hosts/sync.ts";
 import { type DnsResolver, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
-import { retainsOnDelete } from "./policy.ts";
+import { retainsOnDelete } from "../hosts/policy.ts";
 
 /** The cached view of a source object: metadata, the raw `host-ids` annotation, the IP override. */
 export interface SourceView extends ObjectView {

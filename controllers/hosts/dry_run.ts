@@ -13,11 +13,11 @@
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
-import type { EventRecorder, EventRegarding, EventType } from "../k8s/events.ts";
-import type { Logger } from "../observability/log.ts";
-import type { SourceHostsApi } from "./source.ts";
+import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
+import type { Logger } from "../../observability/log.ts";
+import type { SourceHostsApi } from "../engine/source.ts";
 
 /** gRPC ALREADY_EXISTS. */
 const ALREADY_EXISTS = 6;

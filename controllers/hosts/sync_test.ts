@@ -1,15 +1,15 @@
 import { status } from "@grpc/grpc-js";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { assertEquals, assertOk, assertRejects } from "../tests/assert.ts";
-import type { HostEntry } from "../grpc/client.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { assertEquals, assertOk, assertRejects } from "../../tests/assert.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
 import {
   AdoptionRefusedError,
   deleteHost,
   type DesiredHost,
   diffHost,
   ensureHost,
-} from "./host_sync.ts";
+} from "./sync.ts";
 
 const desired: DesiredHost = {
   ipAddress: "10.0.0.5",

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { RouterHostsError } from "../grpc/errors.ts";
-import { AdoptionRefusedError } from "./host_sync.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import { AdoptionRefusedError } from "../hosts/sync.ts";
 
 /** Every reason a sync can fail for. */
 export type SyncReason =

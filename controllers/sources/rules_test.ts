@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, assertOk } from "../tests/assert.ts";
+import { assertEquals, assertMatch, assertOk } from "../../tests/assert.ts";
 import { hostnameProblem, parseRule, type RuleKind } from "./rules.ts";
 
 interface Case {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
-import { isOutcome, RouterHostsError } from "../grpc/errors.ts";
+import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import { isOutcome, RouterHostsError } from "../../grpc/errors.ts";
 
 /** The router-hosts calls this logic needs (the gRPC client implements it). */
 export interface HostsApi {

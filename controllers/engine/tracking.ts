@@ -4,14 +4,14 @@
  * by comment and tags) and written back, with ids whose annotation write
  * failed kept in memory for the next reconcile of the key.
  *
- * Separate from the engine (source_engine.ts) because both its apply path
- * and its cleanup path (source_cleanup.ts) read and record tracked entries
+ * Separate from the engine (engine/reconcile.ts) because both its apply path
+ * and its cleanup path (engine/cleanup.ts) read and record tracked entries
  * the same way; the in-memory ids must be one map for both.
  *
  * @module
  */
-import type { ObjectWriter } from "../k8s/object_writer.ts";
-import type { Logger } from "../observability/log.ts";
+import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import type { Logger } from "../../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
   parseHostIds,
@@ -25,7 +25,7 @@ import {
   type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
-import type { SourceEvents } from "./source_events.ts";
+import type { SourceEvents } from "./events.ts";
 
 /** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
 export async function forEachLimit<T>(

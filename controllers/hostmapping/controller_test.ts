@@ -1,13 +1,13 @@
-import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
+import { assertEquals, assertMatch, assertOk, assertRejects } from "../../tests/assert.ts";
 import { status } from "@grpc/grpc-js";
-import { RouterHostsError } from "../grpc/errors.ts";
-import { TerminalError } from "../k8s/controller.ts";
-import { ObjectWriter } from "../k8s/object_writer.ts";
-import { Store } from "../k8s/store.ts";
-import { Logger } from "../observability/log.ts";
-import { FakeObjectApi } from "../tests/fakes/kube_objects.ts";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { HostMappingReconciler } from "./hostmapping.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import { TerminalError } from "../../k8s/controller.ts";
+import { ObjectWriter } from "../../k8s/object_writer.ts";
+import { Store } from "../../k8s/store.ts";
+import { Logger } from "../../observability/log.ts";
+import { FakeObjectApi } from "../../tests/fakes/kube_objects.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { HostMappingReconciler } from "./controller.ts";
 import {
   desiredHost,
   HOSTMAPPING,
@@ -15,15 +15,15 @@ import {
   type HostMappingView,
   needsReconcile,
   projectHostMapping,
-} from "./hostmapping_view.ts";
+} from "./view.ts";
 import {
   classifyError,
   errorStatus,
   type HostMappingStatus,
   statusEquivalent,
   syncedStatus,
-} from "./hostmapping_status.ts";
-import { AdoptionRefusedError, deleteHost } from "./host_sync.ts";
+} from "./status.ts";
+import { AdoptionRefusedError, deleteHost } from "../hosts/sync.ts";
 
 const obj = {
   apiVersion: "router-hosts.fzymgc.house/v1alpha1",

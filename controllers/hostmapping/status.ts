@@ -4,18 +4,18 @@
  * router-hosts call that failed), the status after a successful or a failed
  * sync, and when two statuses are the same so nothing is written.
  *
- * Separate from the reconciler (hostmapping.ts) because it makes no calls:
+ * Separate from the reconciler (hostmapping/controller.ts) because it makes no calls:
  * the reason vocabulary and status rules are tested as plain functions, and
  * change apart from how the reconciler talks to the server.
  *
  * @module
  */
-import type { HostEntry } from "../grpc/client.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
-import { type Condition, setCondition } from "../k8s/conditions.ts";
-import { deepEqual } from "../k8s/equal.ts";
-import type { EnsureAction } from "./host_sync.ts";
-import { syncFailure, type SyncReason } from "./sync_error.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import { type Condition, setCondition } from "../../k8s/conditions.ts";
+import { deepEqual } from "../../k8s/equal.ts";
+import type { EnsureAction } from "../hosts/sync.ts";
+import { syncFailure, type SyncReason } from "../engine/sync_error.ts";
 
 /** `status` of a HostMapping. */
 export interface HostMappingStatus {

@@ -1,28 +1,28 @@
 import { status } from "@grpc/grpc-js";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import { fakeContext } from "../tests/fakes/source_context.ts";
-import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
-import { RouterHostsError } from "../grpc/errors.ts";
-import { type JsonPatchOp, KubeApiError, type RequestOptions } from "../k8s/client.ts";
-import { TerminalError } from "../k8s/controller.ts";
-import type { EventRecorder, EventRegarding, EventType } from "../k8s/events.ts";
-import { ObjectWriter } from "../k8s/object_writer.ts";
-import type { KubeObject } from "../k8s/resource.ts";
-import { Store } from "../k8s/store.ts";
-import { Logger } from "../observability/log.ts";
-import type { WatchedKind } from "../k8s/builder.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { fakeContext } from "../../tests/fakes/source_context.ts";
+import { assertEquals, assertMatch, assertOk, assertRejects } from "../../tests/assert.ts";
+import { RouterHostsError } from "../../grpc/errors.ts";
+import { type JsonPatchOp, KubeApiError, type RequestOptions } from "../../k8s/client.ts";
+import { TerminalError } from "../../k8s/controller.ts";
+import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
+import { ObjectWriter } from "../../k8s/object_writer.ts";
+import type { KubeObject } from "../../k8s/resource.ts";
+import { Store } from "../../k8s/store.ts";
+import { Logger } from "../../observability/log.ts";
+import type { WatchedKind } from "../../k8s/builder.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
-import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "./sources/gateway.ts";
+import { GATEWAYS, type GatewayView, GRPCROUTE, HTTPROUTE, TLSROUTE } from "../sources/gateway.ts";
 import type { AnySource, Claims, SourceContext, SourceView } from "./source.ts";
-import { SourceReconciler } from "./source_engine.ts";
-import { ingressSource } from "./sources/ingress.ts";
-import { INGRESSROUTE, INGRESSROUTETCP } from "./sources/ingressroute.ts";
-import { serviceSource } from "./sources/service.ts";
-import { ConflictBoard, DEFAULT_POLICY, type Policy } from "./policy.ts";
+import { SourceReconciler } from "./reconcile.ts";
+import { ingressSource } from "../sources/ingress.ts";
+import { INGRESSROUTE, INGRESSROUTETCP } from "../sources/ingressroute.ts";
+import { serviceSource } from "../sources/service.ts";
+import { ConflictBoard, DEFAULT_POLICY, type Policy } from "../hosts/policy.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
 
-import { B, ingressRoute as route } from "../tests/fakes/traefik.ts";
+import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
 
 // ------------------------------------------------ reconciler against fakes
 

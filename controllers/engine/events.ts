@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { TerminalError } from "../k8s/controller.ts";
-import type { EventRecorder, EventRegarding, EventType } from "../k8s/events.ts";
-import { apiVersionOf } from "../k8s/resource.ts";
-import { fingerprint } from "../k8s/view.ts";
-import type { Logger } from "../observability/log.ts";
-import { AdoptionRefusedError } from "./host_sync.ts";
+import { TerminalError } from "../../k8s/controller.ts";
+import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
+import { apiVersionOf } from "../../k8s/resource.ts";
+import { fingerprint } from "../../k8s/view.ts";
+import type { Logger } from "../../observability/log.ts";
+import { AdoptionRefusedError } from "../hosts/sync.ts";
 import type { DesiredHosts, Source, SourceView } from "./source.ts";
 import { isTerminal, syncFailure } from "./sync_error.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals, assertMatch, assertOk } from "../tests/assert.ts";
+import { assertEquals, assertMatch, assertOk } from "../../tests/assert.ts";
 import { parseHostIds, planSync, serializeHostIds } from "./host_ids.ts";
 
 // ---------------------------------------------------------------- annotation

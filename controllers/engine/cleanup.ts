@@ -5,17 +5,17 @@
  * annotation missed — or, under upsert-only or `on-delete: retain`, they
  * are kept and tagged `retained`.
  *
- * Separate from the engine (source_engine.ts), which decides when this
+ * Separate from the engine (engine/reconcile.ts), which decides when this
  * runs and owns the per-key state; this module only performs the cleanup
  * and reports through the {@link CleanupContext} it is given.
  *
  * @module
  */
-import type { Outcome } from "../k8s/controller.ts";
-import type { HostEntry } from "../grpc/client.ts";
-import type { Logger } from "../observability/log.ts";
+import type { Outcome } from "../../k8s/controller.ts";
+import type { HostEntry } from "../../grpc/client.ts";
+import type { Logger } from "../../observability/log.ts";
 import { serializeHostIds, type TrackedHost } from "./host_ids.ts";
-import { deleteHost } from "./host_sync.ts";
+import { deleteHost } from "../hosts/sync.ts";
 import {
   type ConflictBoard,
   deletesOnDelete,
@@ -23,10 +23,10 @@ import {
   mayDelete,
   type Policy,
   RETAINED_TAG,
-} from "./policy.ts";
+} from "../hosts/policy.ts";
 import type { Claims, SourceHostsApi, SourceView } from "./source.ts";
-import type { HostFailure, SourceEvents } from "./source_events.ts";
-import { errorText, forEachLimit, type TrackedEntries } from "./source_tracking.ts";
+import type { HostFailure, SourceEvents } from "./events.ts";
+import { errorText, forEachLimit, type TrackedEntries } from "./tracking.ts";
 
 /** What the cleanup of one key needs from the engine. */
 export interface CleanupContext<V extends SourceView> {

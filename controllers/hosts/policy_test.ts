@@ -1,5 +1,5 @@
-import { assertEquals } from "../tests/assert.ts";
-import type { HostEntry } from "../grpc/client.ts";
+import { assertEquals } from "../../tests/assert.ts";
+import type { HostEntry } from "../../grpc/client.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,

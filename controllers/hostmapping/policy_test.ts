@@ -4,22 +4,22 @@
  * retain keep the entry, the owner tag is written. Against the in-memory
  * router-hosts fake and a fake API server applying merge patches.
  */
-import { assertEquals, assertMatch } from "../tests/assert.ts";
-import { FakeHosts } from "../tests/fakes/router_hosts.ts";
-import type { RequestOptions } from "../k8s/client.ts";
-import type { EventRecorder, EventRegarding, EventType } from "../k8s/events.ts";
-import { ObjectWriter } from "../k8s/object_writer.ts";
-import type { KubeObject } from "../k8s/resource.ts";
-import { Store } from "../k8s/store.ts";
-import { Logger } from "../observability/log.ts";
-import { HostMappingReconciler } from "./hostmapping.ts";
+import { assertEquals, assertMatch } from "../../tests/assert.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import type { RequestOptions } from "../../k8s/client.ts";
+import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
+import { ObjectWriter } from "../../k8s/object_writer.ts";
+import type { KubeObject } from "../../k8s/resource.ts";
+import { Store } from "../../k8s/store.ts";
+import { Logger } from "../../observability/log.ts";
+import { HostMappingReconciler } from "./controller.ts";
 import {
   HOSTMAPPING,
   HOSTMAPPING_FINALIZER,
   type HostMappingView,
   projectHostMapping,
-} from "./hostmapping_view.ts";
-import { ConflictBoard, DEFAULT_POLICY, type Policy } from "./policy.ts";
+} from "./view.ts";
+import { ConflictBoard, DEFAULT_POLICY, type Policy } from "../hosts/policy.ts";
 
 /** One object; merge patches of metadata and status applied, resourceVersion bumped. */
 class FakeKube {
