@@ -9,9 +9,26 @@
  * @module
  */
 import { isIP } from "node:net";
-import { parseTarget, type ServerTarget } from "./grpc/target.ts";
+import type { ServerTarget } from "./grpc/target.ts";
 import type { TlsFiles } from "./grpc/tls.ts";
-import { normalizeDomain, type Policy } from "./controllers/hosts/policy.ts";
+import type { Policy } from "./controllers/hosts/policy.ts";
+import { FLAGS } from "./config_flags.ts";
+import {
+  ConfigError,
+  DNS_SUBDOMAIN,
+  domains,
+  HelpRequested,
+  ownerId,
+  parseBool,
+  parseDuration,
+  parseObjectRef,
+  policyMode,
+  validBindAddress,
+  validServerAddress,
+} from "./config_values.ts";
+
+export { ConfigError, HelpRequested, parseDuration } from "./config_values.ts";
+export { FLAGS, usage } from "./config_flags.ts";
 import { type Level, LEVELS } from "./observability/log.ts";
 
 /** The operator's validated configuration. */
@@ -64,238 +81,6 @@ export interface Config {
   controllers: boolean;
 }
 
-/** A bad command line; `main` prints the message and exits 2. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-/** `--help` was asked for; `main` prints {@link usage} and exits 0. */
-export class HelpRequested extends Error {}
-
-interface FlagSpec {
-  name: string;
-  /** "list": a string flag that may be given more than once. */
-  kind: "string" | "bool" | "int" | "duration" | "list";
-  default: string;
-  help: string;
-  /** Accepted but not listed by --help: a knob for tests, not part of the contract. */
-  hidden?: boolean;
-}
-
-/** Every flag, in the order `--help` lists them. */
-export const FLAGS: readonly FlagSpec[] = [
-  {
-    name: "server-address",
-    kind: "string",
-    default: "localhost:50051",
-    help:
-      "router-hosts gRPC target: host:port, dns:///host:port, ipv4:ip:port, ipv6:[ip]:port or unix:///path",
-  },
-  {
-    name: "tls-ca",
-    kind: "string",
-    default: "",
-    help:
-      "PEM file of the CA that signed the router-hosts server certificate (default: the system roots)",
-  },
-  {
-    name: "tls-cert",
-    kind: "string",
-    default: "",
-    help: "PEM file of the operator's client certificate (mutual TLS; needs --tls-key)",
-  },
-  {
-    name: "tls-key",
-    kind: "string",
-    default: "",
-    help: "PEM file of the operator's client private key (mutual TLS; needs --tls-cert)",
-  },
-  {
-    name: "insecure",
-    kind: "bool",
-    default: "false",
-    help: "plaintext gRPC without TLS, for development only",
-  },
-  {
-    name: "default-ingress-ip",
-    kind: "string",
-    default: "",
-    help:
-      "IP address of every host taken from IngressRoute/IngressRouteTCP rules (with --ingress-service, the fallback while that Service has no address), and of Gateway API routes whose parent Gateway reports no address",
-  },
-  {
-    name: "enable-gateway",
-    kind: "bool",
-    default: "false",
-    help:
-      "also sync the hostnames of Gateway API HTTPRoute, GRPCRoute and TLSRoute objects (gateway.networking.k8s.io/v1)",
-  },
-  {
-    name: "ingress-service",
-    kind: "string",
-    default: "",
-    help:
-      "namespace/name of the Service (e.g. Traefik's) whose LoadBalancer address is the IP of IngressRoute/IngressRouteTCP hosts; entries follow it when it changes",
-  },
-  {
-    name: "enable-service",
-    kind: "bool",
-    default: "false",
-    help:
-      `sync Services annotated router-hosts.fzymgc.house/enabled: "true" (types LoadBalancer and NodePort)`,
-  },
-  {
-    name: "external-dns-annotations",
-    kind: "bool",
-    default: "false",
-    help:
-      "with --enable-service, also sync Services annotated external-dns.alpha.kubernetes.io/hostname (and honour .../target)",
-  },
-  {
-    name: "enable-ingress",
-    kind: "bool",
-    default: "false",
-    help: "sync the hosts of networking.k8s.io/v1 Ingresses",
-  },
-  {
-    name: "ingress-class",
-    kind: "list",
-    default: "",
-    help:
-      "with --enable-ingress, only Ingresses of this class (spec.ingressClassName or the kubernetes.io/ingress.class annotation); repeatable",
-  },
-  {
-    name: "leader-elect",
-    kind: "bool",
-    default: "false",
-    help: "elect one active replica with a coordination.k8s.io Lease",
-  },
-  {
-    name: "leader-election-namespace",
-    kind: "string",
-    default: "",
-    help: "namespace of the Lease (default: the pod's namespace)",
-  },
-  {
-    name: "metrics-bind-address",
-    kind: "string",
-    default: ":8080",
-    help: `address of the Prometheus /metrics endpoint; "0" disables it`,
-  },
-  {
-    name: "health-probe-bind-address",
-    kind: "string",
-    default: ":8081",
-    help: `address of /healthz and /readyz; "0" disables them`,
-  },
-  {
-    name: "kubeconfig",
-    kind: "string",
-    default: "",
-    help:
-      "kubeconfig file (default: $KUBECONFIG, then the in-cluster service account, then ~/.kube/config)",
-  },
-  { name: "log-level", kind: "string", default: "info", help: "debug, info, warn or error" },
-  {
-    name: "max-concurrent-reconciles",
-    kind: "int",
-    default: "8",
-    help: "reconcile workers per controller",
-  },
-  {
-    name: "resync-period",
-    kind: "duration",
-    default: "10m",
-    help:
-      "how often every object is re-checked against the server (finds entries changed or deleted out of band), e.g. 30s, 10m, 1h",
-  },
-  {
-    name: "watch-inactivity-timeout",
-    kind: "duration",
-    default: "90s",
-    help: "a watch that receives nothing for this long is ended and re-established",
-    hidden: true,
-  },
-  {
-    name: "domain-filter",
-    kind: "list",
-    default: "",
-    help:
-      "manage only hostnames under this domain (suffix on a label boundary, any case); repeatable or comma-separated; default: every name",
-  },
-  {
-    name: "exclude-domains",
-    kind: "list",
-    default: "",
-    help: "never manage hostnames under this domain; repeatable or comma-separated",
-  },
-  {
-    name: "policy",
-    kind: "string",
-    default: "sync",
-    help:
-      "sync: entries follow their objects, deletions included; upsert-only: entries are created and updated, never deleted, and no finalizer is added",
-  },
-  {
-    name: "owner-id",
-    kind: "string",
-    default: "",
-    help:
-      "tag every entry owner:<id> and touch only entries with this tag (or none, adopted and tagged); for several clusters sharing one router-hosts server",
-  },
-  {
-    name: "dry-run",
-    kind: "bool",
-    default: "false",
-    help:
-      "read and plan everything, log every write it would make (router-hosts and Kubernetes) at info, make none",
-  },
-  {
-    name: "gc-interval",
-    kind: "duration",
-    default: "0",
-    help:
-      "orphan sweep: this often, delete our entries whose object no longer exists (e.g. a finalizer removed by hand); 0 = off, 1h recommended",
-  },
-  {
-    name: "webhook-bind-address",
-    kind: "string",
-    default: "0",
-    help:
-      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it`,
-  },
-  {
-    name: "controllers",
-    kind: "bool",
-    default: "true",
-    help:
-      "run the controllers; false runs only the external-dns webhook (needs --webhook-bind-address; no Kubernetes access)",
-  },
-];
-
-/** The `--help` text. */
-export function usage(): string {
-  const lines = ["Usage: router-hosts-operator [flags]", "", "Flags:"];
-  for (const f of FLAGS) {
-    if (f.hidden) continue;
-    const arg = f.kind === "bool" ? "" : f.kind === "list" ? " string (repeatable)" : ` ${f.kind}`;
-    const def = f.default === "" || f.default === "false" || f.default === "0"
-      ? ""
-      : ` (default ${JSON.stringify(f.default)})`;
-    lines.push(`  --${f.name}${arg}`, `      ${f.help}${def}`);
-  }
-  return lines.join("\n");
-}
-
-function parseBool(name: string, value: string): boolean {
-  if (/^(1|t|true)$/i.test(value)) return true;
-  if (/^(0|f|false)$/i.test(value)) return false;
-  throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
-}
-
 /** Reads flags into a name → raw values map (the last wins, but for lists), Go style. */
 function scan(args: readonly string[]): Map<string, string[]> {
   const byName = new Map(FLAGS.map((f) => [f.name, f]));
@@ -323,27 +108,6 @@ function scan(args: readonly string[]): Map<string, string[]> {
     values.set(name, spec.kind === "list" ? [...values.get(name) ?? [], value] : [value]);
   }
   return values;
-}
-
-function validBindAddress(name: string, value: string): string | undefined {
-  if (value === "0") return undefined;
-  const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[2]) > 65535) {
-    throw new ConfigError(
-      `invalid value "${value}" for flag --${name}: want [host]:port, or "0" to disable`,
-    );
-  }
-  return value;
-}
-
-function validServerAddress(value: string): ServerTarget {
-  try {
-    return parseTarget(value);
-  } catch (e) {
-    throw new ConfigError(
-      `invalid value "${value}" for flag --server-address: ${(e as Error).message}`,
-    );
-  }
 }
 
 /** Environment values the configuration may fall back to. */
@@ -508,66 +272,4 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
   if (health) config.healthProbeBindAddress = health;
   if (kubeconfig) config.kubeconfig = kubeconfig;
   return config;
-}
-
-/** A DNS-1123 label: namespaces and Service names. */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-/** A DNS-1123 subdomain: IngressClass names. */
-const DNS_SUBDOMAIN =
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** `namespace/name`, or undefined when empty. */
-function parseObjectRef(
-  flag: string,
-  value: string,
-): { namespace: string; name: string } | undefined {
-  if (value === "") return undefined;
-  const [namespace, name, ...rest] = value.split("/");
-  if (rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_LABEL.test(name ?? "")) {
-    throw new ConfigError(
-      `invalid value "${value}" for flag --${flag}: want namespace/name of a Service, e.g. traefik/traefik`,
-    );
-  }
-  return { namespace, name };
-}
-
-/** Every suffix of a repeatable domain flag, split at commas, normalised. */
-function domains(name: string, values: string[] | undefined): string[] {
-  const out: string[] = [];
-  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
-    if (part.trim() === "") continue;
-    const d = normalizeDomain(part);
-    if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(d)) {
-      throw new ConfigError(`invalid value "${part}" for flag --${name}: not a domain name`);
-    }
-    if (!out.includes(d)) out.push(d);
-  }
-  return out;
-}
-
-function policyMode(value: string): Policy["mode"] {
-  if (value === "sync" || value === "upsert-only") return value;
-  throw new ConfigError(`invalid value "${value}" for flag --policy: want sync or upsert-only`);
-}
-
-/** An owner id becomes part of a tag: keep it short and free of separators. */
-function ownerId(value: string): string {
-  if (value !== "" && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) {
-    throw new ConfigError(
-      `invalid value "${value}" for flag --owner-id: want 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
-  }
-  return value;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go duration ("1h30m", "45s", "500ms") in milliseconds, or undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(m[1]) * UNIT_MS[m[2]];
-  }
-  return total;
 }

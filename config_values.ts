@@ -1,0 +1,109 @@
+/**
+ * Parsers for single flag values (booleans, durations, addresses, object
+ * references, domains, owner ids) and the error a bad one raises. config.ts
+ * applies them to the command line.
+ *
+ * @module
+ */
+import { parseTarget, type ServerTarget } from "./grpc/target.ts";
+import { normalizeDomain, type Policy } from "./controllers/hosts/policy.ts";
+
+/** A bad command line; `main` prints the message and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** `--help` was asked for; `main` prints {@link usage} and exits 0. */
+export class HelpRequested extends Error {}
+
+export function parseBool(name: string, value: string): boolean {
+  if (/^(1|t|true)$/i.test(value)) return true;
+  if (/^(0|f|false)$/i.test(value)) return false;
+  throw new ConfigError(`invalid value "${value}" for flag --${name}: want true or false`);
+}
+
+export function validBindAddress(name: string, value: string): string | undefined {
+  if (value === "0") return undefined;
+  const m = /^(\[[^\]]*\]|[^:]*):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${name}: want [host]:port, or "0" to disable`,
+    );
+  }
+  return value;
+}
+
+export function validServerAddress(value: string): ServerTarget {
+  try {
+    return parseTarget(value);
+  } catch (e) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --server-address: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** A DNS-1123 label: namespaces and Service names. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A DNS-1123 subdomain: IngressClass names. */
+export const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** `namespace/name`, or undefined when empty. */
+export function parseObjectRef(
+  flag: string,
+  value: string,
+): { namespace: string; name: string } | undefined {
+  if (value === "") return undefined;
+  const [namespace, name, ...rest] = value.split("/");
+  if (rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_LABEL.test(name ?? "")) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${flag}: want namespace/name of a Service, e.g. traefik/traefik`,
+    );
+  }
+  return { namespace, name };
+}
+
+/** Every suffix of a repeatable domain flag, split at commas, normalised. */
+export function domains(name: string, values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
+    if (part.trim() === "") continue;
+    const d = normalizeDomain(part);
+    if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(d)) {
+      throw new ConfigError(`invalid value "${part}" for flag --${name}: not a domain name`);
+    }
+    if (!out.includes(d)) out.push(d);
+  }
+  return out;
+}
+
+export function policyMode(value: string): Policy["mode"] {
+  if (value === "sync" || value === "upsert-only") return value;
+  throw new ConfigError(`invalid value "${value}" for flag --policy: want sync or upsert-only`);
+}
+
+/** An owner id becomes part of a tag: keep it short and free of separators. */
+export function ownerId(value: string): string {
+  if (value !== "" && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --owner-id: want 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  return value;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration ("1h30m", "45s", "500ms") in milliseconds, or undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(m[1]) * UNIT_MS[m[2]];
+  }
+  return total;
+}
