@@ -1,7 +1,7 @@
 /**
  * Micro-benchmarks of the Traefik rule parser (`deno bench bench/rules_bench.ts`).
  */
-import { parseRule } from "../controllers/sources/rules.ts";
+import { parseRule } from "../controllers/sources/traefik_rules.ts";
 
 const SIMPLE = "Host(`app.home.arpa`)";
 const COMBINED =

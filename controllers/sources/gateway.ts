@@ -17,7 +17,7 @@
 import { isIP } from "node:net";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { hostnameProblem } from "./rules.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import { overrideIP } from "../engine/ip_source.ts";
 import {
   type DesiredHosts,

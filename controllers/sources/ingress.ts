@@ -14,7 +14,7 @@
  * @module
  */
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { hostnameProblem } from "./rules.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import {
   firstCandidate,
   fixedCandidate,

@@ -11,7 +11,7 @@
  * @module
  */
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import { parseRule, type RuleKind } from "./rules.ts";
+import { parseRule, type RuleKind } from "./traefik_rules.ts";
 import { overrideIP } from "../engine/ip_source.ts";
 import {
   type DesiredHosts,

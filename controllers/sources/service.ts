@@ -15,7 +15,7 @@
  */
 import { isIP } from "node:net";
 import type { KubeObject } from "../../k8s/resource.ts";
-import { hostnameProblem } from "./rules.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import {
   firstCandidate,
   fixedCandidate,

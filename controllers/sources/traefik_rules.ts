@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { hostnameProblem } from "../hosts/hostname.ts";
 
 /** Which matcher names hosts: `Host` for HTTP routers, `HostSNI` for TCP routers. */
 export type RuleKind = "http" | "tcp";
@@ -54,28 +55,7 @@ const REGEXP_MATCHERS: Record<RuleKind, ReadonlySet<string>> = {
 /** Deeper nesting than this is refused instead of overflowing the stack. */
 const MAX_DEPTH = 200;
 
-const LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const IPV4_LIKE = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/**
- * Why router-hosts would refuse `name` as a hostname (its RFC 1035 label
- * rules, checked in the server's order), or null when it accepts it.
- */
-export function hostnameProblem(name: string): string | null {
-  if (name === "") return "hostname cannot be empty";
-  if (new TextEncoder().encode(name).length > 253) {
-    return "hostname exceeds maximum length of 253 characters";
-  }
-  if (name.startsWith(".") || name.endsWith(".")) return "hostname cannot start or end with dot";
-  if (name.startsWith("-") || name.endsWith("-")) {
-    return "hostname cannot start or end with hyphen";
-  }
-  for (const label of name.split(".")) {
-    if (label === "") return "hostname cannot contain consecutive dots";
-    if (!LABEL.test(label)) return `invalid label '${label}' in hostname`;
-  }
-  return null;
-}
 
 /** Why `value` (an argument of a host matcher) is not publishable, or null. */
 function hostValueProblem(value: string, matcher: string): string | null {
