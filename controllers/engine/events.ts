@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { TerminalError } from "../../k8s/controller.ts";
 import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
 import { apiVersionOf } from "../../k8s/resource.ts";
 import { fingerprint } from "../../k8s/view.ts";
 import type { Logger } from "../../observability/log.ts";
 import { AdoptionRefusedError } from "../hosts/sync.ts";
+import { describeHolder } from "../hosts/policy.ts";
 import type { DesiredHosts, Source, SourceView } from "./source.ts";
-import { isTerminal, syncFailure } from "./sync_error.ts";
+import { syncFailure } from "./sync_error.ts";
 
 /** A hostname whose sync failed, and why. */
 export interface HostFailure {
@@ -66,12 +66,9 @@ export class SourceEvents<V extends SourceView> {
       return;
     }
     this.#conflicts.set(key, seen);
-    const holders = conflicts.map((f) => {
-      const e = (f.error as AdoptionRefusedError).entry;
-      return `${f.hostname} (held by ${JSON.stringify(e.comment ?? "")}${
-        e.tags.filter((t) => t.startsWith("owner:")).map((t) => ` ${t}`).join("")
-      }, entry ${e.id})`;
-    });
+    const holders = conflicts.map((f) =>
+      `${f.hostname} (held by ${describeHolder((f.error as AdoptionRefusedError).entry)})`
+    );
     log.warn("hostname conflict: another object holds these entries; waiting for it to let go", {
       hostnames,
     });
@@ -157,11 +154,8 @@ export class SourceEvents<V extends SourceView> {
     this.event(view, "Normal", "Updated", note);
   }
 
-  /**
-   * Reports failed hosts (AdoptionRefused, SyncFailed) and throws: a
-   * {@link TerminalError} when retrying cannot help any of them.
-   */
-  syncFailed(view: V, failures: HostFailure[], total: number, log: Logger): never {
+  /** Reports failed hosts (AdoptionRefused, SyncFailed); returns a one-line summary. */
+  syncFailed(view: V, failures: HostFailure[], total: number, log: Logger): string {
     const classified = failures.map((f) => ({ ...f, ...syncFailure(f.error) }));
     const refused = classified.filter((f) => f.error instanceof AdoptionRefusedError);
     const other = classified.filter((f) => !(f.error instanceof AdoptionRefusedError));
@@ -187,24 +181,20 @@ export class SourceEvents<V extends SourceView> {
       } failed to sync (${listSome(other.map((f) => f.hostname))}): ${other[0].message}`;
       this.#events.event(at, "Warning", "SyncFailed", note);
     }
-    const summary = `${failures.length} of ${total} host entries failed: ${
+    return `${failures.length} of ${total} host entries failed: ${
       classified.slice(0, 3).map((f) => `${f.hostname}: ${f.message}`).join("; ")
     }`;
-    // Entries that are not ours, or a spec the server rejects, do not fix
-    // themselves: wait for a change or the periodic resync.
-    if (classified.every((f) => isTerminal(f.reason))) throw new TerminalError(summary);
-    throw new Error(summary);
   }
 
-  /** Reports a cleanup that left entries behind and throws (the finalizer stays). */
-  cleanupFailed(view: V, failures: HostFailure[], log: Logger): never {
+  /** Reports a cleanup that left entries behind; returns the note (the finalizer stays). */
+  cleanupFailed(view: V, failures: HostFailure[], log: Logger): string {
     const { message } = syncFailure(failures[0].error);
     const note = `cleanup of ${failures.length} host entr${
       failures.length === 1 ? "y" : "ies"
     } failed, finalizer kept: ${message}`;
     log.warn("cleanup failed", { failed: failures.length, error: message });
     this.event(view, "Warning", "SyncFailed", note);
-    throw new Error(note);
+    return note;
   }
 
   #regarding(v: V): EventRegarding {

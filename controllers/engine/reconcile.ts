@@ -55,9 +55,7 @@
  *
  * @module
  */
-import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
-import { finalize } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
@@ -68,12 +66,11 @@ import {
   type TrackedHost,
 } from "./host_ids.ts";
 import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { forEachLimit } from "../hosts/retain.ts";
 import {
-  ConflictBoard,
   DEFAULT_POLICY,
   domainAllowed,
   entryTags,
-  filterDesired,
   isOperatorEntry,
   mayDelete,
   type Policy,
@@ -81,6 +78,7 @@ import {
 } from "../hosts/policy.ts";
 import {
   type Claims,
+  filterDesired,
   NO_CLAIMS,
   ownsEntry,
   type Source,
@@ -90,7 +88,9 @@ import {
 } from "./source.ts";
 import { cleanupEntries } from "./cleanup.ts";
 import { type HostFailure, SourceEvents } from "./events.ts";
-import { forEachLimit, TrackedEntries } from "./tracking.ts";
+import { failureError } from "./sync_error.ts";
+import { asError, finalizeReporting, type SyncReport } from "./sync_report.ts";
+import { TrackedEntries } from "./tracking.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -99,27 +99,26 @@ export const HOST_CONCURRENCY = 8;
 export interface SourceReconcilerDeps<V extends SourceView> {
   source: Source<V>;
   hosts: SourceHostsApi;
-  writer: ObjectWriter<V>;
-  get: (key: string) => V | undefined;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;
-  /** What objects of the same comment group with this key hold; none when omitted. */
-  claims?: (key: string) => Claims;
   /** Names of the other kinds of the comment group, for log lines. */
   peers?: string;
-  /** Reports how many entries a key tracks (router_hosts_managed_hosts). */
-  tracked?: (key: string, count: number) => void;
   /** Hostnames of one object handled concurrently (default {@link HOST_CONCURRENCY}). */
   concurrency?: number;
   /** Domain filter, policy and owner id; {@link DEFAULT_POLICY} when omitted. */
   policy?: Policy;
-  /** Where conflict losers wait for a hostname; shared by every controller of the process. */
-  conflicts?: ConflictBoard;
-  /** Enqueues `key` (a conflict's loser, when the hostname it waits for is released). */
-  wake?: (key: string) => void;
-  /** Reports how many hostnames of a key another object holds (router_hosts_hostname_conflicts). */
-  conflicting?: (key: string, count: number) => void;
+}
+
+/** One reconcile's input: the cached object and what it is checked against. */
+export interface SyncInput<V extends SourceView> {
+  key: string;
+  /** The object as cached. */
+  view: V;
+  /** Writes the object (finalizer, annotation) and feeds the result back into the cache. */
+  writer: ObjectWriter<V>;
+  /** What objects of the same comment group with this key hold; none when omitted. */
+  claims?: Claims;
 }
 
 /** Reconciles one key of one source against router-hosts. */
@@ -129,7 +128,6 @@ export class SourceReconciler<V extends SourceView> {
   readonly #report: SourceEvents<V>;
   readonly #entries: TrackedEntries<V>;
   readonly #policy: Policy;
-  readonly #board: ConflictBoard;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
@@ -138,19 +136,15 @@ export class SourceReconciler<V extends SourceView> {
     this.#entries = new TrackedEntries({
       source: deps.source,
       hosts: deps.hosts,
-      writer: deps.writer,
       report: this.#report,
-      tracked: (key, count) => deps.tracked?.(key, count),
     });
     this.#policy = deps.policy ?? DEFAULT_POLICY;
-    this.#board = deps.conflicts ?? new ConflictBoard();
   }
 
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
     this.#entries.forget(key);
     this.#report.forget(key, uid);
-    this.#setConflicts(key, []);
   }
 
   /** The entry of the source with the owner rule: what we may adopt, update and delete. */
@@ -158,30 +152,20 @@ export class SourceReconciler<V extends SourceView> {
     return withOwner(this.#policy, ownsEntry(comment, this.#s.adoptTags));
   }
 
-  #waiter(key: string): string {
-    return `${this.#s.controller}/${key}`;
-  }
-
-  /** Records the hostnames of `key` that another object holds, and waits for them. */
-  #setConflicts(key: string, hostnames: readonly string[]): void {
-    this.#board.forget(this.#waiter(key));
-    for (const h of hostnames) {
-      this.#board.wait(h, this.#waiter(key), () => this.#d.wake?.(key));
-    }
-    this.#d.conflicting?.(key, hostnames.length);
-  }
-
-  /** Level-triggered: reads the cached object and makes the server match it. */
-  async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
-    const view = this.#d.get(key);
-    if (!view) return {};
-    const log = this.#d.log.with({ key });
+  /**
+   * Level-triggered: makes the server match the cached object, and reports
+   * what happened (never throws: a failure is the report's error).
+   */
+  async reconcile(input: SyncInput<V>, signal?: AbortSignal): Promise<SyncReport> {
+    const log = this.#d.log.with({ key: input.key });
+    const { view } = input;
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
-      return await this.#release(key, view, log, signal);
+      return await this.#release(input, log, signal).catch((e) => ({ error: asError(e) }));
     }
-    return await finalize(this.#d.writer, this.#s.finalizer, view, {
-      apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
-      cleanup: (v) => this.#cleanup(key, v, log, signal),
+    return await finalizeReporting(input.writer, this.#s.finalizer, view, {
+      apply: (v, ensureFinalizer) =>
+        this.#apply({ ...input, view: v }, ensureFinalizer, log, signal),
+      cleanup: (v) => this.#cleanup({ ...input, view: v }, log, signal),
     });
   }
 
@@ -189,26 +173,32 @@ export class SourceReconciler<V extends SourceView> {
    * An object that is no longer selected: delete its entries, then remove
    * the annotation and our finalizer. One that never was costs no request.
    */
-  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  async #release(
+    input: SyncInput<V>,
+    log: Logger,
+    signal: AbortSignal | undefined,
+  ): Promise<SyncReport> {
+    const { view, writer } = input;
     const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
     if (!hasFinalizer && view.hostIds === undefined) return {};
     log.info("no longer selected; deleting its entries");
-    await this.#cleanup(key, view, log, signal);
+    const report = await this.#cleanup(input, log, signal);
+    if (report.error) return report;
     const current = view.hostIds === undefined
       ? view
-      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
-    if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
-    this.#report.forget(key, view.uid);
-    return {};
+      : await writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+    if (hasFinalizer) await writer.removeFinalizer(current, this.#s.finalizer);
+    this.#report.forget(input.key, view.uid);
+    return report;
   }
 
   async #apply(
-    key: string,
-    view: V,
+    input: SyncInput<V>,
     ensureFinalizer: () => Promise<V>,
     log: Logger,
     signal: AbortSignal | undefined,
-  ): Promise<Outcome> {
+  ): Promise<SyncReport> {
+    const { key, view, writer } = input;
     const desired = filterDesired(this.#policy, this.#s.desiredHosts(view));
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
@@ -217,14 +207,13 @@ export class SourceReconciler<V extends SourceView> {
       : await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in ingress) {
       this.#report.noIngressIP(view, desired.hosts, ingress, log);
-      if (ingress.retry) throw new Error(ingress.missing);
-      return {};
+      return ingress.retry ? { error: new Error(ingress.missing) } : {};
     }
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = this.#owns(comment);
-    const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
+    const claims = input.claims ?? NO_CLAIMS;
     const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
     const plan = planSync(tracked, desired.hosts);
     // Part of the object that does not read may still name hosts we track:
@@ -236,9 +225,7 @@ export class SourceReconciler<V extends SourceView> {
     const stale = plan.stale.filter((t) => !keep(t));
     const kept: TrackedHost[] = plan.stale.filter(keep);
     if (plan.ensure.length === 0 && stale.length === 0 && recorded === serializeHostIds(kept)) {
-      this.#d.tracked?.(key, kept.length);
-      this.#setConflicts(key, []);
-      return {};
+      return { managed: kept.length, conflicts: [] };
     }
 
     // Upsert-only never deletes, so it needs no finalizer.
@@ -247,7 +234,7 @@ export class SourceReconciler<V extends SourceView> {
     const next: TrackedHost[] = [...kept];
     const actions = new Map<EnsureAction, string[]>();
     const recreated: string[] = [];
-    const released: string[] = [];
+    const leftToPeers: string[] = [];
     const deleted: string[] = [];
     type Op = { ensure: SyncPlan["ensure"][number] } | { stale: TrackedHost };
     const ops: Op[] = [
@@ -292,13 +279,12 @@ export class SourceReconciler<V extends SourceView> {
       }
       const { hostname, id } = op.stale;
       if (claims.ids.has(id) || claims.hostnames.has(hostname.toLowerCase())) {
-        released.push(hostname);
+        leftToPeers.push(hostname);
         return;
       }
       try {
         if (await deleteHost(this.#d.hosts, id, owns)) {
           deleted.push(hostname);
-          this.#board.release(hostname);
           log.info("host entry deleted: hostname no longer wanted", { hostname, hostId: id });
         } else {
           log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -311,15 +297,19 @@ export class SourceReconciler<V extends SourceView> {
         failures.push({ hostname, error: e });
       }
     });
-    if (released.length > 0) {
+    if (leftToPeers.length > 0) {
       log.info(
         `hostnames no longer wanted are still used by the ${this.#d.peers} of the same name; their entries are left to it`,
-        { hostnames: released },
+        { hostnames: leftToPeers },
       );
     }
 
     // Record progress before reporting failures, so no created id is lost.
-    await this.#entries.record(key, current, recorded, next, log);
+    try {
+      await this.#entries.record(key, writer, current, recorded, next, log);
+    } catch (e) {
+      return { error: asError(e), released: deleted };
+    }
 
     if (recreated.length > 0) this.#report.recreated(current, recreated);
     const updated = actions.get("updated") ?? [];
@@ -340,35 +330,44 @@ export class SourceReconciler<V extends SourceView> {
     const conflicts = failures.filter((f) =>
       f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
     );
-    this.#setConflicts(key, conflicts.map((f) => f.hostname));
     this.#report.hostnameConflicts(key, current, conflicts, log);
+    const report: SyncReport = {
+      managed: next.length,
+      conflicts: conflicts.map((f) => f.hostname),
+      released: deleted,
+    };
     const rest = failures.filter((f) => !conflicts.includes(f));
-    if (rest.length > 0) this.#report.syncFailed(current, rest, ops.length, log);
-    if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
-    return {};
+    if (rest.length > 0) {
+      const summary = this.#report.syncFailed(current, rest, ops.length, log);
+      return { ...report, error: failureError(rest.map((f) => f.error), summary) };
+    }
+    if (signal?.aborted) {
+      return { ...report, error: new Error("reconcile cancelled; progress recorded") };
+    }
+    return report;
   }
 
-  /** The deletion path (engine/cleanup.ts) with this engine's state for `key`. */
-  #cleanup(key: string, view: V, log: Logger, signal: AbortSignal | undefined): Promise<Outcome> {
+  /** The deletion path (engine/cleanup.ts) with this engine's state for the key. */
+  #cleanup(
+    input: SyncInput<V>,
+    log: Logger,
+    signal: AbortSignal | undefined,
+  ): Promise<SyncReport> {
+    const { view } = input;
     const comment = this.#s.comment(view.namespace, view.name);
     return cleanupEntries(
       {
         hosts: this.#d.hosts,
         policy: this.#policy,
-        board: this.#board,
         entries: this.#entries,
+        writer: input.writer,
         report: this.#report,
         concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
         comment,
         owns: this.#owns(comment),
-        claims: this.#d.claims?.(key) ?? NO_CLAIMS,
-        settled: () => {
-          this.#d.tracked?.(key, 0);
-          this.#entries.forget(key);
-          this.#setConflicts(key, []);
-        },
+        claims: input.claims ?? NO_CLAIMS,
       },
-      key,
+      input.key,
       view,
       log,
       signal,

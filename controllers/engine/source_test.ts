@@ -2,7 +2,8 @@ import type { HostEntry } from "../../grpc/client.ts";
 import { assertEquals, assertOk } from "../../tests/assert.ts";
 import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
-import { claimsOf, ownsEntry } from "./source.ts";
+import { claimsOf, filterDesired, ownsEntry } from "./source.ts";
+import { DEFAULT_POLICY, type Policy } from "../hosts/policy.ts";
 import { INGRESSROUTE, INGRESSROUTETCP, projectIngressRoute } from "../sources/ingressroute.ts";
 
 Deno.test("ownership: comment AND tags traefik+ingress", () => {
@@ -36,4 +37,24 @@ Deno.test("claims: the sibling's tracked ids and wanted hostnames; none while it
     0,
   );
   assertEquals(claimsOf(INGRESSROUTETCP, undefined).ids.size, 0);
+});
+
+const policy = (p: Partial<Policy>): Policy => ({ ...DEFAULT_POLICY, ...p });
+
+Deno.test("filterDesired drops names outside the filter with one problem naming them all", () => {
+  const desired = { hosts: ["a.home.arpa", "b.example.com", "c.example.com"], problems: [] };
+  assertEquals(filterDesired(policy({}), desired), desired);
+  const out = filterDesired(policy({ domainFilter: ["home.arpa"] }), {
+    ...desired,
+    incomplete: true,
+  });
+  assertEquals(out.hosts, ["a.home.arpa"]);
+  assertEquals(out.incomplete, true);
+  assertEquals(out.problems.map((p) => p.reason), ["DomainFiltered"]);
+  assertEquals(
+    out.problems[0].message,
+    "2 hostname(s) are outside this operator's domains and are neither written to nor deleted " +
+      "from router-hosts: b.example.com (outside --domain-filter home.arpa), " +
+      "c.example.com (outside --domain-filter home.arpa)",
+  );
 });

@@ -2,7 +2,8 @@
  * Builds the controllers of a list of sources (source.ts) on the controller
  * builder: one informer, queue and controller per kind, the indexes that
  * turn a change of a watched object into the keys of the objects that
- * depend on it, the comment-group claims, and router_hosts_managed_hosts.
+ * depend on it, the comment-group claims, and the bookkeeping of what each
+ * reconcile reports (engine/sync_report.ts).
  *
  * @module
  */
@@ -26,7 +27,8 @@ import {
 } from "./source.ts";
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
-import type { ConflictBoard, Policy } from "../hosts/policy.ts";
+import { SyncBook } from "./sync_report.ts";
+import { ConflictBoard, type Policy } from "../hosts/policy.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -136,14 +138,22 @@ function createSourceUnit<V extends SourceView>(
 ): { unit: Unit; get: (key: string) => V | undefined } {
   const log = o.log.with({ controller: source.controller });
   const crd = `${source.resource.plural}.${source.resource.group}`;
-  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-  const counts = new Map<string, number>();
-  const gauge = () => o.metrics.managedHosts.set({ controller: source.controller }, total(counts));
-  gauge();
-  const conflicts = new Map<string, number>();
-  const conflictGauge = () =>
-    o.metrics.hostnameConflicts.set({ controller: source.controller }, total(conflicts));
-  conflictGauge();
+  const reconciler = new SourceReconciler<V>({
+    source,
+    hosts: o.hosts,
+    events: o.events,
+    log,
+    context,
+    peers: peers?.names,
+    policy: o.policy,
+  });
+  const book = new SyncBook({
+    controller: source.controller,
+    managed: o.metrics.managedHosts,
+    conflicts: o.metrics.hostnameConflicts,
+    board: o.conflicts ?? new ConflictBoard(),
+    wake: (key) => built.controller.queue.add(key),
+  });
   const dependencies = [...source.dependsOn ?? []];
   if (source.followsClusterIP && clusterIP.kind && clusterIP.key) {
     const key = clusterIP.key;
@@ -153,7 +163,6 @@ function createSourceUnit<V extends SourceView>(
     });
   }
   const indexes = dependencies.map((dependency) => ({ dependency, index: new KeyIndex() }));
-  let reconciler: SourceReconciler<V> | undefined;
   let builder = ControllerBuilder.for<V>({
     name: source.controller,
     kube: o.kube,
@@ -172,8 +181,8 @@ function createSourceUnit<V extends SourceView>(
         index.set(key, obj ? dependency.refs(obj) : []);
       }
       if (obj) return;
-      if (counts.delete(key)) gauge();
-      reconciler?.forget(key, previous?.uid);
+      book.forget(key);
+      reconciler.forget(key, previous?.uid);
     },
     onMissing: (missing) => {
       if (missing) {
@@ -193,35 +202,11 @@ function createSourceUnit<V extends SourceView>(
   for (const { dependency, index } of indexes) {
     builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
   }
-  const built = builder.complete(({ store, writer }) => {
-    const rec = new SourceReconciler<V>({
-      source,
-      hosts: o.hosts,
-      writer,
-      get: (key) => store.get(key),
-      events: o.events,
-      log,
-      context,
-      claims: peers?.claims,
-      peers: peers?.names,
-      tracked: (key, count) => {
-        if (counts.get(key) === count) return;
-        if (count === 0) counts.delete(key);
-        else counts.set(key, count);
-        gauge();
-      },
-      policy: o.policy,
-      conflicts: o.conflicts,
-      wake: (key) => built.controller.queue.add(key),
-      conflicting: (key, count) => {
-        if ((conflicts.get(key) ?? 0) === count) return;
-        if (count === 0) conflicts.delete(key);
-        else conflicts.set(key, count);
-        conflictGauge();
-      },
-    });
-    reconciler = rec;
-    return (key, signal) => rec.reconcile(key, signal);
+  const built = builder.complete(({ store, writer }) => async (key, signal) => {
+    const view = store.get(key);
+    if (!view) return {};
+    const claims = peers?.claims(key);
+    return book.settle(key, await reconciler.reconcile({ key, view, writer, claims }, signal));
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

@@ -18,7 +18,6 @@
  * @module
  */
 import type { HostEntry } from "../../grpc/client.ts";
-import type { DesiredHosts } from "../engine/source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
 export const ON_DELETE_ANNOTATION = "router-hosts.fzymgc.house/on-delete";
@@ -135,6 +134,15 @@ export function withOwner(
  */
 const OPERATOR_COMMENT = /^k8s(-[a-z0-9]+)*:/;
 
+/**
+ * Who holds an entry, for HostnameConflict Events and status: its comment,
+ * its owner tags and its id (`"k8s:apps/web" owner:a, entry 01H…`).
+ */
+export function describeHolder(entry: Pick<HostEntry, "id" | "comment" | "tags">): string {
+  const owners = ownerTagsOf(entry).map((t) => ` ${t}`).join("");
+  return `${JSON.stringify(entry.comment ?? "")}${owners}, entry ${entry.id}`;
+}
+
 /** True when `entry` is another object's (ours or another installation's), not a person's. */
 export function isOperatorEntry(entry: Pick<HostEntry, "comment" | "tags">): boolean {
   return OPERATOR_COMMENT.test(entry.comment ?? "") || ownerTagsOf(entry).length > 0;
@@ -168,27 +176,6 @@ export function splitByDomain(
     else skipped.push({ hostname, why });
   }
   return { managed, skipped };
-}
-
-/**
- * `desired` without the names outside the domain filter, and one problem
- * (so one `DomainFiltered` Event per object and change) naming them all.
- */
-export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHosts {
-  const { managed, skipped } = splitByDomain(policy, desired.hosts);
-  if (skipped.length === 0) return desired;
-  const shown = skipped.slice(0, 5).map((s) => `${s.hostname} (${s.why})`).join(", ");
-  const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
-  return {
-    ...desired,
-    hosts: managed,
-    problems: [...desired.problems, {
-      reason: "DomainFiltered",
-      message: `${skipped.length} hostname(s) are outside this operator's domains and are ` +
-        `neither written to nor deleted from router-hosts: ${shown}${more}`,
-      fields: { hostnames: skipped.map((s) => s.hostname) },
-    }],
-  };
 }
 
 /**

@@ -7,7 +7,6 @@ import {
   domainAllowed,
   domainRefusal,
   entryTags,
-  filterDesired,
   isOperatorEntry,
   ownerAllows,
   ownerMatchesStrictly,
@@ -139,22 +138,4 @@ Deno.test("ConflictBoard wakes every waiter of a released hostname once", () => 
   board.release("other.home.arpa");
   assertEquals(woken, ["b", "c"]);
   assertEquals(board.size, 0);
-});
-
-Deno.test("filterDesired drops names outside the filter with one problem naming them all", () => {
-  const desired = { hosts: ["a.home.arpa", "b.example.com", "c.example.com"], problems: [] };
-  assertEquals(filterDesired(policy({}), desired), desired);
-  const out = filterDesired(policy({ domainFilter: ["home.arpa"] }), {
-    ...desired,
-    incomplete: true,
-  });
-  assertEquals(out.hosts, ["a.home.arpa"]);
-  assertEquals(out.incomplete, true);
-  assertEquals(out.problems.map((p) => p.reason), ["DomainFiltered"]);
-  assertEquals(
-    out.problems[0].message,
-    "2 hostname(s) are outside this operator's domains and are neither written to nor deleted " +
-      "from router-hosts: b.example.com (outside --domain-filter home.arpa), " +
-      "c.example.com (outside --domain-filter home.arpa)",
-  );
 });
