@@ -25,8 +25,8 @@ import type { HostEntry } from "../../grpc/client.ts";
 import type { Logger } from "../../observability/log.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../../k8s/events.ts";
-import type { ObjectWriter } from "../../k8s/object_writer.ts";
-import type { KubeClient } from "../../k8s/client.ts";
+import type { ObjectWriter, RequestApi } from "../../k8s/object_writer.ts";
+import type { ListWatchClient } from "../../k8s/watcher.ts";
 import { ControllerBuilder } from "../../k8s/builder.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { Metrics } from "../../observability/metrics.ts";
@@ -300,7 +300,7 @@ export class HostMappingReconciler {
 
 /** Everything the HostMapping controller is built from. */
 export interface HostMappingUnitOptions {
-  kube: KubeClient;
+  kube: ListWatchClient & RequestApi;
   hosts: HostsApi;
   events: EventRecorder;
   log: Logger;

@@ -4,6 +4,15 @@ import { RouterHostsError } from "../../grpc/errors.ts";
 import { TerminalError } from "../../k8s/controller.ts";
 import { hostMappingRig as rig } from "../../tests/fakes/hostmapping.ts";
 import { HOSTMAPPING_FINALIZER } from "./view.ts";
+import { Registry } from "prom-client";
+import { Logger } from "../../observability/log.ts";
+import { Metrics } from "../../observability/metrics.ts";
+import { FakeObjectApi } from "../../tests/fakes/kube_objects.ts";
+import { hostMappingPath } from "../../tests/fakes/hostmapping.ts";
+import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
+import { withUnits } from "../../tests/fakes/units.ts";
+import { eventually } from "../../tests/testbed/operator.ts";
+import { createHostMappingUnit } from "./controller.ts";
 
 Deno.test("reconciler: create → finalizer, AddHost, ONE status write with reason Created", async () => {
   const r = rig({ spec: { hostname: "nas.lan", ip: "10.0.0.5", tags: ["storage"] } });
@@ -208,4 +217,41 @@ Deno.test("reconciler: deletion without a recorded id deletes only our untracked
   assertEquals(r.hosts.entries.get(theirs.id), theirs, "someone else's entry is left alone");
   assertEquals(r.hosts.entries.get(other.id), other, "only an exact ip+hostname match");
   assertEquals(r.object(), undefined);
+});
+
+Deno.test("unit: a HostMapping is synced and counted; deleted, its entry and count go", async () => {
+  const kube = new FakeObjectApi();
+  const hosts = new FakeHosts();
+  const metrics = new Metrics(new Registry());
+  const managed = async () =>
+    (await metrics.managedHosts.get()).values.find((v) => v.labels.controller === "hostmapping")
+      ?.value;
+  const unit = createHostMappingUnit({
+    kube,
+    hosts,
+    events: { event: () => {} },
+    log: new Logger({ level: "error", sink: () => {} }),
+    metrics,
+    workers: 1,
+    resyncPeriodMs: 0,
+  });
+  assertEquals(await managed(), 0);
+  await withUnits([unit], async () => {
+    const path = hostMappingPath("nas");
+    kube.put(path, {
+      apiVersion: "router-hosts.fzymgc.house/v1alpha1",
+      kind: "HostMapping",
+      metadata: { name: "nas", namespace: "home", uid: "u1", generation: 1 },
+      spec: { hostname: "nas.lan", ip: "10.0.0.5" },
+    });
+    await eventually(
+      "Synced",
+      () => (kube.get(path)?.status as { phase?: string } | undefined)?.phase === "Synced",
+    );
+    await eventually("counted", async () => (await managed()) === 1);
+    kube.delete(path);
+    await eventually("gone", () => kube.get(path) === undefined);
+    assertEquals(hosts.entries.size, 0);
+    await eventually("uncounted", async () => (await managed()) === 0);
+  });
 });
