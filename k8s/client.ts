@@ -13,12 +13,8 @@
  */
 import type { Logger } from "../observability/log.ts";
 import { errorText, httpError, KubeApiError, parseJson, WatchInactiveError } from "./api_error.ts";
-import {
-  type CredentialProvider,
-  type Credentials,
-  loadKubeconfig,
-  type LoadKubeconfigOptions,
-} from "./kubeconfig.ts";
+import type { CredentialProvider, Credentials } from "./credentials.ts";
+import { loadKubeconfig, type LoadKubeconfigOptions } from "./kubeconfig.ts";
 import type { KubeList, KubeObject } from "./resource.ts";
 import { readLines, Watchdog, type WatchEvent } from "./watch_stream.ts";
 
@@ -30,12 +26,8 @@ export {
   type Status,
   WatchInactiveError,
 } from "./api_error.ts";
-export type {
-  CredentialProvider,
-  Credentials,
-  KubeconfigEnv,
-  LoadKubeconfigOptions,
-} from "./kubeconfig.ts";
+export type { CredentialProvider, Credentials } from "./credentials.ts";
+export type { KubeconfigEnv, LoadKubeconfigOptions } from "./kubeconfig.ts";
 export type { WatchEvent, WatchEventType } from "./watch_stream.ts";
 
 /** Query parameters; `undefined` values are left out. */
