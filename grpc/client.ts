@@ -23,7 +23,8 @@ import {
 } from "../proto/hosts_codec.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
 import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
-import { diagnoseTls, secureContextOf, type TlsMaterial } from "./tls.ts";
+import { secureContextOf, type TlsMaterial } from "./tls.ts";
+import { diagnoseTls } from "./tls_diagnosis.ts";
 
 /** A host entry as the server holds it. */
 export interface HostEntry {
