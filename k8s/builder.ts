@@ -132,8 +132,6 @@ export interface BuilderOptions {
   metrics: Metrics;
   workers: number;
   resyncPeriodMs?: number;
-  /** Aborts a single reconcile's signal after this long. */
-  reconcileTimeoutMs?: number;
   /** Where watched kinds' informers come from; one of its own when omitted. */
   informers?: InformerRegistry;
   /** Log the writer's writes instead of making them (--dry-run). */
@@ -244,7 +242,6 @@ export class ControllerBuilder<V extends ViewMeta> {
       log: this.#o.log,
       metrics: this.#o.metrics,
       resyncPeriodMs: this.#o.resyncPeriodMs,
-      reconcileTimeoutMs: this.#o.reconcileTimeoutMs,
       keys: () => informer.store.keys(),
     });
     const informers: InformerLike[] = [informer, ...this.#watches.map((w) => w.informer)];

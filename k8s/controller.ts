@@ -57,8 +57,6 @@ export interface ControllerOptions {
   resyncPeriodMs?: number;
   /** Every key (usually the informer store's): queued at start and at each resync. */
   keys: () => Iterable<string>;
-  /** Abort a single reconcile's signal after this long; unlimited when omitted. */
-  reconcileTimeoutMs?: number;
   /** Drain bound used when `start`'s signal aborts (default 30 s). */
   drainTimeoutMs?: number;
   clock?: Clock;
@@ -170,7 +168,7 @@ export class Controller {
     const started = this.#clock.now();
     let result: ReconcileResult;
     try {
-      result = this.#applyOutcome(key, await this.#o.reconcile(key, this.#reconcileSignal()));
+      result = this.#applyOutcome(key, await this.#o.reconcile(key, this.#hardStop.signal));
     } catch (e) {
       result = this.#applyError(key, e);
     } finally {
@@ -178,13 +176,6 @@ export class Controller {
       metrics.reconcileTime.observe(labels, (this.#clock.now() - started) / 1000);
     }
     metrics.reconcileTotal.inc({ controller: name, result });
-  }
-
-  #reconcileSignal(): AbortSignal {
-    const timeout = this.#o.reconcileTimeoutMs;
-    return timeout
-      ? AbortSignal.any([this.#hardStop.signal, AbortSignal.timeout(timeout)])
-      : this.#hardStop.signal;
   }
 
   #applyOutcome(key: string, outcome: Outcome | undefined): ReconcileResult {
