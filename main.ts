@@ -30,7 +30,7 @@ import { Manager } from "./k8s/manager.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { type Listener, startHttp } from "./observability/server.ts";
-import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
+import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
@@ -53,9 +53,7 @@ function startWebhook(
   log: Logger,
 ): Listener[] {
   if (!config.webhookBindAddress) return [];
-  const hosts: WebhookHosts = config.dryRun
-    ? { ...dryRunHosts(client, log), listHosts: () => client.listHosts() }
-    : client;
+  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
   const metrics = new WebhookMetrics(registry);
   const provider = new WebhookProvider({
     hosts,

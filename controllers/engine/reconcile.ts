@@ -55,6 +55,7 @@
  *
  * @module
  */
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalize } from "../../k8s/finalizer.ts";
@@ -85,7 +86,6 @@ import {
   ownsEntry,
   type Source,
   type SourceContext,
-  type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
 import { cleanupEntries } from "./cleanup.ts";
@@ -98,7 +98,7 @@ export const HOST_CONCURRENCY = 8;
 /** Dependencies of {@link SourceReconciler}. */
 export interface SourceReconcilerDeps<V extends SourceView> {
   source: Source<V>;
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   writer: ObjectWriter<V>;
   get: (key: string) => V | undefined;
   events: EventRecorder;
