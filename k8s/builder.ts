@@ -20,7 +20,7 @@
  * @module
  */
 import type { Logger } from "../observability/log.ts";
-import type { Metrics } from "../observability/metrics.ts";
+import type { ControllerMetrics } from "./controller_metrics.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import type { InformerLike, Unit } from "./manager.ts";
 import { ObjectWriter, type RequestApi, type ViewMeta } from "./object_writer.ts";
@@ -129,7 +129,7 @@ export interface BuilderOptions {
   name: string;
   kube: ListWatchClient & RequestApi;
   log: Logger;
-  metrics: Metrics;
+  metrics: ControllerMetrics;
   workers: number;
   resyncPeriodMs?: number;
   /** Where watched kinds' informers come from; one of its own when omitted. */
