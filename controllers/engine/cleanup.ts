@@ -11,21 +11,21 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
 import { serializeHostIds, type TrackedHost } from "./host_ids.ts";
 import { deleteHost } from "../hosts/sync.ts";
 import { deletesOnDelete, domainAllowed, mayDelete, type Policy } from "../hosts/policy.ts";
 import { forEachLimit, retainEntries } from "../hosts/retain.ts";
-import type { Claims, SourceHostsApi, SourceView } from "./source.ts";
+import type { Claims, SourceView } from "./source.ts";
 import type { HostFailure, SourceEvents } from "./events.ts";
 import { asError, type SyncReport } from "./sync_report.ts";
 import { errorText, type TrackedEntries } from "./tracking.ts";
 
 /** What the cleanup of one key needs from the engine. */
 export interface CleanupContext<V extends SourceView> {
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   policy: Policy;
   entries: TrackedEntries<V>;
   writer: ObjectWriter<V>;

@@ -55,6 +55,7 @@
  *
  * @module
  */
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
@@ -83,7 +84,6 @@ import {
   ownsEntry,
   type Source,
   type SourceContext,
-  type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
 import { cleanupEntries } from "./cleanup.ts";
@@ -98,7 +98,7 @@ export const HOST_CONCURRENCY = 8;
 /** Dependencies of {@link SourceReconciler}. */
 export interface SourceReconcilerDeps<V extends SourceView> {
   source: Source<V>;
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;

@@ -8,13 +8,12 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
-import type { HostsApi } from "../hosts/sync.ts";
 import { type DnsResolver, type IngressIP, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
 import { type Policy, retainsOnDelete, splitByDomain } from "../hosts/policy.ts";
 
@@ -211,10 +210,4 @@ export function claimsOf<V extends SourceView>(source: Source<V>, view: V | unde
     ids: new Set("tracked" in parsed ? parsed.tracked.map((t) => t.id) : []),
     hostnames: new Set(source.desiredHosts(view).hosts.map((h) => h.toLowerCase())),
   };
-}
-
-/** The router-hosts calls the engine makes (the gRPC client implements them). */
-export interface SourceHostsApi extends HostsApi {
-  /** The server's loose search; used to find our entries by comment. */
-  searchHosts(query: string): Promise<HostEntry[]>;
 }

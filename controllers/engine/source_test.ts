@@ -1,4 +1,4 @@
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertOk } from "../../tests/assert.ts";
 import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../../k8s/events.ts";
@@ -30,13 +30,7 @@ import type { ListWatchClient } from "../../k8s/watcher.ts";
 import { ControllerBuilder } from "../../k8s/builder.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { Metrics } from "../../observability/metrics.ts";
-import {
-  AdoptionRefusedError,
-  deleteHost,
-  deleteUntracked,
-  ensureHost,
-  type HostsApi,
-} from "../hosts/sync.ts";
+import { AdoptionRefusedError, deleteHost, deleteUntracked, ensureHost } from "../hosts/sync.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
@@ -70,7 +64,7 @@ import {
 
 /** Dependencies of {@link HostMappingReconciler}. */
 export interface HostMappingDeps {
-  hosts: HostsApi;
+  hosts: HostsPort;
   events: EventRecorder;
   log: Logger;
   now?: () => Date;
@@ -301,7 +295,7 @@ export class HostMappingReconciler {
 /** Everything the HostMapping controller is built from. */
 export interface HostMappingUnitOptions {
   kube: ListWatchClient & RequestApi;
-  hosts: HostsApi;
+  hosts: HostsPort;
   events: EventRecorder;
   log: Logger;
   metrics: Metrics;

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { HostsApi } from "./sync.ts";
 import { RETAINED_TAG } from "./policy.ts";
 
 /** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
@@ -31,7 +30,7 @@ export async function forEachLimit<T>(
  * `concurrency` at once; returns how many are ours and kept.
  */
 export async function retainEntries(
-  hosts: HostsApi,
+  hosts: HostsPort,
   entries: readonly { hostname: string; id: string }[],
   owns: (entry: HostEntry) => boolean,
   log: Logger,

@@ -6,7 +6,7 @@
  * from outside. The operator starts before the CRDs exist, as on a cluster
  * where Gateway API is installed after the operator.
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertOk } from "../assert.ts";
 import { installCrds, type KubeTestbed, trackSteps, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
