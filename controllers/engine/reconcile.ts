@@ -33,7 +33,7 @@
  * comment and tags: an annotation copied along with a manifest never lets
  * the copy update or delete the original's entries.
  *
- * Policy (policy.ts) applies here, so every source gets it: hostnames
+ * Policy (hosts/policy.ts) applies here, so every source gets it: hostnames
  * outside the domain filter are neither written nor deleted (one
  * `DomainFiltered` Event per object); upsert-only adds no finalizer and
  * deletes nothing; `on-delete: retain` keeps the entries of a deleted object
@@ -42,7 +42,8 @@
  * touched. An entry of our ip+hostname that another of our objects (or
  * another installation) holds is a hostname conflict: the holder keeps it,
  * this object gets one `HostnameConflict` Warning Event, is not retried,
- * and waits on the {@link ConflictBoard} until the holder deletes the entry.
+ * and reports the hostname, so its wiring waits on the ConflictBoard until
+ * the holder deletes the entry.
  *
  * Each kind has its own informer, queue and controller, so objects of two
  * kinds with the same namespace/name never shadow each other. Kinds whose
@@ -50,7 +51,10 @@
  * no kind in it) form a {@link Source.commentGroup}: each leaves alone the
  * entries the other object of the same name tracks or wants ({@link Claims}).
  *
- * The deletion path (delete or retain) is in engine/cleanup.ts, reading and
+ * A reconcile returns what happened, a {@link SyncReport} (engine/sync_report.ts):
+ * the outcome or error, the entries the key holds, its conflicts and the
+ * hostnames it released; the wiring (engine/wiring.ts) books it. The
+ * deletion path (delete or retain) is in engine/cleanup.ts, reading and
  * recording the tracked entries in engine/tracking.ts.
  *
  * @module
