@@ -61,6 +61,7 @@
  */
 import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
+import { finalizeReporting } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
@@ -70,8 +71,13 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
-import { forEachLimit } from "../hosts/retain.ts";
+import {
+  AdoptionRefusedError,
+  deleteHost,
+  type EnsureAction,
+  ensureHost,
+  forEachLimit,
+} from "../hosts/sync.ts";
 import {
   DEFAULT_POLICY,
   domainAllowed,
@@ -93,7 +99,7 @@ import {
 import { cleanupEntries } from "./cleanup.ts";
 import { type HostFailure, SourceEvents } from "./events.ts";
 import { failureError } from "./sync_error.ts";
-import { asError, finalizeReporting, type SyncReport } from "./sync_report.ts";
+import { asError, type SyncReport } from "./sync_report.ts";
 import { TrackedEntries } from "./tracking.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */

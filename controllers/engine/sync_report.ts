@@ -10,16 +10,15 @@
  * @module
  */
 import type { Outcome } from "../../k8s/controller.ts";
-import { finalize, type FinalizerWriter } from "../../k8s/finalizer.ts";
+import { outcomeOf, type Reported } from "../../k8s/finalizer.ts";
 import { type ControllerGauge, KeyedGauge } from "../../observability/keyed_gauge.ts";
 import type { ConflictBoard } from "../hosts/policy.ts";
 
-/** What one reconcile of a key did; a field left out did not change. */
-export interface SyncReport {
-  /** What the controller does next, when the pass succeeded. */
-  outcome?: Outcome;
-  /** Why the pass failed: retried with backoff, or not at all when a `TerminalError`. */
-  error?: Error;
+/**
+ * What one reconcile of a key did; a field left out did not change. Its
+ * `outcome` or `error` ({@link Reported}) is what the controller gets.
+ */
+export interface SyncReport extends Reported {
   /** How many entries the key holds on router-hosts now. */
   managed?: number;
   /** Hostnames of the key that another object holds: the key waits for them. */
@@ -31,47 +30,6 @@ export interface SyncReport {
 /** A thrown value as an Error (the report carries Errors only). */
 export function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
-}
-
-/** The report's outcome; its error thrown (for {@link finalize} and the controller). */
-export function outcomeOf(report: SyncReport): Outcome {
-  if (report.error) throw report.error;
-  return report.outcome ?? {};
-}
-
-/** The two halves of a reconcile under a finalizer, each reporting what it did. */
-export interface ReportingHandlers<V> {
-  /** The object lives; `ensureFinalizer` before the first external write. */
-  apply(view: V, ensureFinalizer: () => Promise<V>): Promise<SyncReport>;
-  /** The object is being deleted and carries our finalizer; an error keeps the finalizer. */
-  cleanup(view: V): Promise<SyncReport>;
-}
-
-/**
- * k8s/finalizer.ts {@link finalize} for handlers that report: the finalizer
- * is removed only after a cleanup without error, and whatever fails —
- * a handler or a finalizer write — ends up as the report's error, never
- * thrown.
- */
-export async function finalizeReporting<
-  V extends { deletionTimestamp?: string; finalizers: string[] },
->(
-  writer: FinalizerWriter<V>,
-  name: string,
-  view: V,
-  handlers: ReportingHandlers<V>,
-): Promise<SyncReport> {
-  let report: SyncReport = {};
-  try {
-    const outcome = await finalize(writer, name, view, {
-      apply: async (v, ensureFinalizer) =>
-        outcomeOf(report = await handlers.apply(v, ensureFinalizer)),
-      cleanup: async (v) => outcomeOf(report = await handlers.cleanup(v)),
-    });
-    return { ...report, outcome };
-  } catch (e) {
-    return { ...report, error: report.error ?? asError(e) };
-  }
 }
 
 /** Options of {@link SyncBook}. */

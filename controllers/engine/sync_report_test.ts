@@ -1,7 +1,7 @@
-import { assertEquals, assertOk, assertRejects } from "../../tests/assert.ts";
+import { assertEquals, assertOk } from "../../tests/assert.ts";
 import { TerminalError } from "../../k8s/controller.ts";
 import { ConflictBoard } from "../hosts/policy.ts";
-import { finalizeReporting, SyncBook } from "./sync_report.ts";
+import { SyncBook } from "./sync_report.ts";
 
 function book(board = new ConflictBoard()) {
   const gauges = { managed: -1, conflicts: -1 };
@@ -49,49 +49,4 @@ Deno.test("book: releases wake other controllers' waiters; an error is thrown af
   assertOk(thrown === error);
   assertEquals(loser.woken, ["l"]);
   assertEquals(holder.gauges.managed, 0);
-});
-
-const writer = (list: string[]) => ({
-  addFinalizer: (v: { finalizers: string[] }, name: string) => {
-    list.push(`add ${name}`);
-    return Promise.resolve({ ...v, finalizers: [...v.finalizers, name] });
-  },
-  removeFinalizer: (_v: unknown, name: string) => {
-    list.push(`remove ${name}`);
-    return Promise.resolve();
-  },
-});
-
-Deno.test("finalizeReporting: a cleanup with an error keeps the finalizer; the report carries it", async () => {
-  const writes: string[] = [];
-  const gone = { deletionTimestamp: "t", finalizers: ["f"] };
-  const failed = await finalizeReporting(writer(writes), "f", gone, {
-    apply: () => Promise.reject(new Error("not called")),
-    cleanup: () => Promise.resolve({ released: ["a.lan"], error: new Error("down") }),
-  });
-  assertEquals([failed.error?.message, failed.released, writes], ["down", ["a.lan"], []]);
-  const done = await finalizeReporting(writer(writes), "f", gone, {
-    apply: () => Promise.reject(new Error("not called")),
-    cleanup: () => Promise.resolve({ managed: 0 }),
-  });
-  assertEquals([done, writes], [{ managed: 0, outcome: {} }, ["remove f"]]);
-});
-
-Deno.test("finalizeReporting: apply's report comes back; a throw becomes the report's error", async () => {
-  const writes: string[] = [];
-  const live = { finalizers: [] as string[] };
-  const report = await finalizeReporting(writer(writes), "f", live, {
-    apply: async (_v, ensure) => {
-      await ensure();
-      return { managed: 2, conflicts: [] };
-    },
-    cleanup: () => Promise.reject(new Error("not called")),
-  });
-  assertEquals([report, writes], [{ managed: 2, conflicts: [], outcome: {} }, ["add f"]]);
-  const thrown = await finalizeReporting(writer(writes), "f", live, {
-    apply: () => Promise.reject(new Error("boom")),
-    cleanup: () => Promise.reject(new Error("not called")),
-  });
-  assertEquals(thrown.error?.message, "boom");
-  await assertRejects(() => Promise.reject(thrown.error));
 });

@@ -44,7 +44,8 @@ import {
 } from "../hosts/policy.ts";
 import { retainEntries } from "../hosts/retain.ts";
 import { failureError } from "../engine/sync_error.ts";
-import { asError, finalizeReporting, SyncBook, type SyncReport } from "../engine/sync_report.ts";
+import { asError, SyncBook, type SyncReport } from "../engine/sync_report.ts";
+import { finalizeReporting } from "../../k8s/finalizer.ts";
 import {
   classifyError,
   errorStatus,

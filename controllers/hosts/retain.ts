@@ -10,20 +10,7 @@
 import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
 import { RETAINED_TAG } from "./policy.ts";
-
-/** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
-export async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !signal?.aborted) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
+import { forEachLimit } from "./sync.ts";
 
 /**
  * Tags each of `entries` (by id) that `owns` accepts `retained`, at most

@@ -1,7 +1,7 @@
 import { assertEquals } from "../../tests/assert.ts";
 import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
 import { Logger } from "../../observability/log.ts";
-import { forEachLimit, retainEntries } from "./retain.ts";
+import { retainEntries } from "./retain.ts";
 
 Deno.test("retain: our entries are tagged retained once; others and missing ones are left", async () => {
   const hosts = new FakeHosts();
@@ -27,20 +27,4 @@ Deno.test("retain: our entries are tagged retained once; others and missing ones
   assertEquals(hosts.entries.get(done.id)!.version, done.version, "already tagged: no write");
   assertEquals(hosts.entries.get(theirs.id), theirs);
   assertEquals(warnings.length, 1, "the missing entry is logged, not thrown");
-});
-
-Deno.test("forEachLimit: at most `limit` at once, none started after abort", async () => {
-  let running = 0, peak = 0;
-  const seen: number[] = [];
-  const stop = new AbortController();
-  await forEachLimit([1, 2, 3, 4, 5, 6], 2, stop.signal, async (n) => {
-    running++;
-    peak = Math.max(peak, running);
-    seen.push(n);
-    await Promise.resolve();
-    if (n === 3) stop.abort();
-    running--;
-  });
-  assertEquals(peak, 2);
-  assertEquals(seen, [1, 2, 3, 4]);
 });

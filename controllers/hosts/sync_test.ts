@@ -9,6 +9,7 @@ import {
   type DesiredHost,
   diffHost,
   ensureHost,
+  forEachLimit,
 } from "./sync.ts";
 
 const desired: DesiredHost = {
@@ -113,4 +114,20 @@ Deno.test("delete: NOT_FOUND and impossible ids count as done; other errors prop
       }),
     );
   await assertRejects(() => deleteHost(e, "01HZZZZZZZZZZZZZZZZZZZZZ01"));
+});
+
+Deno.test("forEachLimit: at most `limit` at once, none started after abort", async () => {
+  let running = 0, peak = 0;
+  const seen: number[] = [];
+  const stop = new AbortController();
+  await forEachLimit([1, 2, 3, 4, 5, 6], 2, stop.signal, async (n) => {
+    running++;
+    peak = Math.max(peak, running);
+    seen.push(n);
+    await Promise.resolve();
+    if (n === 3) stop.abort();
+    running--;
+  });
+  assertEquals(peak, 2);
+  assertEquals(seen, [1, 2, 3, 4]);
 });
