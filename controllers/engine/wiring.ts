@@ -30,8 +30,8 @@ import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_sour
 import { SyncBook } from "./sync_report.ts";
 import { ConflictBoard, type Policy } from "../hosts/policy.ts";
 
-/** Everything the source controllers are built from. */
-export interface SourceUnitOptions {
+/** What every host controller (each source, HostMapping) is built from. */
+export interface ControllerUnitOptions {
   kube: ListWatchClient & RequestApi;
   hosts: HostsPort;
   events: EventRecorder;
@@ -39,6 +39,16 @@ export interface SourceUnitOptions {
   metrics: Metrics;
   workers: number;
   resyncPeriodMs: number;
+  /** Domain filter, policy and owner id; the defaults when omitted. */
+  policy?: Policy;
+  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
+  conflicts?: ConflictBoard;
+  /** Logs each Kubernetes write instead of making it (--dry-run). */
+  dryRun?: boolean;
+}
+
+/** Everything the source controllers are built from. */
+export interface SourceUnitOptions extends ControllerUnitOptions {
   /** `--default-ingress-ip`; "" when not set. */
   defaultIngressIP: string;
   /** `--ingress-service`: the Service whose address is the cluster's ingress IP. */
@@ -47,14 +57,8 @@ export interface SourceUnitOptions {
   dns?: DnsResolver;
   /** Shared informers of watched kinds; one of its own when omitted. */
   informers?: InformerRegistry;
-  /** Domain filter, policy and owner id; the defaults when omitted. */
-  policy?: Policy;
-  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
-  conflicts?: ConflictBoard;
   /** Each source's cache, for the orphan sweep. */
   onCache?: (source: AnySource, cache: SourceCache) => void;
-  /** Logs each Kubernetes write instead of making it (--dry-run). */
-  dryRun?: boolean;
 }
 
 /** A source kind's cache, as the orphan sweep reads it. */

@@ -25,11 +25,9 @@ import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../../k8s/events.ts";
-import type { ObjectWriter, RequestApi } from "../../k8s/object_writer.ts";
-import type { ListWatchClient } from "../../k8s/watcher.ts";
+import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import { ControllerBuilder } from "../../k8s/builder.ts";
 import type { Unit } from "../../k8s/manager.ts";
-import type { Metrics } from "../../observability/metrics.ts";
 import { AdoptionRefusedError, deleteHost, deleteUntracked, ensureHost } from "../hosts/sync.ts";
 import {
   ConflictBoard,
@@ -46,6 +44,7 @@ import { retainEntries } from "../hosts/retain.ts";
 import { failureError } from "../engine/sync_error.ts";
 import { asError, SyncBook, type SyncReport } from "../engine/sync_report.ts";
 import { finalizeReporting } from "../../k8s/finalizer.ts";
+import type { ControllerUnitOptions, SourceCache } from "../engine/wiring.ts";
 import {
   classifyError,
   errorStatus,
@@ -294,22 +293,9 @@ export class HostMappingReconciler {
 }
 
 /** Everything the HostMapping controller is built from. */
-export interface HostMappingUnitOptions {
-  kube: ListWatchClient & RequestApi;
-  hosts: HostsPort;
-  events: EventRecorder;
-  log: Logger;
-  metrics: Metrics;
-  workers: number;
-  resyncPeriodMs: number;
-  /** Domain filter, policy and owner id; the defaults when omitted. */
-  policy?: Policy;
-  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
-  conflicts?: ConflictBoard;
+export interface HostMappingUnitOptions extends ControllerUnitOptions {
   /** The cache, for the orphan sweep. */
-  onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
-  /** Logs each Kubernetes write instead of making it (--dry-run). */
-  dryRun?: boolean;
+  onCache?: (cache: SourceCache) => void;
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
