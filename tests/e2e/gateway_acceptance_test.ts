@@ -36,16 +36,22 @@ class Routes {
       spec: { gatewayClassName: "test", listeners },
     });
   }
-  async route(name: string, parentRefs: Ref[], hostnames?: string[]): Promise<void> {
-    await this.kube.postJson(this.path("httproutes"), {
+  async route(
+    name: string,
+    parentRefs: Ref[],
+    hostnames?: string[],
+    kind = "HTTPRoute",
+  ): Promise<void> {
+    await this.kube.postJson(this.path(`${kind.toLowerCase()}s`), {
       apiVersion: "gateway.networking.k8s.io/v1",
-      kind: "HTTPRoute",
+      kind,
       metadata: { name },
       spec: { parentRefs, ...(hostnames ? { hostnames } : {}) },
     });
   }
-  accept(name: string, parentRefs: Ref[], refused?: string): Promise<void> {
-    return setRouteStatus(this.kube, this.ns, "httproutes", name, parentRefs, refused);
+  accept(name: string, parentRefs: Ref[], refused?: string, kind = "HTTPRoute"): Promise<void> {
+    const plural = `${kind.toLowerCase()}s`;
+    return setRouteStatus(this.kube, this.ns, plural, name, parentRefs, refused);
   }
   async tracked(name: string): Promise<Record<string, string>> {
     const r = await this.kube.getJson<{ metadata: { annotations?: Record<string, string> } }>(
@@ -54,11 +60,12 @@ class Routes {
     const raw = r.metadata.annotations?.[HOST_IDS];
     return raw ? JSON.parse(raw) : {};
   }
-  async delete(name: string): Promise<void> {
-    await this.kube.deleteJson(this.path("httproutes", name));
+  async delete(name: string, kind = "HTTPRoute"): Promise<void> {
+    const path = this.path(`${kind.toLowerCase()}s`, name);
+    await this.kube.deleteJson(path);
     await eventually(
-      `HTTPRoute ${name} gone`,
-      async () => (await this.kube.request("GET", this.path("httproutes", name))).status === 404,
+      `${kind} ${name} gone`,
+      async () => (await this.kube.request("GET", path)).status === 404,
     );
   }
   events(name: string) {
@@ -211,6 +218,54 @@ Deno.test({
           );
           await r.delete("team");
           assertEquals(await entriesNamed(bed, "team.gwa.lan"), []);
+        },
+      );
+
+      await step(
+        "item 3: allowedRoutes Same and kinds: another namespace's routes only where admitted",
+        async () => {
+          await r.gateway("grpc", [
+            http("grpc-only", {
+              hostname: "grpc.gwa.lan",
+              allowedRoutes: { namespaces: { from: "All" }, kinds: [{ kind: "GRPCRoute" }] },
+            }),
+          ]);
+          await setGatewayAddresses(bed.kube, ns, "grpc", ["10.4.0.7"]);
+          const other = new Routes(bed.kube, await bed.kube.createNamespace(uniqueName("gwb")));
+          const toApp = [{ name: "edge", namespace: ns, sectionName: "app" }];
+          const toGrpc = [{ name: "grpc", namespace: ns }];
+          // Accepted (a controller may accept what a listener then ignores): the listener rules decide.
+          await other.route("same-only", toApp, ["app.gwa.lan"]);
+          await other.accept("same-only", toApp);
+          await other.route("http-kind", toGrpc);
+          await other.accept("http-kind", toGrpc);
+          await other.route("grpc-kind", toGrpc, undefined, "GRPCRoute");
+          await other.accept("grpc-kind", toGrpc, undefined, "GRPCRoute");
+          const grpc = await eventually(
+            "the GRPCRoute's entry from the grpc-only listener",
+            async () => {
+              const e = await entriesNamed(bed, "grpc.gwa.lan");
+              return e.length === 1 ? e : undefined;
+            },
+          );
+          assertEquals(grpc[0].comment, `k8s-gateway:${other.ns}/grpc-kind`);
+          assertEquals(grpc[0].tags, ["kubernetes", "gateway", "grpcroute"]);
+          for (const name of ["same-only", "http-kind"]) {
+            await eventually(
+              `a NoMatchingListener event on ${name}`,
+              async () => (await other.events(name)).some((e) => e.reason === "NoMatchingListener"),
+            );
+          }
+          await waitIdle(op, "gateway-httproute");
+          assertEquals(
+            await entriesNamed(bed, "app.gwa.lan"),
+            [],
+            "Same: not from another namespace",
+          );
+          await other.delete("same-only");
+          await other.delete("http-kind");
+          await other.delete("grpc-kind", "GRPCRoute");
+          assertEquals(await entriesNamed(bed, "grpc.gwa.lan"), []);
         },
       );
 
