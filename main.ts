@@ -13,7 +13,7 @@ import {
 } from "./controllers/hostmapping/controller.ts";
 import { hostMappingComment } from "./controllers/hostmapping/view.ts";
 import { createOrphanSweepUnit, type SweepKind } from "./controllers/hosts/orphan_sweep.ts";
-import { ConflictBoard } from "./controllers/hosts/policy.ts";
+import { ConflictBoard, isOperatorEntry, ownerAllows } from "./controllers/hosts/policy.ts";
 import { createSourceUnits } from "./controllers/engine/wiring.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
@@ -21,6 +21,7 @@ import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressrout
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
@@ -30,6 +31,7 @@ import { Manager } from "./k8s/manager.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { type Listener, startHttp } from "./observability/server.ts";
+import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 
@@ -48,7 +50,7 @@ function fail(message: string, code = 2): number {
  */
 function startWebhook(
   config: Config,
-  client: RouterHostsClient,
+  client: SettlingHosts,
   registry: Registry,
   log: Logger,
 ): Listener[] {
@@ -79,6 +81,30 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
     observer: (method, code, seconds) => {
       metrics.grpcRequests.inc({ method, code });
       metrics.grpcRequestDuration.observe({ method }, seconds);
+    },
+  });
+}
+
+/**
+ * The client every writer uses, with the settle write after overlapping
+ * writes (grpc/settle.ts). Ours, for carrying it: entries this operator
+ * or its webhook wrote, under our owner id.
+ */
+function settling(client: RouterHostsClient, config: Config, metrics: Metrics, log: Logger) {
+  return new SettlingHosts(client, {
+    owns: (e) => (isOperatorEntry(e) || isWebhookEntry(e)) && ownerAllows(config.policy, e),
+    onSettle: (result, { id, error }) => {
+      metrics.settleWrites.inc({ result });
+      if (result === "failed") {
+        log.warn("settle write after overlapping writes failed; retried after the next write", {
+          hostId: id,
+          error: error?.message,
+        });
+      } else if (result === "skipped") {
+        log.info(
+          "overlapping writes, but no live entry of ours to carry the settle write; the next write regenerates the hosts file",
+        );
+      }
     },
   });
 }
@@ -119,7 +145,8 @@ async function runWebhookOnly(
   }
   const registry = new Registry();
   const metrics = new Metrics(registry);
-  const hosts = grpcClient(config, tls, metrics);
+  const client = grpcClient(config, tls, metrics);
+  const hosts = settling(client, config, metrics, log);
   let listeners: Listener[];
   try {
     listeners = [
@@ -140,7 +167,7 @@ async function runWebhookOnly(
     watchTlsFiles({
       files: config.tls,
       current: tls,
-      apply: (material) => hosts.replaceTls(material),
+      apply: (material) => client.replaceTls(material),
       log,
       signal,
     });
@@ -148,6 +175,7 @@ async function runWebhookOnly(
   await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
   await Promise.allSettled(listeners.map((l) => l.shutdown()));
   hosts.close();
+  client.close();
   return 0;
 }
 
@@ -265,7 +293,8 @@ export async function main(
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -366,7 +395,7 @@ export async function main(
       }),
       // The webhook serves on every replica, leader or not: external-dns
       // talks to the one next to it and is itself the single writer.
-      ...startWebhook(config, client, registry, log),
+      ...startWebhook(config, settled, registry, log),
     ];
   } catch (e) {
     return fail(`cannot listen: ${(e as Error).message}`, 1);
@@ -386,6 +415,7 @@ export async function main(
 
   const code = await manager.run(stop.signal);
   await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  settled.close();
   client.close();
   kube.close();
   return code;
