@@ -3,8 +3,8 @@
  * committed, list every entry, then replace the file — inside the RPC, with
  * nothing ordering one regeneration against another. Two overlapping writes
  * can therefore replace the file in the wrong order, and the file lacks the
- * later commit until some other write regenerates it (docs/adr/ on the
- * settle write explains what the operator does about it).
+ * later commit until some other write regenerates it (what the operator
+ * does about it: docs/adr/0012-settle-write-after-overlapping-writes.md).
  *
  * The emulator runs on one JavaScript thread, so without help its writes
  * never overlap. The test-bed knob `jitterMs` waits a random time, up to
