@@ -9,7 +9,7 @@
  * committed entry until the next write. An UpdateHost that changes nothing
  * commits nothing (no new version) yet still regenerates, so one sent when
  * no write is in flight lists every commit and writes the file last
- * (docs/adr/0012-settle-write-after-overlapping-writes.md).
+ * (docs/adr/0013-settle-write-after-overlapping-writes.md).
  *
  * {@link SettlingHosts} wraps the client every writer uses (the engine, the
  * orphan sweep, the webhook) and adds that call only when two writes that
@@ -18,20 +18,8 @@
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "./client.ts";
+import type { HostEntry, HostsPort, HostUpdate, NewHost } from "./hosts_port.ts";
 import { isOutcome } from "./errors.ts";
-
-/** The router-hosts calls the wrapper passes through (RouterHostsClient has them). */
-export interface SettleTarget {
-  readonly address: string;
-  addHost(host: NewHost): Promise<HostEntry>;
-  getHost(id: string): Promise<HostEntry>;
-  updateHost(update: HostUpdate): Promise<HostEntry>;
-  deleteHost(id: string, expectedVersion?: string): Promise<void>;
-  findExact(ipAddress: string, hostname: string): Promise<HostEntry[]>;
-  searchHosts(query: string): Promise<HostEntry[]>;
-  listHosts(): Promise<HostEntry[]>;
-}
 
 /**
  * One settle step, for `router_hosts_settle_writes_total{result}`. Per
@@ -80,8 +68,8 @@ function refused(e: unknown): boolean {
 }
 
 /** The client with the settle write added after overlapping writes. */
-export class SettlingHosts implements SettleTarget {
-  readonly #api: SettleTarget;
+export class SettlingHosts implements HostsPort {
+  readonly #api: HostsPort;
   readonly #quietMs: number;
   readonly #owns?: (entry: HostEntry) => boolean;
   readonly #onSettle?: SettleOptions["onSettle"];
@@ -92,7 +80,7 @@ export class SettlingHosts implements SettleTarget {
   #timer?: ReturnType<typeof setTimeout>;
   #closed = false;
 
-  constructor(api: SettleTarget, options: SettleOptions = {}) {
+  constructor(api: HostsPort, options: SettleOptions = {}) {
     this.#api = api;
     this.#quietMs = options.quietMs ?? 100;
     this.#owns = options.owns;

@@ -1,14 +1,14 @@
 import { status } from "@grpc/grpc-js";
 import { assertEquals } from "../tests/assert.ts";
-import type { HostEntry, HostUpdate, NewHost } from "./client.ts";
+import type { HostEntry, HostsPort, HostUpdate, NewHost } from "./hosts_port.ts";
 import { RouterHostsError } from "./errors.ts";
-import { type SettleResult, type SettleTarget, SettlingHosts } from "./settle.ts";
+import { type SettleResult, SettlingHosts } from "./settle.ts";
 
 /**
  * A server with the real one's regeneration: each successful write commits,
  * lists every entry, waits the next of `delays` (ms), then replaces `file`.
  */
-class RacyServer implements SettleTarget {
+class RacyServer implements HostsPort {
   readonly address = "racy:1";
   readonly entries = new Map<string, HostEntry>();
   file: string[] = [];

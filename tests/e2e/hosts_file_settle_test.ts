@@ -1,5 +1,5 @@
 /**
- * The settle write end to end (docs/adr/0012-settle-write-after-overlapping-writes.md):
+ * The settle write end to end (docs/adr/0013-settle-write-after-overlapping-writes.md):
  * router-hosts regenerates its hosts file inside each write, unordered, so
  * overlapping writes can leave a committed name out of the file. On the
  * emulator the race is forced with `--hosts-file-jitter-ms`; the real

@@ -4,7 +4,7 @@
  * from its Go module) and the router-hosts server, observed from outside.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { type HostsFileLine, installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";

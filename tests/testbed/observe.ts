@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { HostEntry, RouterHostsClient } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { KubeTestbed } from "./kube.ts";
 import { eventually, type OperatorProcess } from "./operator.ts";
 import { metricSum } from "./prometheus.ts";
@@ -68,7 +68,7 @@ export function waitEvent(
  * The file is the server's asynchronous output: router-hosts rewrites it
  * inside each write, and overlapping writes can leave it behind the
  * entries until the operator's settle write
- * (docs/adr/0012-settle-write-after-overlapping-writes.md). So tests wait
+ * (docs/adr/0013-settle-write-after-overlapping-writes.md). So tests wait
  * for the lines they expect, never read them right after an RPC.
  */
 export async function waitForHostsFile(
@@ -141,7 +141,7 @@ export function waitIdle(op: OperatorProcess, controller: string): Promise<boole
 
 /** Every entry on the server whose hostname is `hostname`, whatever its IP. */
 export async function entriesNamed(
-  bed: { hosts: RouterHostsClient },
+  bed: { hosts: HostsPort },
   hostname: string,
 ): Promise<HostEntry[]> {
   return (await bed.hosts.searchHosts(hostname)).filter((e) => e.hostname === hostname);
@@ -152,7 +152,7 @@ export async function entriesNamed(
  * returns them.
  */
 export function waitEntries(
-  hosts: RouterHostsClient,
+  hosts: HostsPort,
   hostname: string,
   what: string,
   ok: (entries: HostEntry[]) => boolean,

@@ -4,7 +4,7 @@
  * nothing ordering one regeneration against another. Two overlapping writes
  * can therefore replace the file in the wrong order, and the file lacks the
  * later commit until some other write regenerates it (what the operator
- * does about it: docs/adr/0012-settle-write-after-overlapping-writes.md).
+ * does about it: docs/adr/0013-settle-write-after-overlapping-writes.md).
  *
  * The emulator runs on one JavaScript thread, so without help its writes
  * never overlap. The test-bed knob `jitterMs` waits a random time, up to
