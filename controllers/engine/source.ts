@@ -131,8 +131,11 @@ export interface Source<V extends SourceView> {
   adoptTags: readonly string[];
   /** Keeps what the description reads; must build on {@link sourceViewOf}. */
   project(obj: KubeObject): V;
-  /** The hostnames `view` wants. Pure. */
-  desiredHosts(view: V): DesiredHosts;
+  /**
+   * The hostnames `view` wants. Pure: reads `view` and, through
+   * `context.cached`, the watched objects of its {@link dependsOn}.
+   */
+  desiredHosts(view: V, context: SourceContext): DesiredHosts;
   /** The IP of `view`'s entries. */
   ingressIP(view: V, context: SourceContext): IngressIP | Promise<IngressIP>;
   /** Other kinds whose changes re-sync this kind's objects. */
@@ -203,11 +206,15 @@ export const NO_CLAIMS: Claims = { ids: new Set(), hostnames: new Set() };
  * The claims of `view` of `source` (undefined = none): an object being
  * deleted claims nothing, so two such objects never both spare an entry.
  */
-export function claimsOf<V extends SourceView>(source: Source<V>, view: V | undefined): Claims {
+export function claimsOf<V extends SourceView>(
+  source: Source<V>,
+  view: V | undefined,
+  context: SourceContext,
+): Claims {
   if (!view || view.deletionTimestamp) return NO_CLAIMS;
   const parsed = parseHostIds(view.hostIds);
   return {
     ids: new Set("tracked" in parsed ? parsed.tracked.map((t) => t.id) : []),
-    hostnames: new Set(source.desiredHosts(view).hosts.map((h) => h.toLowerCase())),
+    hostnames: new Set(source.desiredHosts(view, context).hosts.map((h) => h.toLowerCase())),
   };
 }

@@ -115,7 +115,7 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
       context,
       clusterIP,
       peers.length === 0 ? undefined : {
-        claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key)))),
+        claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key), context))),
         names: peers.map((p) => p.resource.kind).join(" and "),
       },
     );
