@@ -13,7 +13,7 @@ import {
 } from "./controllers/hostmapping/controller.ts";
 import { hostMappingComment } from "./controllers/hostmapping/view.ts";
 import { createOrphanSweepUnit, type SweepKind } from "./controllers/hosts/orphan_sweep.ts";
-import { ConflictBoard } from "./controllers/hosts/policy.ts";
+import { ConflictBoard, isOperatorEntry, ownerAllows } from "./controllers/hosts/policy.ts";
 import { createSourceUnits } from "./controllers/engine/wiring.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
@@ -22,6 +22,7 @@ import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import type { HostsPort } from "./grpc/hosts_port.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
@@ -32,6 +33,7 @@ import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttp } from "./observability/server.ts";
+import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 import { startupReport } from "./startup_report.ts";
@@ -125,6 +127,30 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
   });
 }
 
+/**
+ * The client every writer uses, with the settle write after overlapping
+ * writes (grpc/settle.ts). Ours, for carrying it: entries this operator
+ * or its webhook wrote, under our owner id.
+ */
+function settling(client: RouterHostsClient, config: Config, metrics: Metrics, log: Logger) {
+  return new SettlingHosts(client, {
+    owns: (e) => (isOperatorEntry(e) || isWebhookEntry(e)) && ownerAllows(config.policy, e),
+    onSettle: (result, { id, error }) => {
+      metrics.settleWrites.inc({ result });
+      if (result === "failed") {
+        log.warn("settle write after overlapping writes failed; retried after the next write", {
+          hostId: id,
+          error: error?.message,
+        });
+      } else if (result === "skipped") {
+        log.info(
+          "overlapping writes, but no live entry of ours to carry the settle write; the next write regenerates the hosts file",
+        );
+      }
+    },
+  });
+}
+
 /** Runs `manager` to its exit code; a runnable that cannot start is exit status 1. */
 async function runManager(manager: Manager): Promise<number> {
   try {
@@ -153,13 +179,16 @@ async function runWebhookOnly(
     );
   }
   const registry = new Registry();
-  const client = grpcClient(config, tls, new Metrics(registry));
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const metrics = new Metrics(registry);
+  const client = grpcClient(config, tls, metrics);
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
   const manager = new Manager({
     log,
     runnables: processRunnables(config, { client, hosts, tls, registry, log }),
   });
   const code = await runManager(manager);
+  settled.close();
   client.close();
   return code;
 }
@@ -228,7 +257,8 @@ export async function main(
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -322,6 +352,7 @@ export async function main(
     runnables: processRunnables(config, { client, hosts, tls, registry, log }),
   });
   const code = await runManager(manager);
+  settled.close();
   client.close();
   kube.close();
   return code;

@@ -144,6 +144,8 @@ export interface BedOptions {
   gatewayApi?: boolean;
   /** Options for the control plane. */
   kube?: KubeOptions;
+  /** The emulator's `--hosts-file-jitter-ms` (router_hosts.ts `hostsFileJitterMs`). */
+  hostsFileJitterMs?: number;
 }
 
 /** Starts the bed (fails loudly when it cannot); CRDs installed. */
@@ -151,7 +153,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
   const kube = await startKube(options.kube);
   let rh: RouterHostsTestbed | undefined;
   try {
-    rh = await startRouterHosts();
+    rh = await startRouterHosts({ hostsFileJitterMs: options.hostsFileJitterMs });
     const sets: CrdSetName[] = ["router-hosts"];
     if (options.traefik) sets.push("traefik");
     if (options.gatewayApi) sets.push("gateway-api");
