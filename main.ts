@@ -69,6 +69,7 @@ function startWebhook(
     domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
     metrics,
     log,
+    maxBodyBytes: config.webhookMaxBodyBytes,
   })];
 }
 
