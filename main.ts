@@ -356,19 +356,18 @@ export async function main(
   const manager = new Manager({ log, units, elector });
 
   let listeners;
+  let webhook: Listener[];
   try {
-    listeners = [
-      ...startHttp({
-        metricsAddress: config.metricsBindAddress,
-        probeAddress: config.healthProbeBindAddress,
-        registry,
-        health: { live: () => true, ready: () => manager.ready() },
-        log,
-      }),
-      // The webhook serves on every replica, leader or not: external-dns
-      // talks to the one next to it and is itself the single writer.
-      ...startWebhook(config, client, registry, log),
-    ];
+    listeners = startHttp({
+      metricsAddress: config.metricsBindAddress,
+      probeAddress: config.healthProbeBindAddress,
+      registry,
+      health: { live: () => true, ready: () => manager.ready() },
+      log,
+    });
+    // The webhook serves on every replica, leader or not: external-dns
+    // talks to the one next to it and is itself the single writer.
+    webhook = startWebhook(config, client, registry, log);
   } catch (e) {
     return fail(`cannot listen: ${(e as Error).message}`, 1);
   }
@@ -385,8 +384,13 @@ export async function main(
     });
   }
 
+  // The webhook drains as soon as the signal comes, beside the reconciles:
+  // its writes must end within the pod's grace period too.
+  let webhookStopped: Promise<unknown> | undefined;
+  const stopWebhook = () => webhookStopped ??= Promise.allSettled(webhook.map((l) => l.shutdown()));
+  stop.signal.addEventListener("abort", stopWebhook, { once: true });
   const code = await manager.run(stop.signal);
-  await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  await Promise.allSettled([stopWebhook(), ...listeners.map((l) => l.shutdown())]);
   client.close();
   kube.close();
   return code;
