@@ -12,7 +12,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { HostEntry } from "../grpc/client.ts";
+import type { HostEntry } from "../grpc/hosts_port.ts";
 import { canonicalIp } from "../controllers/hosts/ip.ts";
 import { hostnameProblem } from "../controllers/hosts/hostname.ts";
 

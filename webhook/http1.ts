@@ -460,29 +460,27 @@ export function serveHttp1(options: Http1Options): Http1Server {
   };
   const accepting = accept();
 
-  return {
-    port,
-    shutdown: async () => {
-      if (draining) return;
-      draining = true;
-      try {
-        listener.close();
-      } catch { /* already closed */ }
-      await accepting;
-      for (const c of open) if (c.idle) close(c);
-      const settled = async (ms: number) => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          Promise.allSettled([...finished]),
-          new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-        ]);
-        clearTimeout(timer);
-      };
-      await settled(limits.shutdownGraceMs);
-      for (const c of open) c.abort?.abort(new Error("the webhook is shutting down"));
-      await settled(limits.shutdownGraceMs);
-      for (const c of open) close(c);
-      await Promise.allSettled([...finished]);
-    },
+  let stopped: Promise<void> | undefined;
+  const shutdown = async () => {
+    draining = true;
+    try {
+      listener.close();
+    } catch { /* already closed */ }
+    await accepting;
+    for (const c of open) if (c.idle) close(c);
+    const settled = async (ms: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...finished]),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+      ]);
+      clearTimeout(timer);
+    };
+    await settled(limits.shutdownGraceMs);
+    for (const c of open) c.abort?.abort(new Error("the webhook is shutting down"));
+    await settled(limits.shutdownGraceMs);
+    for (const c of open) close(c);
+    await Promise.allSettled([...finished]);
   };
+  return { port, shutdown: () => stopped ??= shutdown() };
 }
