@@ -32,10 +32,11 @@ import { Manager } from "./k8s/manager.ts";
 import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { startHttp } from "./observability/server.ts";
+import { type Listener, startHttp } from "./observability/server.ts";
 import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
+import { startupReport } from "./startup_report.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
 export const LEASE_NAME = "router-hosts-operator.fzymgc.house";
@@ -67,13 +68,32 @@ function webhookRunnables(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  return [serverRunnable("external-dns webhook", () => [startWebhookServer({
-    address,
-    provider,
-    domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
-    metrics,
-    log,
-  })])];
+  let listener: Listener | undefined;
+  const server = serverRunnable("external-dns webhook", () => [
+    listener = startWebhookServer({
+      address,
+      provider,
+      domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
+      metrics,
+      log,
+      maxBodyBytes: config.webhookMaxBodyBytes,
+    }),
+  ]);
+  // The webhook drains at the stop signal, beside the reconciles, not after
+  // them: its writes must end within the pod's grace period too.
+  const drain = () => void listener?.shutdown();
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  return [{
+    name: server.name,
+    start(manager) {
+      server.start(manager);
+      for (const s of signals) Deno.addSignalListener(s, drain);
+    },
+    async stop() {
+      for (const s of signals) Deno.removeSignalListener(s, drain);
+      await server.stop();
+    },
+  }];
 }
 
 /**
@@ -250,58 +270,8 @@ export async function main(
     return fail("--leader-elect needs --leader-election-namespace when not running in a pod");
   }
 
-  log.info("starting router-hosts-operator", {
-    serverAddress: config.serverAddress,
-    tls: tls
-      ? {
-        mode: tls.cert
-          ? (config.tls?.caPath ? "mutual TLS" : "client certificate, system roots")
-          : "server-authenticated TLS",
-        roots: tls.caSource,
-        certFingerprint: tls.certFingerprint,
-        notAfter: tls.certNotAfter,
-      }
-      : "disabled",
-    kubernetes: kube.host,
-    leaderElection: config.leaderElect,
-    workers: config.maxConcurrentReconciles,
-    resyncPeriodMs: config.resyncPeriodMs,
-    gateway: config.enableGateway,
-    domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
-    excludeDomains: config.policy.excludeDomains.length > 0
-      ? config.policy.excludeDomains
-      : undefined,
-    policy: config.policy.mode,
-    ownerId: config.policy.ownerId || undefined,
-    dryRun: config.dryRun || undefined,
-    gcIntervalMs: config.gcIntervalMs || undefined,
-  });
-  if (config.dryRun) {
-    log.warn(
-      "--dry-run: every write to router-hosts and Kubernetes is logged at info instead of made",
-    );
-  }
+  for (const line of startupReport(config, tls, kube.host)) log[line.level](line.msg, line.fields);
   const sweeping = config.gcIntervalMs > 0 && config.policy.mode === "sync";
-  if (config.gcIntervalMs > 0 && !sweeping) {
-    log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
-  }
-  if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
-    log.warn("the client certificate has expired; router-hosts will refuse it", {
-      flag: "--tls-cert",
-      notAfter: tls.certNotAfter,
-    });
-  }
-  if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
-  if (tls && config.target.scheme === "unix") {
-    log.info("unix socket target: the server certificate's chain is verified, its name is not");
-  }
-  if (!config.defaultIngressIP && !config.ingressService) {
-    log.warn(
-      config.enableGateway
-        ? "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until one is set"
-        : "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
-    );
-  }
 
   const registry = new Registry();
   const metrics = new Metrics(registry);

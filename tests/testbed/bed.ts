@@ -282,3 +282,33 @@ export async function withOperators<T>(
     await ops.stopAll();
   }
 }
+
+/** What an e2e test on the bed receives from {@linkcode bedTest}. */
+export interface BedTestContext {
+  bed: Bed;
+  /** Start operators with `ops.start({ args })`; every one is stopped when the test ends. */
+  ops: Operators;
+  t: Deno.TestContext;
+}
+
+/** Options of {@linkcode bedTest}: the test's name and the bed's CRDs. */
+export interface BedTestOptions extends BedOptions {
+  name: string;
+}
+
+/**
+ * One e2e test on a fresh bed: `Deno.test` with the op and resource
+ * sanitizers off (the bed's processes and clients live across steps),
+ * {@linkcode withBed} and {@linkcode withOperators} — so the bed and every
+ * operator are stopped, and the logs printed on failure, whatever happens.
+ */
+export function bedTest(
+  options: BedTestOptions,
+  body: (c: BedTestContext) => Promise<void>,
+): void {
+  const { name, ...bedOptions } = options;
+  Deno.test(
+    { name, sanitizeOps: false, sanitizeResources: false },
+    (t) => withBed(bedOptions, (bed) => withOperators(bed, (ops) => body({ bed, ops, t }))),
+  );
+}
