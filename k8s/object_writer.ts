@@ -25,7 +25,10 @@ export interface RequestApi {
 }
 
 /** What the writer reads of a cached view. */
-export type ViewMeta = Pick<ObjectView, "namespace" | "name" | "resourceVersion" | "finalizers">;
+export type ViewMeta = Pick<
+  ObjectView,
+  "namespace" | "name" | "resourceVersion" | "finalizers" | "deletionTimestamp"
+>;
 
 const MERGE_PATCH = "application/merge-patch+json";
 const JSON_PATCH = "application/json-patch+json";
