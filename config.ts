@@ -18,6 +18,8 @@ import {
   DNS_SUBDOMAIN,
   domains,
   HelpRequested,
+  labelSelector,
+  namespaces,
   ownerId,
   parseBool,
   parseDuration,
@@ -57,6 +59,10 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** `--namespace`: the only namespaces watched; empty: all. */
+  namespaces: string[];
+  /** `--label-selector`: source objects must match it; "" = every object. */
+  labelSelector: string;
   /** Opted-in Services become entries (`--enable-service`). */
   enableService: boolean;
   /** networking.k8s.io/v1 Ingresses become entries (`--enable-ingress`). */
@@ -239,6 +245,8 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    namespaces: namespaces(raw.get("namespace")),
+    labelSelector: labelSelector(get("label-selector")),
     enableService,
     enableIngress,
     ingressClasses,

@@ -263,3 +263,37 @@ Deno.test("--webhook-bind-address is off by default; --controllers=false needs i
     /^invalid value "8888" for flag --webhook-bind-address/,
   );
 });
+
+Deno.test("scope flags: --namespace repeats and splits at commas; --label-selector is kept as given", () => {
+  const d = parseConfig(TLS);
+  assertEquals([d.namespaces, d.labelSelector], [[], ""]);
+  const c = parseConfig([
+    ...TLS,
+    "--namespace=apps,web",
+    "--namespace",
+    "apps",
+    "--namespace=infra",
+    "--label-selector=router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x",
+  ]);
+  assertEquals(c.namespaces, ["apps", "web", "infra"]);
+  assertEquals(c.labelSelector, "router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x");
+  assertMatch(usage(), /--namespace\b/);
+  assertMatch(usage(), /--label-selector\b/);
+});
+
+Deno.test("bad scope flags name the flag and the bad part", () => {
+  for (
+    const [arg, pattern] of [
+      ["--namespace=Apps", /--namespace/],
+      ["--namespace=a/b", /--namespace/],
+      ["--label-selector=router=a b", /--label-selector.*"router=a b" is not/],
+      ["--label-selector=a=b,,c", /--label-selector: "" is not/],
+      ["--label-selector=router in lan", /--label-selector/],
+      ["--label-selector=a==b==c", /--label-selector/],
+      ["--label-selector=-bad=x", /--label-selector/],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseConfig([...TLS, arg]), arg);
+    assertMatch(e.message, pattern);
+  }
+});

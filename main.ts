@@ -244,6 +244,11 @@ export async function main(
   if (config.gcIntervalMs > 0 && !sweeping) {
     log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
   }
+  if (sweeping && config.labelSelector && !config.policy.ownerId) {
+    log.warn(
+      "--gc-interval with --label-selector and no --owner-id: the orphan sweep leaves source entries alone (it cannot tell an orphan from an object outside the selector); only HostMapping entries are swept",
+    );
+  }
   if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
     log.warn("the client certificate has expired; router-hosts will refuse it", {
       flag: "--tls-cert",
@@ -287,12 +292,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      namespaces: config.namespaces,
       onCache: (cache) =>
         sweepKinds.push({
           controller: HOSTMAPPING_CONTROLLER,
           comment: hostMappingComment,
           adoptTags: [],
           cache,
+          scope: { namespaces: config.namespaces },
         }),
     }),
     ...createSourceUnits([
@@ -316,12 +323,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
         sweepKinds.push({
           controller: source.controller,
           comment: source.comment,
           adoptTags: source.adoptTags,
           cache,
+          scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
         }),
     }),
   ];

@@ -59,6 +59,8 @@ import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalize } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import { isNotFound } from "../../k8s/client.ts";
+import type { Store } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
@@ -101,6 +103,8 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   hosts: SourceHostsApi;
   writer: ObjectWriter<V>;
   get: (key: string) => V | undefined;
+  /** Objects that left the watch scope, as last seen (k8s/builder.ts); removed once released. */
+  departed?: Store<V>;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;
@@ -174,7 +178,7 @@ export class SourceReconciler<V extends SourceView> {
   /** Level-triggered: reads the cached object and makes the server match it. */
   async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
     const view = this.#d.get(key);
-    if (!view) return {};
+    if (!view) return await this.#departed(key, signal);
     const log = this.#d.log.with({ key });
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
       return await this.#release(key, view, log, signal);
@@ -183,6 +187,27 @@ export class SourceReconciler<V extends SourceView> {
       apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
       cleanup: (v) => this.#cleanup(key, v, log, signal),
     });
+  }
+
+  /**
+   * An object that left the watch scope (its labels no longer match
+   * `--label-selector`) is released like one no longer selected; an object
+   * gone meanwhile is fine.
+   */
+  async #departed(key: string, signal?: AbortSignal): Promise<Outcome> {
+    const view = this.#d.departed?.get(key);
+    if (!view) return {};
+    const log = this.#d.log.with({ key });
+    try {
+      if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
+        log.info("left the watch scope (--label-selector)");
+      }
+      await this.#release(key, view, log, signal);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    this.#d.departed?.apply(key, undefined);
+    return {};
   }
 
   /**
