@@ -202,7 +202,7 @@ export class SourceReconciler<V extends SourceView> {
       if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
         log.info("left the watch scope (--label-selector)");
       }
-      await this.#release(key, view, log, signal);
+      await this.#release(key, view, log, signal, true);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -214,14 +214,22 @@ export class SourceReconciler<V extends SourceView> {
    * An object that is no longer selected: delete its entries, then remove
    * the annotation and our finalizer. One that never was costs no request.
    */
-  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  async #release(
+    key: string,
+    view: V,
+    log: Logger,
+    signal?: AbortSignal,
+    departed = false,
+  ): Promise<Outcome> {
     const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
     if (!hasFinalizer && view.hostIds === undefined) return {};
     log.info("no longer selected; deleting its entries");
     await this.#cleanup(key, view, log, signal);
     const current = view.hostIds === undefined
       ? view
-      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
+        unguarded: departed,
+      });
     if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
     this.#report.forget(key, view.uid);
     return {};

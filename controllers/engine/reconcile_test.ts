@@ -745,6 +745,21 @@ Deno.test("scope: an object that left the label selector is released and forgott
   assertEquals(h.kube.patches.length, writes, "released once; nothing left to do");
 });
 
+Deno.test("scope: a departed object known only from before a relist (stale version) is released", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const stale = INGRESSROUTE.project(structuredClone(h.kube.obj));
+  h.kube.edit((o) => o.metadata!.labels = { router: "other" });
+  h.kube.edit((o) => o.metadata!.labels = { router: "other", more: "x" });
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, stale);
+  await h.rec.reconcile(KEY);
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.departed.has(KEY), false);
+});
+
 Deno.test("scope: a departed object deleted meanwhile (404) counts as released", async () => {
   const h = harness(route([hostRule("a.lan")]));
   await h.run();
