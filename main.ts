@@ -226,6 +226,8 @@ export async function main(
     workers: config.maxConcurrentReconciles,
     resyncPeriodMs: config.resyncPeriodMs,
     gateway: config.enableGateway,
+    namespaces: config.namespaces.length > 0 ? config.namespaces : undefined,
+    labelSelector: config.labelSelector || undefined,
     domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
     excludeDomains: config.policy.excludeDomains.length > 0
       ? config.policy.excludeDomains

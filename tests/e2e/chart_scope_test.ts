@@ -183,7 +183,7 @@ Deno.test({
       await t.step(
         "as the chart's service account: in scope synced, nothing forbidden",
         async () => {
-          await helm([
+          const notes = await helm([
             "install",
             release,
             CHART,
@@ -193,6 +193,8 @@ Deno.test({
             ns,
             ...scoped,
           ]);
+          assertMatch(notes, new RegExp(`Only namespaces ${apps}, ${web} are watched`));
+          assertMatch(notes, /Only source objects matching the label selector router=lan/);
           const creds = await kube.makeServiceAccountKubeconfig(ns, sa);
           const canI = async (...args: string[]) =>
             (await kube.kubectl(["auth", "can-i", ...args], {
