@@ -120,7 +120,7 @@ router-hosts-operator.fzymgc.house
   - apiGroups: ["gateway.networking.k8s.io"]
     resources: ["httproutes", "grpcroutes", "tlsroutes"]
     verbs: ["list", "watch", "patch"]
-  # Gateways: cached for their status.addresses (the routes' IP).
+  # Gateways: cached for their listeners and status.addresses (the routes' hostnames and IP).
   - apiGroups: ["gateway.networking.k8s.io"]
     resources: ["gateways"]
     verbs: ["list", "watch"]
@@ -141,4 +141,12 @@ router-hosts-operator.fzymgc.house
   - apiGroups: ["events.k8s.io"]
     resources: ["events"]
     verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Namespaces (cluster-scoped), with the Gateway API: cached for their labels (listeners' allowedRoutes.namespaces.selector). */}}
+{{- define "router-hosts-operator.namespaceRules" }}
+  # Namespaces: cached for their labels (listeners' allowedRoutes.namespaces.selector).
+  - apiGroups: [""]
+    resources: ["namespaces"]
+    verbs: ["list", "watch"]
 {{- end }}

@@ -112,15 +112,22 @@ Deno.test({
           assertEquals(args0.filter((a) => /^--(namespace|label-selector)=/.test(a)), []);
 
           const list = await objects(scoped);
+          const clusterWide = list.filter((o) => o.kind.startsWith("Cluster"));
           assertEquals(
-            list.filter((o) => o.kind.startsWith("Cluster")).map((o) => o.kind),
-            [],
-            "nothing cluster-wide",
+            clusterWide.map((o) => `${o.kind} ${o.metadata.name}`).sort(),
+            [`ClusterRole ${sa}-namespaces`, `ClusterRoleBinding ${sa}-namespaces`],
+            "cluster-wide only what Namespaces need (the Gateway API is on)",
           );
+          assertEquals(ruleText(clusterWide.find((o) => o.kind === "ClusterRole")!), [
+            "/namespaces: list,watch",
+          ]);
+          const noGateway = await objects([...scoped, "--set", "gateway.enabled=false"]);
+          assertEquals(noGateway.filter((o) => o.kind.startsWith("Cluster")), [], "none at all");
+          const namespaced = ruleText(clusterRole).filter((r) => r !== "/namespaces: list,watch");
           const roles = list.filter((o) => o.kind === "Role" && o.metadata.name === `${sa}-watch`);
           assertEquals(roles.map((r) => r.metadata.namespace).sort(), [apps, web].sort());
           for (const role of roles) {
-            assertEquals(ruleText(role), ruleText(clusterRole), "same rules");
+            assertEquals(ruleText(role), namespaced, "the same rules, Namespaces excepted");
           }
           const bindings = list.filter((o) =>
             o.kind === "RoleBinding" && o.metadata.name === `${sa}-watch`
@@ -205,6 +212,7 @@ Deno.test({
           assertEquals(await canI("patch", "services", "-n", web), "yes");
           assertEquals(await canI("list", "services", "-n", other), "no");
           assertEquals(await canI("list", "services", "--all-namespaces"), "no");
+          assertEquals(await canI("watch", "namespaces"), "yes");
           assertEquals(
             await canI("watch", "hostmappings.router-hosts.fzymgc.house", "--all-namespaces"),
             "no",
