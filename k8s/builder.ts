@@ -257,8 +257,12 @@ export class ControllerBuilder<V extends ViewMeta> {
           return;
         }
         // Without a selector an object leaves the cache only when deleted.
+        // With one, it still exists when it was not being deleted, or when
+        // it still carries finalizers (an object goes only once they are gone).
         const seen = last ?? previous;
-        if (scope?.labelSelector && seen && !seen.deletionTimestamp) {
+        if (
+          scope?.labelSelector && seen && (!seen.deletionTimestamp || seen.finalizers.length > 0)
+        ) {
           departed.apply(key, seen);
           controller.queue.add(key);
         }

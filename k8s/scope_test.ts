@@ -191,6 +191,17 @@ Deno.test("builder scope: an object whose labels stop matching is departed and q
     });
     await eventually("deleted", () => !built.store.has("a/r"));
     assertEquals(built.departed.has("a/r"), false, "a deletion is no departure");
+
+    kube.send(path, { type: "ADDED", object: obj("a", "s", "5", { labels: { team: "x" } }) });
+    await eventually("s cached", () => built.store.has("a/s"));
+    const terminating = { deletionTimestamp: "2026-01-01T00:00:00Z", finalizers: ["ours"] };
+    kube.send(path, { type: "DELETED", object: obj("a", "s", "6", terminating) });
+    await eventually("s departed", () => built.departed.has("a/s"));
+    assertEquals(
+      built.departed.get("a/s")?.finalizers,
+      ["ours"],
+      "being deleted but still finalized: it exists, its labels changed",
+    );
   } finally {
     stop.abort();
     await built.controller.stop(100);
