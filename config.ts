@@ -14,10 +14,12 @@ import type { TlsFiles } from "./grpc/tls.ts";
 import type { Policy } from "./controllers/hosts/policy.ts";
 import { FLAGS } from "./config_flags.ts";
 import {
+  byteSize,
   ConfigError,
   DNS_SUBDOMAIN,
   domains,
   HelpRequested,
+  isLoopbackBind,
   labelSelector,
   namespaces,
   ownerId,
@@ -83,6 +85,8 @@ export interface Config {
   gcIntervalMs: number;
   /** The external-dns webhook provider's listen address; undefined = off. */
   webhookBindAddress?: string;
+  /** The largest webhook request body, in bytes (`--webhook-max-body-bytes`). */
+  webhookMaxBodyBytes: number;
   /** Run the controllers (false: only the webhook, no Kubernetes access). */
   controllers: boolean;
 }
@@ -261,12 +265,21 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     dryRun: parseBool("dry-run", get("dry-run")),
     gcIntervalMs,
     controllers: parseBool("controllers", get("controllers")),
+    webhookMaxBodyBytes: byteSize("webhook-max-body-bytes", get("webhook-max-body-bytes")),
   };
   const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
   if (ingressService) config.ingressService = ingressService;
   if (tls) config.tls = tls;
   const webhook = validBindAddress("webhook-bind-address", get("webhook-bind-address"));
-  if (webhook) config.webhookBindAddress = webhook;
+  const allowNetwork = parseBool("webhook-allow-network-bind", get("webhook-allow-network-bind"));
+  if (webhook) {
+    if (!allowNetwork && !isLoopbackBind(webhook)) {
+      throw new ConfigError(
+        `--webhook-bind-address=${webhook} is not a loopback address: the webhook API has no authentication, so anyone who reaches this port can create and delete hosts entries; bind 127.0.0.1 (external-dns as a sidecar), or pass --webhook-allow-network-bind to accept that risk (and restrict who reaches the port, e.g. with a NetworkPolicy)`,
+      );
+    }
+    config.webhookBindAddress = webhook;
+  }
   if (!config.controllers && !webhook) {
     throw new ConfigError(
       "--controllers=false needs --webhook-bind-address: without controllers and webhook nothing would run",

@@ -209,7 +209,21 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "0",
     help:
-      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it`,
+      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it; a non-loopback address needs --webhook-allow-network-bind`,
+  },
+  {
+    name: "webhook-allow-network-bind",
+    kind: "bool",
+    default: "false",
+    help:
+      "accept a non-loopback --webhook-bind-address: the webhook API has no authentication, so whoever reaches the port can create and delete entries (restrict it, e.g. with the chart's NetworkPolicy)",
+  },
+  {
+    name: "webhook-max-body-bytes",
+    kind: "string",
+    default: "1Mi",
+    help:
+      "largest webhook request body (bytes, or with a Ki/Mi suffix); a larger one is answered 413 without being read",
   },
   {
     name: "controllers",

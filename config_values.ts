@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { parseTarget, type ServerTarget } from "./grpc/target.ts";
 import { normalizeDomain, type Policy } from "./controllers/hosts/policy.ts";
 
@@ -34,6 +35,34 @@ export function validBindAddress(name: string, value: string): string | undefine
     );
   }
   return value;
+}
+
+/**
+ * True when a bind address (validated by {@link validBindAddress}) listens on
+ * loopback only: `localhost`, 127.0.0.0/8, `::1` (or 127/8 mapped into IPv6).
+ * An empty host means every interface.
+ */
+export function isLoopbackBind(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) !== 6) return false;
+  const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  if (mapped) return mapped[1].startsWith("127.");
+  return /^(?:0{0,4}:){2,7}0{0,3}1$/.test(host);
+}
+
+/** A byte count: digits, optionally with a Ki, Mi or Gi suffix (`1Mi` = 1,048,576). */
+export function byteSize(name: string, value: string): number {
+  const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(value.trim());
+  const n = m ? Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ""] ?? 1) : 0;
+  if (!m || n < 1 || n > Number.MAX_SAFE_INTEGER) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${name}: want a positive byte count, e.g. 1048576 or 1Mi`,
+    );
+  }
+  return n;
 }
 
 export function validServerAddress(value: string): ServerTarget {

@@ -149,4 +149,21 @@ router-hosts-operator.fzymgc.house
   - apiGroups: [""]
     resources: ["namespaces"]
     verbs: ["list", "watch"]
+{{/*
+The webhook port taken from webhook.bindAddress when it is a network bind
+(webhook.allowNetworkBind); empty when the webhook is off or on loopback,
+which no NetworkPolicy or Service needs to name. A network bind without
+allowNetworkBind fails here, as the operator would at start.
+*/}}
+{{- define "router-hosts-operator.webhookNetworkPort" -}}
+{{- $addr := toString .Values.webhook.bindAddress }}
+{{- if and (ne $addr "") (ne $addr "0") }}
+{{- $loopback := regexMatch "^(127\\.[0-9.]+|\\[::1\\]|localhost):[0-9]+$" $addr }}
+{{- if not $loopback }}
+{{- if not .Values.webhook.allowNetworkBind }}
+{{- fail (printf "webhook.bindAddress %q is not a loopback address: the webhook API has no authentication, so anyone who reaches the port can create and delete hosts entries. Use 127.0.0.1:8888 with external-dns in this pod (extraContainers), or set webhook.allowNetworkBind=true to accept the risk (and networkPolicy.enabled=true to restrict it)" $addr) }}
+{{- end }}
+{{- regexFind "[0-9]+$" $addr }}
+{{- end }}
+{{- end }}
 {{- end }}
