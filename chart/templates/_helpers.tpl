@@ -149,6 +149,8 @@ router-hosts-operator.fzymgc.house
   - apiGroups: [""]
     resources: ["namespaces"]
     verbs: ["list", "watch"]
+{{- end }}
+
 {{/*
 The webhook port taken from webhook.bindAddress when it is a network bind
 (webhook.allowNetworkBind); empty when the webhook is off or on loopback,
