@@ -222,3 +222,30 @@ Deno.test("registry: a kind that names its own namespace keeps it", async () => 
     await run;
   }
 });
+
+Deno.test("scoped informer: a cluster-scoped kind is one cluster-wide watch whatever the namespaces", async () => {
+  const kube = new FakeKube();
+  const informer = new ScopedInformer<ObjectView>({
+    client: kube,
+    resource: {
+      group: "",
+      version: "v1",
+      plural: "namespaces",
+      kind: "Namespace",
+      namespaced: false,
+    },
+    project: (o) => viewOf(o),
+    namespaces: ["a", "b"],
+    log: quiet,
+    onChange: () => {},
+  });
+  const stop = new AbortController();
+  const run = informer.run(stop.signal);
+  try {
+    await informer.waitForSync(stop.signal);
+    assertEquals(kube.lists.map((l) => l.path), ["/api/v1/namespaces"]);
+  } finally {
+    stop.abort();
+    await run;
+  }
+});
