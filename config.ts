@@ -20,6 +20,8 @@ import {
   domains,
   HelpRequested,
   isLoopbackBind,
+  labelSelector,
+  namespaces,
   ownerId,
   parseBool,
   parseDuration,
@@ -59,6 +61,10 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** `--namespace`: the only namespaces watched; empty: all. */
+  namespaces: string[];
+  /** `--label-selector`: source objects must match it; "" = every object. */
+  labelSelector: string;
   /** Opted-in Services become entries (`--enable-service`). */
   enableService: boolean;
   /** networking.k8s.io/v1 Ingresses become entries (`--enable-ingress`). */
@@ -243,6 +249,8 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    namespaces: namespaces(raw.get("namespace")),
+    labelSelector: labelSelector(get("label-selector")),
     enableService,
     enableIngress,
     ingressClasses,

@@ -71,6 +71,20 @@ export const FLAGS: readonly FlagSpec[] = [
       "namespace/name of the Service (e.g. Traefik's) whose LoadBalancer address is the IP of IngressRoute/IngressRouteTCP hosts; entries follow it when it changes",
   },
   {
+    name: "namespace",
+    kind: "list",
+    default: "",
+    help:
+      "watch only these namespaces (HostMappings and every source; one watch per namespace); repeatable or comma-separated; default: all",
+  },
+  {
+    name: "label-selector",
+    kind: "string",
+    default: "",
+    help:
+      "watch only source objects with these labels (a Kubernetes label selector, applied by the API server, e.g. router=lan); not HostMappings, Gateways or the --ingress-service Service",
+  },
+  {
     name: "enable-service",
     kind: "bool",
     default: "false",

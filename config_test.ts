@@ -264,6 +264,40 @@ Deno.test("--webhook-bind-address is off by default; --controllers=false needs i
   );
 });
 
+Deno.test("scope flags: --namespace repeats and splits at commas; --label-selector is kept as given", () => {
+  const d = parseConfig(TLS);
+  assertEquals([d.namespaces, d.labelSelector], [[], ""]);
+  const c = parseConfig([
+    ...TLS,
+    "--namespace=apps,web",
+    "--namespace",
+    "apps",
+    "--namespace=infra",
+    "--label-selector=router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x",
+  ]);
+  assertEquals(c.namespaces, ["apps", "web", "infra"]);
+  assertEquals(c.labelSelector, "router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x");
+  assertMatch(usage(), /--namespace\b/);
+  assertMatch(usage(), /--label-selector\b/);
+});
+
+Deno.test("bad scope flags name the flag and the bad part", () => {
+  for (
+    const [arg, pattern] of [
+      ["--namespace=Apps", /--namespace/],
+      ["--namespace=a/b", /--namespace/],
+      ["--label-selector=router=a b", /--label-selector.*"router=a b" is not/],
+      ["--label-selector=a=b,,c", /--label-selector: "" is not/],
+      ["--label-selector=router in lan", /--label-selector/],
+      ["--label-selector=a==b==c", /--label-selector/],
+      ["--label-selector=-bad=x", /--label-selector/],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseConfig([...TLS, arg]), arg);
+    assertMatch(e.message, pattern);
+  }
+});
+
 Deno.test("a non-loopback --webhook-bind-address needs --webhook-allow-network-bind", () => {
   for (const addr of ["127.0.0.1:8888", "127.3.0.1:1", "[::1]:8888", "localhost:8888"]) {
     assertEquals(parseConfig([...TLS, `--webhook-bind-address=${addr}`]).webhookBindAddress, addr);

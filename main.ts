@@ -299,12 +299,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      namespaces: config.namespaces,
       onCache: (cache) =>
         sweepKinds.push({
           controller: HOSTMAPPING_CONTROLLER,
           comment: hostMappingComment,
           adoptTags: [],
           cache,
+          scope: { namespaces: config.namespaces },
         }),
     }),
     ...createSourceUnits([
@@ -328,12 +330,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
         sweepKinds.push({
           controller: source.controller,
           comment: source.comment,
           adoptTags: source.adoptTags,
           cache,
+          scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
         }),
     }),
   ];
