@@ -1,6 +1,6 @@
 /**
- * The source engine's deletion path: what happens to an object's entries
- * when it is deleted (or no longer selected). Either they are deleted —
+ * The source engine's deletion paths: what happens to an object's entries
+ * when it is deleted, no longer selected, or leaves the watch scope. Either they are deleted —
  * the tracked ones, then those with our comment and tags that the
  * annotation missed — or, under upsert-only or `on-delete: retain`, they
  * are kept and tagged `retained`.
@@ -14,7 +14,7 @@
 import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
-import { serializeHostIds, type TrackedHost } from "./host_ids.ts";
+import { HOST_IDS_ANNOTATION, serializeHostIds, type TrackedHost } from "./host_ids.ts";
 import { deleteHost, forEachLimit } from "../hosts/sync.ts";
 import { deletesOnDelete, domainAllowed, mayDelete, type Policy } from "../hosts/policy.ts";
 import { retainEntries } from "../hosts/retain.ts";
@@ -27,6 +27,8 @@ import { errorText, type TrackedEntries } from "./tracking.ts";
 export interface CleanupContext<V extends SourceView> {
   hosts: HostsPort;
   policy: Policy;
+  /** The source's finalizer. */
+  finalizer: string;
   entries: TrackedEntries<V>;
   writer: ObjectWriter<V>;
   report: SourceEvents<V>;
@@ -149,4 +151,32 @@ async function retainOnDelete<V extends SourceView>(
   });
   c.entries.forget(key);
   return { managed: 0, conflicts: [] };
+}
+
+/**
+ * An object that is no longer selected (or, `departed`, left the watch
+ * scope, as last seen): delete its entries, then remove the annotation and
+ * our finalizer. One that never had either costs no request.
+ */
+export async function releaseEntries<V extends SourceView>(
+  c: CleanupContext<V>,
+  key: string,
+  view: V,
+  log: Logger,
+  signal: AbortSignal | undefined,
+  departed = false,
+): Promise<SyncReport> {
+  const hasFinalizer = view.finalizers.includes(c.finalizer);
+  if (!hasFinalizer && view.hostIds === undefined) return {};
+  log.info("no longer selected; deleting its entries");
+  const report = await cleanupEntries(c, key, view, log, signal);
+  if (report.error) return report;
+  const current = view.hostIds === undefined
+    ? view
+    : await c.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
+      unguarded: departed,
+    });
+  if (hasFinalizer) await c.writer.removeFinalizer(current, c.finalizer);
+  c.report.forget(key, view.uid);
+  return report;
 }

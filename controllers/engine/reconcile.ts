@@ -54,7 +54,8 @@
  * A reconcile returns what happened, a {@link SyncReport} (engine/sync_report.ts):
  * the outcome or error, the entries the key holds, its conflicts and the
  * hostnames it released; the wiring (engine/wiring.ts) books it. The
- * deletion path (delete or retain) is in engine/cleanup.ts, reading and
+ * deletion paths (deleted: delete or retain; no longer selected or out of
+ * the watch scope: release) are in engine/cleanup.ts, reading and
  * recording the tracked entries in engine/tracking.ts.
  *
  * @module
@@ -63,14 +64,9 @@ import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalizeReporting } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import { isNotFound } from "../../k8s/client.ts";
 import type { Logger } from "../../observability/log.ts";
-import {
-  HOST_IDS_ANNOTATION,
-  planSync,
-  serializeHostIds,
-  type SyncPlan,
-  type TrackedHost,
-} from "./host_ids.ts";
+import { planSync, serializeHostIds, type SyncPlan, type TrackedHost } from "./host_ids.ts";
 import {
   AdoptionRefusedError,
   deleteHost,
@@ -96,7 +92,7 @@ import {
   type SourceContext,
   type SourceView,
 } from "./source.ts";
-import { cleanupEntries } from "./cleanup.ts";
+import { type CleanupContext, cleanupEntries, releaseEntries } from "./cleanup.ts";
 import { type HostFailure, SourceEvents } from "./events.ts";
 import { failureError } from "./sync_error.ts";
 import { asError, type SyncReport } from "./sync_report.ts";
@@ -170,36 +166,31 @@ export class SourceReconciler<V extends SourceView> {
     const log = this.#d.log.with({ key: input.key });
     const { view } = input;
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
-      return await this.#release(input, log, signal).catch((e) => ({ error: asError(e) }));
+      return await releaseEntries(this.#context(input), input.key, view, log, signal)
+        .catch((e) => ({ error: asError(e) }));
     }
     return await finalizeReporting(input.writer, this.#s.finalizer, view, {
       apply: (v, ensureFinalizer) =>
         this.#apply({ ...input, view: v }, ensureFinalizer, log, signal),
-      cleanup: (v) => this.#cleanup({ ...input, view: v }, log, signal),
+      cleanup: (v) => cleanupEntries(this.#context(input), input.key, v, log, signal),
     });
   }
 
   /**
-   * An object that is no longer selected: delete its entries, then remove
-   * the annotation and our finalizer. One that never was costs no request.
+   * An object that left the watch scope (--label-selector), as last seen:
+   * released like an object no longer selected. One already deleted is done.
    */
-  async #release(
-    input: SyncInput<V>,
-    log: Logger,
-    signal: AbortSignal | undefined,
-  ): Promise<SyncReport> {
-    const { view, writer } = input;
-    const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
-    if (!hasFinalizer && view.hostIds === undefined) return {};
-    log.info("no longer selected; deleting its entries");
-    const report = await this.#cleanup(input, log, signal);
-    if (report.error) return report;
-    const current = view.hostIds === undefined
-      ? view
-      : await writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
-    if (hasFinalizer) await writer.removeFinalizer(current, this.#s.finalizer);
-    this.#report.forget(input.key, view.uid);
-    return report;
+  async releaseDeparted(input: SyncInput<V>, signal?: AbortSignal): Promise<SyncReport> {
+    const log = this.#d.log.with({ key: input.key });
+    const { view } = input;
+    if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
+      log.info("left the watch scope (--label-selector)");
+    }
+    try {
+      return await releaseEntries(this.#context(input), input.key, input.view, log, signal, true);
+    } catch (e) {
+      return isNotFound(e) ? {} : { error: asError(e) };
+    }
   }
 
   async #apply(
@@ -368,30 +359,20 @@ export class SourceReconciler<V extends SourceView> {
     return report;
   }
 
-  /** The deletion path (engine/cleanup.ts) with this engine's state for the key. */
-  #cleanup(
-    input: SyncInput<V>,
-    log: Logger,
-    signal: AbortSignal | undefined,
-  ): Promise<SyncReport> {
-    const { view } = input;
-    const comment = this.#s.comment(view.namespace, view.name);
-    return cleanupEntries(
-      {
-        hosts: this.#d.hosts,
-        policy: this.#policy,
-        entries: this.#entries,
-        writer: input.writer,
-        report: this.#report,
-        concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
-        comment,
-        owns: this.#owns(comment),
-        claims: input.claims ?? NO_CLAIMS,
-      },
-      input.key,
-      view,
-      log,
-      signal,
-    );
+  /** What the deletion paths (engine/cleanup.ts) need of this engine for the key. */
+  #context(input: SyncInput<V>): CleanupContext<V> {
+    const comment = this.#s.comment(input.view.namespace, input.view.name);
+    return {
+      hosts: this.#d.hosts,
+      policy: this.#policy,
+      finalizer: this.#s.finalizer,
+      entries: this.#entries,
+      writer: input.writer,
+      report: this.#report,
+      concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
+      comment,
+      owns: this.#owns(comment),
+      claims: input.claims ?? NO_CLAIMS,
+    };
   }
 }

@@ -224,3 +224,48 @@ Deno.test("finalizer: a finalizer another controller added meanwhile is never lo
   await h.run();
   assertEquals(h.kube.obj.metadata!.finalizers, ["other.io/first", "other.io/keep"]);
 });
+
+Deno.test("scope: an object that left the label selector is released and forgotten", async () => {
+  const h = harness(route([hostRule("a.lan", "b.lan")]));
+  await h.run();
+  assertEquals(h.hosts.entries.size, 2);
+  // The label change arrives as DELETED with the object as it now is.
+  h.kube.edit((o) => o.metadata!.labels = { router: "other" });
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, INGRESSROUTE.project(structuredClone(h.kube.obj)));
+  await h.reconcile();
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.departed.has(KEY), false);
+  const writes = h.kube.patches.length;
+  await h.reconcile();
+  assertEquals(h.kube.patches.length, writes, "released once; nothing left to do");
+});
+
+Deno.test("scope: a departed object known only from before a relist (stale version) is released", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const stale = INGRESSROUTE.project(structuredClone(h.kube.obj));
+  h.kube.edit((o) => o.metadata!.labels = { router: "other" });
+  h.kube.edit((o) => o.metadata!.labels = { router: "other", more: "x" });
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, stale);
+  await h.reconcile();
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.departed.has(KEY), false);
+});
+
+Deno.test("scope: a departed object deleted meanwhile (404) counts as released", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const gone = INGRESSROUTE.project(structuredClone(h.kube.obj));
+  h.kube.request = () => Promise.reject(new KubeApiError("gone", { status: 404 }));
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, gone);
+  await h.reconcile();
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.departed.has(KEY), false);
+});

@@ -13,6 +13,7 @@ import type { EventRecorder } from "../../k8s/events.ts";
 import { KeyIndex } from "../../k8s/key_index.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { RequestApi } from "../../k8s/object_writer.ts";
+import type { WatchScope } from "../../k8s/scope.ts";
 import type { ListWatchClient } from "../../k8s/watcher.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { Metrics } from "../../observability/metrics.ts";
@@ -59,6 +60,8 @@ export interface SourceUnitOptions extends ControllerUnitOptions {
   informers?: InformerRegistry;
   /** Each source's cache, for the orphan sweep. */
   onCache?: (source: AnySource, cache: SourceCache) => void;
+  /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
+  scope?: WatchScope;
 }
 
 /** A source kind's cache, as the orphan sweep reads it. */
@@ -75,7 +78,7 @@ export interface SourceCache {
  * cache has synced.
  */
 export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOptions): Unit[] {
-  const informers = o.informers ?? new InformerRegistry(o.kube, o.log);
+  const informers = o.informers ?? new InformerRegistry(o.kube, o.log, o.scope?.namespaces);
   const dns = o.dns ?? systemDnsResolver;
   const clusterIP = new ClusterIngressIP({
     service: o.ingressService,
@@ -176,6 +179,7 @@ function createSourceUnit<V extends SourceView>(
     resyncPeriodMs: o.resyncPeriodMs,
     informers,
     dryRun: o.dryRun,
+    scope: o.scope,
   }, {
     resource: source.resource,
     project: source.project,
@@ -206,11 +210,18 @@ function createSourceUnit<V extends SourceView>(
   for (const { dependency, index } of indexes) {
     builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
   }
-  const built = builder.complete(({ store, writer }) => async (key, signal) => {
+  const built = builder.complete(({ store, writer, departed }) => async (key, signal) => {
     const view = store.get(key);
-    if (!view) return {};
-    const claims = peers?.claims(key);
-    return book.settle(key, await reconciler.reconcile({ key, view, writer, claims }, signal));
+    if (view) {
+      const claims = peers?.claims(key);
+      return book.settle(key, await reconciler.reconcile({ key, view, writer, claims }, signal));
+    }
+    // An object that left the watch scope (k8s/builder.ts) is released once, as last seen.
+    const gone = departed.get(key);
+    if (!gone) return {};
+    const report = await reconciler.releaseDeparted({ key, view: gone, writer }, signal);
+    if (!report.error) departed.apply(key, undefined);
+    return book.settle(key, report);
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

@@ -296,6 +296,8 @@ export class HostMappingReconciler {
 export interface HostMappingUnitOptions extends ControllerUnitOptions {
   /** The cache, for the orphan sweep. */
   onCache?: (cache: SourceCache) => void;
+  /** `--namespace`: watch only these; all when omitted or empty. */
+  namespaces?: readonly string[];
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -325,6 +327,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     dryRun: o.dryRun,
+    scope: { namespaces: o.namespaces },
   }, {
     resource: HOSTMAPPING,
     project: projectHostMapping,

@@ -1,6 +1,7 @@
 /**
  * The source engine's reconciler wired as engine/wiring.ts wires it (a
- * {@link SyncBook} settling each report), for its unit tests: one object at
+ * {@link SyncBook} settling each report; an object that left the watch
+ * scope released from `departed`), for its unit tests: one object at
  * `apps/web` on the one fake API server ({@link FakeObjectApi}), the
  * router-hosts fake, and an Event recorder. {@link EngineObject} records the
  * object's writes (and can fail the next one) on top of the fake server.
@@ -120,6 +121,8 @@ export function harness(obj: KubeObject, o: HarnessOptions = {}) {
   const path = objectPath(source.resource, obj.metadata?.namespace, obj.metadata!.name!);
   const kube = new EngineObject(path, obj, order);
   const store = new Store<SourceView>();
+  /** Objects that left the watch scope (k8s/builder.ts fills it). */
+  const departed = new Store<SourceView>();
   const events = new Events();
   /** Entries tracked per key, as reported (router_hosts_managed_hosts). */
   const tracked = new Map<string, number>();
@@ -150,8 +153,12 @@ export function harness(obj: KubeObject, o: HarnessOptions = {}) {
   /** One reconcile of the cached object, as the wiring runs it. */
   const reconcile = async (): Promise<SyncReport | undefined> => {
     const view = store.get(KEY);
-    if (!view) return undefined;
-    const report = await rec.reconcile({ key: KEY, view, writer, claims: o.claims });
+    const gone = view ? undefined : departed.get(KEY);
+    if (!view && !gone) return undefined;
+    const report = view
+      ? await rec.reconcile({ key: KEY, view, writer, claims: o.claims })
+      : await rec.releaseDeparted({ key: KEY, view: gone!, writer });
+    if (gone && !report.error) departed.apply(KEY, undefined);
     if (report.managed !== undefined) tracked.set(KEY, report.managed);
     if (report.conflicts !== undefined) conflicting.set(KEY, report.conflicts.length);
     book.settle(KEY, report);
@@ -163,6 +170,7 @@ export function harness(obj: KubeObject, o: HarnessOptions = {}) {
     events,
     rec,
     store,
+    departed,
     tracked,
     conflicting,
     /** Finalizer writes, AddHost calls and annotation writes, in order. */
