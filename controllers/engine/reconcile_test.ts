@@ -5,6 +5,7 @@ import { assertEquals, assertMatch, assertOk, assertRejects } from "../../tests/
 import { KubeApiError } from "../../k8s/client.ts";
 import { TerminalError } from "../../k8s/controller.ts";
 import { INGRESSROUTE } from "../sources/ingressroute.ts";
+import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
 import { DEFAULT_POLICY, type Policy } from "../hosts/policy.ts";
 
 const INGRESSROUTE_FINALIZER = INGRESSROUTE.finalizer;
@@ -267,5 +268,28 @@ Deno.test("scope: a departed object deleted meanwhile (404) counts as released",
   h.departed.apply(KEY, gone);
   await h.reconcile();
   assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.departed.has(KEY), false);
+});
+
+Deno.test("scope: a departed object leaves the entries the other kind of the same name holds", async () => {
+  const hosts = new FakeHosts();
+  const shared = hosts.add({
+    ipAddress: IP,
+    hostname: "db.lan",
+    comment: "k8s-ingress:apps/web",
+    tags: TAGS,
+  });
+  const h = harness(
+    route([hostRule("a.lan")], {
+      finalizers: [INGRESSROUTE_FINALIZER],
+      annotations: { [HOST_IDS_ANNOTATION]: JSON.stringify({ "db.lan": shared.id }) },
+    }),
+    { hosts, claims: { ids: new Set([shared.id]), hostnames: new Set(["db.lan"]) } },
+  );
+  await h.run();
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, INGRESSROUTE.project(structuredClone(h.kube.obj)));
+  await h.reconcile();
+  assertEquals([...hosts.entries.keys()], [shared.id], "a.lan released, db.lan left to the peer");
   assertEquals(h.departed.has(KEY), false);
 });

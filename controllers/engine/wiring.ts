@@ -212,14 +212,14 @@ function createSourceUnit<V extends SourceView>(
   }
   const built = builder.complete(({ store, writer, departed }) => async (key, signal) => {
     const view = store.get(key);
+    const claims = peers?.claims(key);
     if (view) {
-      const claims = peers?.claims(key);
       return book.settle(key, await reconciler.reconcile({ key, view, writer, claims }, signal));
     }
     // An object that left the watch scope (k8s/builder.ts) is released once, as last seen.
     const gone = departed.get(key);
     if (!gone) return {};
-    const report = await reconciler.releaseDeparted({ key, view: gone, writer }, signal);
+    const report = await reconciler.releaseDeparted({ key, view: gone, writer, claims }, signal);
     if (!report.error) departed.apply(key, undefined);
     return book.settle(key, report);
   });

@@ -157,7 +157,7 @@ export function harness(obj: KubeObject, o: HarnessOptions = {}) {
     if (!view && !gone) return undefined;
     const report = view
       ? await rec.reconcile({ key: KEY, view, writer, claims: o.claims })
-      : await rec.releaseDeparted({ key: KEY, view: gone!, writer });
+      : await rec.releaseDeparted({ key: KEY, view: gone!, writer, claims: o.claims });
     if (gone && !report.error) departed.apply(KEY, undefined);
     if (report.managed !== undefined) tracked.set(KEY, report.managed);
     if (report.conflicts !== undefined) conflicting.set(KEY, report.conflicts.length);
