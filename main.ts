@@ -32,7 +32,7 @@ import { Manager } from "./k8s/manager.ts";
 import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { type Listener, startHttp } from "./observability/server.ts";
+import { startHttp } from "./observability/server.ts";
 import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
@@ -68,9 +68,10 @@ function webhookRunnables(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  let listener: Listener | undefined;
-  const server = serverRunnable("external-dns webhook", () => [
-    listener = startWebhookServer({
+  // The webhook drains at the stop signal, beside the reconciles, not after
+  // them: its writes must end within the pod's grace period too.
+  return [serverRunnable("external-dns webhook", () => [
+    startWebhookServer({
       address,
       provider,
       domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
@@ -78,22 +79,7 @@ function webhookRunnables(
       log,
       maxBodyBytes: config.webhookMaxBodyBytes,
     }),
-  ]);
-  // The webhook drains at the stop signal, beside the reconciles, not after
-  // them: its writes must end within the pod's grace period too.
-  const drain = () => void listener?.shutdown();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  return [{
-    name: server.name,
-    start(manager) {
-      server.start(manager);
-      for (const s of signals) Deno.addSignalListener(s, drain);
-    },
-    async stop() {
-      for (const s of signals) Deno.removeSignalListener(s, drain);
-      await server.stop();
-    },
-  }];
+  ], { drainAtStopSignal: true })];
 }
 
 /**
