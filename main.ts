@@ -20,6 +20,9 @@ import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
+import { HostsWatch } from "./grpc/watch_hosts.ts";
+import { EntryWakeups, notingWrites, watchUnit } from "./controllers/hosts/live.ts";
+import { WatchMetrics } from "./observability/watch_metrics.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
@@ -265,7 +268,18 @@ export async function main(
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const conflicts = new ConflictBoard();
+  // Live repair (README "Live repair"): the leader's one WatchHosts stream
+  // wakes the objects whose entries changed on the server.
+  const watchMetrics = new WatchMetrics(registry);
+  const entries = new EntryWakeups(conflicts, (cause) => watchMetrics.repairs.inc({ cause }));
+  const watch = new HostsWatch({
+    source: client,
+    onChanges: (changes) => entries.changed(changes),
+    log: log.with({ component: "watch" }),
+    observer: watchMetrics.observer(),
+  });
+  const hosts = config.dryRun ? dryRunHosts(client, log) : notingWrites(client, watch);
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -273,7 +287,6 @@ export async function main(
     controller: REPORTING_CONTROLLER,
     instance: identity,
   });
-  const conflicts = new ConflictBoard();
   const sweepKinds: SweepKind[] = [];
   const units = [
     createHostMappingUnit({
@@ -286,6 +299,7 @@ export async function main(
       resyncPeriodMs: config.resyncPeriodMs,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
       onCache: (cache) =>
         sweepKinds.push({
@@ -315,6 +329,7 @@ export async function main(
       ingressService: config.ingressService,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
       onCache: (source, cache) =>
         sweepKinds.push({
@@ -325,6 +340,7 @@ export async function main(
         }),
     }),
   ];
+  units.push(watchUnit(watch));
   if (sweeping) {
     units.push(createOrphanSweepUnit({
       hosts,

@@ -13,12 +13,15 @@ import { Buffer } from "node:buffer";
 import {
   decodeBoolResponse,
   decodeEntryResponse,
+  decodeWatchHostsResponse,
   encodeAddHostRequest,
   encodeDeleteHostRequest,
   encodeEmpty,
   encodeGetHostRequest,
   encodeSearchHostsRequest,
   encodeUpdateHostRequest,
+  encodeWatchHostsRequest,
+  type WatchHostsMessage,
   type WireHostEntry,
 } from "../proto/hosts_codec.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
@@ -57,6 +60,22 @@ export interface HostUpdate {
   aliases?: string[];
   tags?: string[];
 }
+
+/** What a WatchHosts follow stream reports, in order: messages, then exactly one end. */
+export interface WatchHandlers {
+  message(msg: WatchHostsMessage): void;
+  /** The stream ended: `error` is undefined only when the server closed it with OK. */
+  end(error: RouterHostsError | undefined): void;
+}
+
+/** An open WatchHosts stream. */
+export interface WatchCall {
+  /** Ends the stream from our side; `end` still follows (CANCELLED). */
+  cancel(): void;
+}
+
+/** How a WatchHosts stream ends when the client takes a new identity (replaceTls): reopen at once. */
+export const WATCH_ROTATED = "client identity replaced; the stream reopens with it";
 
 /** Called after every RPC, for metrics: method, status code name ("OK", ...), seconds. */
 export type CallObserver = (method: string, code: string, seconds: number) => void;
@@ -121,6 +140,8 @@ export class RouterHostsClient {
   #tls?: TlsMaterial;
   #stub: grpc.Client;
   #lastDiagnosis?: { at: number; text: string | undefined };
+  /** Open WatchHosts streams: a new identity (replaceTls) ends them, so they reopen with it. */
+  readonly #watches = new Set<{ cancel(): void }>();
 
   constructor(options: ClientOptions) {
     this.address = options.address;
@@ -171,7 +192,61 @@ export class RouterHostsClient {
     this.#tls = material;
     this.#stub = this.#makeStub(material);
     this.#lastDiagnosis = undefined;
+    for (const call of this.#watches) call.cancel();
     setTimeout(() => old.close(), this.#deadlineMs).unref?.();
+  }
+
+  /**
+   * Opens a WatchHosts stream in follow mode: a full snapshot now and a fresh
+   * one after every change, until either side ends it. No deadline (it is
+   * meant to stay open); the request side is never half-closed, because the
+   * server ends a follow stream when its client does. Not counted in the
+   * call observer: it is one long read, not a request.
+   */
+  watchHosts(handlers: WatchHandlers): WatchCall {
+    const call = this.#stub.makeBidiStreamRequest(
+      SERVICE + "WatchHosts",
+      serializer(encodeWatchHostsRequest),
+      decodeWatchHostsResponse,
+      new grpc.Metadata(),
+      {},
+    );
+    let rotated = false;
+    const open = {
+      cancel: () => {
+        rotated = true;
+        call.cancel();
+      },
+    };
+    this.#watches.add(open);
+    call.on("data", (msg: WatchHostsMessage) => handlers.message(msg));
+    // grpc-js reports a failure both as "error" and as "status"; "status" comes exactly once.
+    call.on("error", () => {});
+    call.on("status", (status: grpc.StatusObject) => {
+      this.#watches.delete(open);
+      if (status.code === grpc.status.OK) {
+        handlers.end(undefined);
+        return;
+      }
+      if (rotated) {
+        handlers.end(
+          new RouterHostsError({
+            code: status.code,
+            method: "WatchHosts",
+            address: this.address,
+            serverMessage: WATCH_ROTATED,
+          }),
+        );
+        return;
+      }
+      const err = Object.assign(new Error(status.details), status) as grpc.ServiceError;
+      this.#fail("WatchHosts", err, Date.now() + 3_000).then(
+        (e) => handlers.end(e),
+        (e) => handlers.end(e),
+      );
+    });
+    call.write({ follow: true });
+    return { cancel: () => call.cancel() };
   }
 
   /** Creates an entry; returns it with its id and version. */

@@ -19,10 +19,13 @@ export interface InformerLike {
   readonly missing?: boolean;
 }
 
-/** A controller and the informers that feed it (an informer may feed several). */
+/** What the manager needs of a controller: started on the leader, stopped within a drain bound. */
+export type Runnable = Pick<Controller, "start" | "stop">;
+
+/** A controller (or another leader-only runnable) and the informers that feed it (an informer may feed several). */
 export interface Unit {
   informers: InformerLike[];
-  controller: Controller;
+  controller: Runnable;
 }
 
 /** Options of {@link Manager}. */

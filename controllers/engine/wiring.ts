@@ -27,6 +27,8 @@ import {
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import type { ConflictBoard, Policy } from "../hosts/policy.ts";
+import type { EntryWakeups } from "../hosts/live.ts";
+import { parseHostIds } from "./host_ids.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -53,6 +55,8 @@ export interface SourceUnitOptions {
   onCache?: (source: AnySource, cache: SourceCache) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: learns which entry ids each object tracks and how to wake it. */
+  entries?: EntryWakeups;
 }
 
 /** A source kind's cache, as the orphan sweep reads it. */
@@ -171,6 +175,14 @@ function createSourceUnit<V extends SourceView>(
       for (const { dependency, index } of indexes) {
         index.set(key, obj ? dependency.refs(obj) : []);
       }
+      if (o.entries && obj?.hostIds !== previous?.hostIds) {
+        const parsed = parseHostIds(obj?.hostIds);
+        o.entries.track(
+          source.controller,
+          key,
+          "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [],
+        );
+      }
       if (obj) return;
       if (counts.delete(key)) gauge();
       reconciler?.forget(key, previous?.uid);
@@ -223,6 +235,7 @@ function createSourceUnit<V extends SourceView>(
     reconciler = rec;
     return (key, signal) => rec.reconcile(key, signal);
   });
+  o.entries?.register(source.controller, (key) => built.controller.queue.add(key));
   const informer = built.unit.informers[0];
   o.onCache?.(source, {
     ready: () => informer.hasSynced() && !informer.missing,

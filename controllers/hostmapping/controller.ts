@@ -44,6 +44,7 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "../hosts/policy.ts";
+import type { EntryWakeups } from "../hosts/live.ts";
 import {
   classifyError,
   errorStatus,
@@ -333,6 +334,8 @@ export interface HostMappingUnitOptions {
   onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: learns which entry each HostMapping tracks and how to wake it. */
+  entries?: EntryWakeups;
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -362,7 +365,11 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     resource: HOSTMAPPING,
     project: projectHostMapping,
     needsReconcile,
-    onChange: (key, obj) => {
+    onChange: (key, obj, previous) => {
+      const id = obj?.status.hostId;
+      if (id !== previous?.status.hostId) {
+        o.entries?.track(HOSTMAPPING_CONTROLLER, key, id ? [id] : []);
+      }
       if (obj) return;
       if (managed.delete(key)) gauge();
       reconciler?.forget(key);
@@ -393,6 +400,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     reconciler = rec;
     return (key) => rec.reconcile(key);
   });
+  o.entries?.register(HOSTMAPPING_CONTROLLER, (key) => built.controller.queue.add(key));
   const informer = built.unit.informers[0];
   o.onCache?.({
     ready: () => informer.hasSynced() && !informer.missing,
