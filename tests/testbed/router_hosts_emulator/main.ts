@@ -8,9 +8,11 @@
  *
  *     deno run -A tests/testbed/router_hosts_emulator/main.ts serve --config server.toml
  *
- * Two test-bed options the real server does not have: `--no-client-auth`
+ * Three test-bed options the real server does not have: `--no-client-auth`
  * (TLS without asking for a client certificate, for clients that verify the
- * server only) and `--unix-socket PATH` (also serve on a unix socket).
+ * server only), `--unix-socket PATH` (also serve on a unix socket) and
+ * `--no-watch-hosts` (answer WatchHosts with UNIMPLEMENTED, as a server
+ * from before WatchHosts does).
  *
  * @module
  */
@@ -32,9 +34,10 @@ import {
   renderHostsFile,
   type StoreSnapshot,
 } from "./store.ts";
+import { ChangeNotifier, watchHostsHandler } from "./watch.ts";
 
-const USAGE =
-  "usage: main.ts serve --config <server.toml> [--no-client-auth] [--unix-socket <path>]";
+const USAGE = "usage: main.ts serve --config <server.toml> [--no-client-auth] " +
+  "[--unix-socket <path>] [--no-watch-hosts]";
 
 /** The real server waits this long for in-flight RPCs on SIGTERM/SIGINT. */
 const GRACEFUL_SHUTDOWN_MS = 30_000;
@@ -547,7 +550,9 @@ function serverStream<Req, Res>(
 function hostsService(
   store: HostsStore,
   config: EmulatorConfig,
+  watchHosts: boolean,
 ): grpc.UntypedServiceImplementation {
+  const changes = new ChangeNotifier();
   /**
    * Every successful write is saved and the hosts file rewritten before the
    * RPC answers. A failed save rolls the state back and answers INTERNAL; a
@@ -562,6 +567,8 @@ function hostsService(
       store.restore(before);
       throw new Error(`saving ${config.databasePath} failed: ${(e as Error).message}`);
     }
+    // Committed: WatchHosts followers are woken first, as the real server does.
+    changes.notify();
     try {
       writeHostsFile(config.hostsFilePath, store.listHosts());
     } catch (e) {
@@ -611,6 +618,19 @@ function hostsService(
     ),
     Liveness: unary("Liveness", () => ({ alive: true })),
     Readiness: unary("Readiness", () => ({ ready: true, reason: "" })),
+    // Left out, grpc-js answers UNIMPLEMENTED: a server from before WatchHosts.
+    ...(watchHosts
+      ? {
+        WatchHosts: watchHostsHandler(
+          {
+            changeId: () => String(store.eventCount).padStart(26, "0"),
+            list: () => store.listHosts().map(toWire),
+          },
+          changes,
+          log,
+        ),
+      }
+      : {}),
   };
 }
 
@@ -631,6 +651,8 @@ interface ServeOptions {
   clientAuth: boolean;
   /** Also serve on this unix socket. */
   unixSocket?: string;
+  /** Serve WatchHosts (the real v0.13.0 server does); false answers UNIMPLEMENTED. */
+  watchHosts: boolean;
 }
 
 async function serve(configPath: string, options: ServeOptions): Promise<void> {
@@ -664,7 +686,10 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
 
   const server = new grpc.Server();
   const definition = hostsPackageDefinition()["router_hosts.v1.HostsService"];
-  server.addService(definition as grpc.ServiceDefinition, hostsService(store, config));
+  server.addService(
+    definition as grpc.ServiceDefinition,
+    hostsService(store, config, options.watchHosts),
+  );
   const port = await bind(server, config.bindAddress, credentials);
   if (options.unixSocket) {
     fs.rmSync(options.unixSocket, { force: true });
@@ -677,7 +702,8 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
     `serving on ${host}:${port} (router-hosts v0.13.0 protocol emulator, not the real server; ` +
       `database ${config.databasePath}, hosts file ${config.hostsFilePath})` +
       (options.unixSocket ? `, and on unix:${options.unixSocket}` : "") +
-      (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)"),
+      (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)") +
+      (options.watchHosts ? "" : "; WatchHosts answers UNIMPLEMENTED (--no-watch-hosts)"),
   );
 
   process.on("SIGHUP", () => {
@@ -723,6 +749,7 @@ export async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         "no-client-auth": { type: "boolean" },
         "unix-socket": { type: "string" },
+        "no-watch-hosts": { type: "boolean" },
       },
       allowPositionals: true,
     });
@@ -746,6 +773,7 @@ export async function main(args: string[]): Promise<number> {
     await serve(parsed.values.config, {
       clientAuth: !parsed.values["no-client-auth"],
       unixSocket: parsed.values["unix-socket"],
+      watchHosts: !parsed.values["no-watch-hosts"],
     });
     return 0;
   } catch (e) {
