@@ -211,10 +211,11 @@ export class RouterHostsClient {
       new grpc.Metadata(),
       {},
     );
-    let rotated = false;
+    /** Why we ended it ourselves, when we did. */
+    let endedBecause: string | undefined;
     const open = {
       cancel: () => {
-        rotated = true;
+        endedBecause = WATCH_ROTATED;
         call.cancel();
       },
     };
@@ -228,13 +229,13 @@ export class RouterHostsClient {
         handlers.end(undefined);
         return;
       }
-      if (rotated) {
+      if (endedBecause) {
         handlers.end(
           new RouterHostsError({
             code: status.code,
             method: "WatchHosts",
             address: this.address,
-            serverMessage: WATCH_ROTATED,
+            serverMessage: endedBecause,
           }),
         );
         return;
@@ -246,7 +247,30 @@ export class RouterHostsClient {
       );
     });
     call.write({ follow: true });
+    this.#endOnGoAway(() => !this.#watches.has(open), () => {
+      endedBecause = "the server is closing the connection (GOAWAY)";
+      call.cancel();
+    });
     return { cancel: () => call.cancel() };
+  }
+
+  /**
+   * A server shutting down cleanly sends GOAWAY and then waits for open
+   * streams to finish (router-hosts: up to 30 s). grpc-js keeps a follow
+   * stream open on the old connection, so the channel leaving READY while
+   * it is open ends it: the server stops at once and the caller reconnects.
+   */
+  #endOnGoAway(ended: () => boolean, end: () => void): void {
+    const channel = this.#stub.getChannel();
+    const watch = (last: grpc.connectivityState) => {
+      channel.watchConnectivityState(last, Infinity, () => {
+        if (ended()) return;
+        const now = channel.getConnectivityState(false);
+        if (last === grpc.connectivityState.READY && now !== last) end();
+        else watch(now);
+      });
+    };
+    watch(channel.getConnectivityState(false));
   }
 
   /** Creates an entry; returns it with its id and version. */

@@ -201,5 +201,23 @@ Deno.test({
           hosts.close();
         }
       });
+
+      await t.step(
+        "clean server restart (GOAWAY): the server stops without waiting on the stream; the stream comes back",
+        async () => {
+          await eventually("stream up", async () =>
+            (await op.scrape()).value("router_hosts_watch_connected") === 1);
+          const logBefore = await Deno.readTextFile(bed.rh.logPath);
+          await bed.rh.restart();
+          const log = (await Deno.readTextFile(bed.rh.logPath)).slice(logBefore.length);
+          assertOk(
+            !/graceful shutdown timed out/.test(log),
+            "the server had to force its stop: the stream held it",
+          );
+          await eventually("stream up after the restart", async () =>
+            (await op.scrape()).value("router_hosts_watch_connected") === 1);
+          assertEquals(op.process.exited, false, "the operator survived the GOAWAY");
+        },
+      );
     });
   }));
