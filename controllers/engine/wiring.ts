@@ -27,8 +27,7 @@ import {
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import type { ConflictBoard, Policy } from "../hosts/policy.ts";
-import type { EntryWakeups } from "../hosts/live.ts";
-import { parseHostIds } from "./host_ids.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -55,7 +54,7 @@ export interface SourceUnitOptions {
   onCache?: (source: AnySource, cache: SourceCache) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
-  /** Live repair: learns which entry ids each object tracks and how to wake it. */
+  /** Live repair: how an entry change finds and wakes the objects tracking it. */
   entries?: EntryWakeups;
 }
 
@@ -175,14 +174,6 @@ function createSourceUnit<V extends SourceView>(
       for (const { dependency, index } of indexes) {
         index.set(key, obj ? dependency.refs(obj) : []);
       }
-      if (o.entries && obj?.hostIds !== previous?.hostIds) {
-        const parsed = parseHostIds(obj?.hostIds);
-        o.entries.track(
-          source.controller,
-          key,
-          "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [],
-        );
-      }
       if (obj) return;
       if (counts.delete(key)) gauge();
       reconciler?.forget(key, previous?.uid);
@@ -235,7 +226,12 @@ function createSourceUnit<V extends SourceView>(
     reconciler = rec;
     return (key, signal) => rec.reconcile(key, signal);
   });
-  o.entries?.register(source.controller, (key) => built.controller.queue.add(key));
+  o.entries?.register(source.controller, {
+    wake: (key) => built.controller.queue.add(key),
+    // The annotation is JSON hostname → id: a quoted id is that id exactly.
+    tracking: (id) =>
+      trackersIn(built.store, id, (v, id) => v.hostIds?.includes(`"${id}"`) === true),
+  });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {
     ready: () => informer.hasSynced() && !informer.missing,

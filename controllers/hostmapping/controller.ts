@@ -44,7 +44,7 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "../hosts/policy.ts";
-import type { EntryWakeups } from "../hosts/live.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 import {
   classifyError,
   errorStatus,
@@ -334,7 +334,7 @@ export interface HostMappingUnitOptions {
   onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
-  /** Live repair: learns which entry each HostMapping tracks and how to wake it. */
+  /** Live repair: how an entry change finds and wakes the HostMapping tracking it. */
   entries?: EntryWakeups;
 }
 
@@ -365,11 +365,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     resource: HOSTMAPPING,
     project: projectHostMapping,
     needsReconcile,
-    onChange: (key, obj, previous) => {
-      const id = obj?.status.hostId;
-      if (id !== previous?.status.hostId) {
-        o.entries?.track(HOSTMAPPING_CONTROLLER, key, id ? [id] : []);
-      }
+    onChange: (key, obj) => {
       if (obj) return;
       if (managed.delete(key)) gauge();
       reconciler?.forget(key);
@@ -400,7 +396,10 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     reconciler = rec;
     return (key) => rec.reconcile(key);
   });
-  o.entries?.register(HOSTMAPPING_CONTROLLER, (key) => built.controller.queue.add(key));
+  o.entries?.register(HOSTMAPPING_CONTROLLER, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (id) => trackersIn(built.store, id, (v, id) => v.status.hostId === id),
+  });
   const informer = built.unit.informers[0];
   o.onCache?.({
     ready: () => informer.hasSynced() && !informer.missing,

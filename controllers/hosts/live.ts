@@ -1,7 +1,8 @@
 /**
  * Live repair: what a change seen on router-hosts' WatchHosts stream
  * (grpc/watch_hosts.ts) wakes. An entry that changed or vanished wakes the
- * objects that track its id (host-ids annotation, HostMapping status.hostId);
+ * objects that track its id (host-ids annotation, HostMapping status.hostId,
+ * found in the controllers' caches);
  * a hostname that was let go (entry deleted or renamed) wakes the conflict
  * waiters of that name, of any controller. They go through the existing
  * queues, so a woken object reconciles like on any other change: it reads
@@ -14,7 +15,6 @@
  * @module
  */
 import type { EntryChange, HostsWatch } from "../../grpc/watch_hosts.ts";
-import { KeyIndex } from "../../k8s/key_index.ts";
 import type { Runnable, Unit } from "../../k8s/manager.ts";
 import type { SourceHostsApi } from "../engine/source.ts";
 import type { ConflictBoard } from "./policy.ts";
@@ -22,47 +22,62 @@ import type { ConflictBoard } from "./policy.ts";
 /** Why the stream woke someone: a tracked entry edited or deleted, or a hostname released. */
 export type RepairCause = "edited" | "deleted" | "released";
 
+/** What a controller tells {@link EntryWakeups}: how to find and queue the keys tracking an entry. */
+export interface EntryTrackers {
+  /** Queues a key. */
+  wake(key: string): void;
+  /** The keys whose objects track `id` now. */
+  tracking(id: string): Iterable<string>;
+}
+
+/**
+ * The keys of `store` whose object tracks `id` by `tracks`. A scan, not an
+ * index: it runs only for changes someone else made, and an index fed from
+ * cache events would miss the ids our own writes put straight into the cache.
+ */
+export function* trackersIn<V>(
+  store: { keys(): string[]; get(key: string): V | undefined },
+  id: string,
+  tracks: (view: V, id: string) => boolean,
+): Iterable<string> {
+  for (const key of store.keys()) {
+    const view = store.get(key);
+    if (view !== undefined && tracks(view, id)) yield key;
+  }
+}
+
 /** Maps entry changes to the queue keys that care; see the module documentation. */
 export class EntryWakeups {
   readonly #board: ConflictBoard;
   readonly #onWake?: (cause: RepairCause) => void;
-  /** "controller\0key" → the entry ids it tracks. */
-  readonly #index = new KeyIndex();
-  readonly #wakes = new Map<string, (key: string) => void>();
+  readonly #controllers = new Map<string, EntryTrackers>();
 
   constructor(board: ConflictBoard, onWake?: (cause: RepairCause) => void) {
     this.#board = board;
     this.#onWake = onWake;
   }
 
-  /** How `controller` queues one of its keys. */
-  register(controller: string, wake: (key: string) => void): void {
-    this.#wakes.set(controller, wake);
-  }
-
-  /** `key` of `controller` now tracks exactly `ids` (none: forget it). */
-  track(controller: string, key: string, ids: readonly string[]): void {
-    this.#index.set(`${controller}\0${key}`, ids);
+  /** How `controller` finds and queues the keys that track an entry. */
+  register(controller: string, trackers: EntryTrackers): void {
+    this.#controllers.set(controller, trackers);
   }
 
   /** Wakes whoever cares about `changes`. */
   changed(changes: readonly EntryChange[]): void {
     for (const c of changes) {
-      this.#wakeTrackers(c.id, c.kind === "vanished" ? "deleted" : "edited");
+      let woken = 0;
+      for (const trackers of this.#controllers.values()) {
+        for (const key of trackers.tracking(c.id)) {
+          trackers.wake(key);
+          woken++;
+        }
+      }
+      if (woken > 0) this.#onWake?.(c.kind === "vanished" ? "deleted" : "edited");
       const released = c.kind === "vanished" ? c.hostname : c.previousHostname;
       if (released !== undefined && this.#board.release(released) > 0) {
         this.#onWake?.("released");
       }
     }
-  }
-
-  #wakeTrackers(id: string, cause: RepairCause): void {
-    const trackers = this.#index.sourcesOf(id);
-    for (const tracker of trackers) {
-      const sep = tracker.indexOf("\0");
-      this.#wakes.get(tracker.slice(0, sep))?.(tracker.slice(sep + 1));
-    }
-    if (trackers.length > 0) this.#onWake?.(cause);
   }
 }
 

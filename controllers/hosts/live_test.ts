@@ -1,7 +1,7 @@
 import { assertEquals } from "../../tests/assert.ts";
 import type { HostEntry } from "../../grpc/client.ts";
 import type { SourceHostsApi } from "../engine/source.ts";
-import { EntryWakeups, notingWrites, type RepairCause, watchUnit } from "./live.ts";
+import { EntryWakeups, notingWrites, type RepairCause, trackersIn, watchUnit } from "./live.ts";
 import { ConflictBoard } from "./policy.ts";
 
 function setup() {
@@ -9,22 +9,35 @@ function setup() {
   const causes: RepairCause[] = [];
   const woken: string[] = [];
   const wakeups = new EntryWakeups(board, (c) => causes.push(c));
-  wakeups.register("ingress", (key) => woken.push(`ingress ${key}`));
-  wakeups.register("hostmapping", (key) => woken.push(`hostmapping ${key}`));
-  return { board, causes, woken, wakeups };
+  /** The caches: key → ids it tracks. */
+  const ingress = new Map<string, string[]>();
+  const hostmapping = new Map<string, string[]>();
+  for (const [name, cache] of [["ingress", ingress], ["hostmapping", hostmapping]] as const) {
+    wakeups.register(name, {
+      wake: (key) => woken.push(`${name} ${key}`),
+      tracking: (id) =>
+        trackersIn(
+          { keys: () => [...cache.keys()], get: (k) => cache.get(k) },
+          id,
+          (ids, id) => ids.includes(id),
+        ),
+    });
+  }
+  return { board, causes, woken, wakeups, ingress, hostmapping };
 }
 
 Deno.test("EntryWakeups: an edited or deleted entry wakes exactly the objects that track its id", () => {
   const t = setup();
-  t.wakeups.track("ingress", "ns/a", ["id1", "id2"]);
-  t.wakeups.track("hostmapping", "ns/m", ["id3"]);
+  t.ingress.set("ns/a", ["id1", "id2"]);
+  t.ingress.set("ns/b", ["id4"]);
+  t.hostmapping.set("ns/m", ["id3"]);
   t.wakeups.changed([{ kind: "changed", id: "id2", hostname: "b.lan" }]);
   t.wakeups.changed([{ kind: "vanished", id: "id3", hostname: "m.lan" }]);
   t.wakeups.changed([{ kind: "changed", id: "other", hostname: "x.lan" }]);
   assertEquals(t.woken, ["ingress ns/a", "hostmapping ns/m"]);
   assertEquals(t.causes, ["edited", "deleted"]);
   // No longer tracked: no wake.
-  t.wakeups.track("ingress", "ns/a", []);
+  t.ingress.set("ns/a", []);
   t.wakeups.changed([{ kind: "changed", id: "id1", hostname: "a.lan" }]);
   assertEquals(t.woken.length, 2);
 });
