@@ -20,6 +20,7 @@ import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
+import type { HostsPort } from "./grpc/hosts_port.ts";
 import { HostsWatch } from "./grpc/watch_hosts.ts";
 import { EntryWakeups, notingWrites, watchUnit } from "./controllers/hosts/live.ts";
 import { WatchMetrics } from "./observability/watch_metrics.ts";
@@ -30,10 +31,11 @@ import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
 import { LeaderElector } from "./k8s/leader.ts";
 import { Manager } from "./k8s/manager.ts";
+import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { type Listener, startHttp } from "./observability/server.ts";
-import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
+import { startHttp } from "./observability/server.ts";
+import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
@@ -48,17 +50,17 @@ function fail(message: string, code = 2): number {
 /**
  * The external-dns webhook on `--webhook-bind-address`, or nothing when it
  * is off. With --dry-run its writes are logged, not made, like the controllers'.
+ * It serves on every replica, leader or not: external-dns talks to the one
+ * next to it and is itself the single writer.
  */
-function startWebhook(
+function webhookRunnables(
   config: Config,
-  client: RouterHostsClient,
+  hosts: HostsPort,
   registry: Registry,
   log: Logger,
-): Listener[] {
-  if (!config.webhookBindAddress) return [];
-  const hosts: WebhookHosts = config.dryRun
-    ? { ...dryRunHosts(client, log), listHosts: () => client.listHosts() }
-    : client;
+): Runnable[] {
+  const address = config.webhookBindAddress;
+  if (!address) return [];
   const metrics = new WebhookMetrics(registry);
   const provider = new WebhookProvider({
     hosts,
@@ -66,13 +68,52 @@ function startWebhook(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  return [startWebhookServer({
-    address: config.webhookBindAddress,
+  return [serverRunnable("external-dns webhook", () => [startWebhookServer({
+    address,
     provider,
     domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
     metrics,
     log,
-  })];
+  })])];
+}
+
+/**
+ * What every replica runs besides the controllers: /metrics and the probes,
+ * the webhook, and certificate rotation (new TLS files are handed to `client`).
+ */
+function processRunnables(
+  config: Config,
+  options: {
+    client: RouterHostsClient;
+    hosts: HostsPort;
+    tls: TlsMaterial | undefined;
+    registry: Registry;
+    log: Logger;
+  },
+): Runnable[] {
+  const { client, hosts, tls, registry, log } = options;
+  const files = config.tls;
+  return [
+    serverRunnable("metrics and probes", (manager) =>
+      startHttp({
+        metricsAddress: config.metricsBindAddress,
+        probeAddress: config.healthProbeBindAddress,
+        registry,
+        health: { live: () => true, ready: () => manager.ready() },
+        log,
+      })),
+    ...webhookRunnables(config, hosts, registry, log),
+    ...(files && tls
+      ? [loopRunnable("TLS rotation", (signal) =>
+        watchTlsFiles({
+          files,
+          current: tls,
+          apply: (material) => client.replaceTls(material),
+          log,
+          signal,
+        }))]
+      : []),
+  ];
 }
 
 function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metrics) {
@@ -86,20 +127,13 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
   });
 }
 
-/** Waits for SIGTERM or SIGINT (a second one exits at once). */
-function stopSignal(log: Logger): AbortSignal {
-  const stop = new AbortController();
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (stop.signal.aborted) {
-      log.warn(`second ${signal}: exiting at once`);
-      Deno.exit(1);
-    }
-    log.info(`received ${signal}`);
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-  return stop.signal;
+/** Runs `manager` to its exit code; a runnable that cannot start is exit status 1. */
+async function runManager(manager: Manager): Promise<number> {
+  try {
+    return await manager.run();
+  } catch (e) {
+    return fail((e as Error).message, 1);
+  }
 }
 
 /**
@@ -121,37 +155,15 @@ async function runWebhookOnly(
     );
   }
   const registry = new Registry();
-  const metrics = new Metrics(registry);
-  const hosts = grpcClient(config, tls, metrics);
-  let listeners: Listener[];
-  try {
-    listeners = [
-      ...startWebhook(config, hosts, registry, log),
-      ...startHttp({
-        metricsAddress: config.metricsBindAddress,
-        probeAddress: config.healthProbeBindAddress,
-        registry,
-        health: { live: () => true, ready: () => ({ ok: true, reason: "webhook serving" }) },
-        log,
-      }),
-    ];
-  } catch (e) {
-    return fail(`cannot listen: ${(e as Error).message}`, 1);
-  }
-  const signal = stopSignal(log);
-  if (config.tls && tls) {
-    watchTlsFiles({
-      files: config.tls,
-      current: tls,
-      apply: (material) => hosts.replaceTls(material),
-      log,
-      signal,
-    });
-  }
-  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-  await Promise.allSettled(listeners.map((l) => l.shutdown()));
-  hosts.close();
-  return 0;
+  const client = grpcClient(config, tls, new Metrics(registry));
+  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const manager = new Manager({
+    log,
+    runnables: processRunnables(config, { client, hosts, tls, registry, log }),
+  });
+  const code = await runManager(manager);
+  client.close();
+  return code;
 }
 
 /** Runs the operator; resolves to the process exit code. */
@@ -279,7 +291,10 @@ export async function main(
     log: log.with({ component: "watch" }),
     observer: watchMetrics.observer(),
   });
-  const hosts = config.dryRun ? dryRunHosts(client, log) : notingWrites(client, watch);
+  const served = config.dryRun ? dryRunHosts(client, log) : client;
+  // The controllers' writes are noted so they do not wake them again; the
+  // webhook's are not: its deletes must wake our objects waiting for a name.
+  const hosts = config.dryRun ? served : notingWrites(client, watch);
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -368,40 +383,13 @@ export async function main(
         metrics.leaderElectionMasterStatus.set({ name: LEASE_NAME }, leading ? 1 : 0),
     });
   }
-  const manager = new Manager({ log, units, elector });
-
-  let listeners;
-  try {
-    listeners = [
-      ...startHttp({
-        metricsAddress: config.metricsBindAddress,
-        probeAddress: config.healthProbeBindAddress,
-        registry,
-        health: { live: () => true, ready: () => manager.ready() },
-        log,
-      }),
-      // The webhook serves on every replica, leader or not: external-dns
-      // talks to the one next to it and is itself the single writer.
-      ...startWebhook(config, client, registry, log),
-    ];
-  } catch (e) {
-    return fail(`cannot listen: ${(e as Error).message}`, 1);
-  }
-
-  const stop = { signal: stopSignal(log) };
-
-  if (config.tls && tls) {
-    watchTlsFiles({
-      files: config.tls,
-      current: tls,
-      apply: (material) => client.replaceTls(material),
-      log,
-      signal: stop.signal,
-    });
-  }
-
-  const code = await manager.run(stop.signal);
-  await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  const manager = new Manager({
+    log,
+    units,
+    elector,
+    runnables: processRunnables(config, { client, hosts: served, tls, registry, log }),
+  });
+  const code = await runManager(manager);
   client.close();
   kube.close();
   return code;

@@ -8,7 +8,8 @@
  */
 import { Logger } from "../observability/log.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
-import { loadKubeconfig, userCredentials } from "./kubeconfig.ts";
+import { userCredentials } from "./credentials.ts";
+import { loadKubeconfig } from "./kubeconfig.ts";
 
 const quiet = new Logger({ level: "error", sink: () => {} });
 const CA = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";

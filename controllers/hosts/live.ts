@@ -15,8 +15,8 @@
  * @module
  */
 import type { EntryChange, HostsWatch } from "../../grpc/watch_hosts.ts";
-import type { Runnable, Unit } from "../../k8s/manager.ts";
-import type { SourceHostsApi } from "../engine/source.ts";
+import type { ControllerLike, Unit } from "../../k8s/manager.ts";
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { ConflictBoard } from "./policy.ts";
 
 /** Why the stream woke someone: a tracked entry edited or deleted, or a hostname released. */
@@ -83,14 +83,15 @@ export class EntryWakeups {
 
 /** The hosts port that tells `watch` what our writes produced (reads pass through). */
 export function notingWrites(
-  api: SourceHostsApi,
+  api: HostsPort,
   watch: Pick<HostsWatch, "noteWrite" | "noteDelete">,
-): SourceHostsApi {
+): HostsPort {
   return {
     address: api.address,
     getHost: (id) => api.getHost(id),
     searchHosts: (query) => api.searchHosts(query),
     findExact: (ip, hostname) => api.findExact(ip, hostname),
+    listHosts: () => api.listHosts(),
     async addHost(host) {
       const entry = await api.addHost(host);
       watch.noteWrite(entry);
@@ -112,7 +113,7 @@ export function notingWrites(
 export function watchUnit(watch: Pick<HostsWatch, "run">): Unit {
   const stop = new AbortController();
   let running: Promise<void> | undefined;
-  const runnable: Runnable = {
+  const runnable: ControllerLike = {
     start: () => running ??= watch.run(stop.signal),
     stop: async () => {
       stop.abort();

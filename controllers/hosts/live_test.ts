@@ -1,6 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import type { HostEntry } from "../../grpc/client.ts";
-import type { SourceHostsApi } from "../engine/source.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import { EntryWakeups, notingWrites, type RepairCause, trackersIn, watchUnit } from "./live.ts";
 import { ConflictBoard } from "./policy.ts";
 
@@ -68,7 +67,7 @@ Deno.test("notingWrites: what add, update and delete produced is noted; reads an
     aliases: [],
     version: "2",
   };
-  const api: SourceHostsApi = {
+  const api: HostsPort = {
     address: "x",
     addHost: () => Promise.resolve({ ...entry, version: "1" }),
     getHost: () => Promise.resolve(entry),
@@ -76,6 +75,7 @@ Deno.test("notingWrites: what add, update and delete produced is noted; reads an
     deleteHost: (id) => id === "gone" ? Promise.reject(new Error("not found")) : Promise.resolve(),
     findExact: () => Promise.resolve([entry]),
     searchHosts: () => Promise.resolve([entry]),
+    listHosts: () => Promise.resolve([entry]),
   };
   const notes: string[] = [];
   const hosts = notingWrites(api, {

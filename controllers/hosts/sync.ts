@@ -1,22 +1,12 @@
 /**
  * "Make this host entry exist as desired": the create / adopt / compare /
  * update / recreate logic shared by every controller, and the matching
- * delete. It talks to router-hosts only through {@link HostsApi}.
+ * delete. It talks to router-hosts only through {@link HostsPort}.
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort, HostUpdate } from "../../grpc/hosts_port.ts";
 import { isOutcome, RouterHostsError } from "../../grpc/errors.ts";
-
-/** The router-hosts calls this logic needs (the gRPC client implements it). */
-export interface HostsApi {
-  readonly address: string;
-  addHost(host: NewHost): Promise<HostEntry>;
-  getHost(id: string): Promise<HostEntry>;
-  updateHost(update: HostUpdate): Promise<HostEntry>;
-  deleteHost(id: string, expectedVersion?: string): Promise<void>;
-  findExact(ipAddress: string, hostname: string): Promise<HostEntry[]>;
-}
 
 /** The entry a Kubernetes object wants. */
 export interface DesiredHost {
@@ -97,7 +87,7 @@ const CONFLICT_RETRIES = 3;
  * Throws not-found errors through to the caller.
  */
 async function converge(
-  api: HostsApi,
+  api: HostsPort,
   entry: HostEntry,
   desired: DesiredHost,
 ): Promise<{ entry: HostEntry; updated: boolean }> {
@@ -114,7 +104,7 @@ async function converge(
 }
 
 async function createOrAdopt(
-  api: HostsApi,
+  api: HostsPort,
   desired: DesiredHost,
   owns: (entry: HostEntry) => boolean,
 ): Promise<EnsureResult> {
@@ -161,7 +151,7 @@ export interface EnsureOptions {
  * else throw {@link AdoptionRefusedError}.
  */
 export async function ensureHost(
-  api: HostsApi,
+  api: HostsPort,
   desired: DesiredHost,
   knownId: string | undefined,
   owns: (entry: HostEntry) => boolean,
@@ -196,7 +186,7 @@ export async function ensureHost(
  * the result is false.
  */
 export async function deleteHost(
-  api: HostsApi,
+  api: HostsPort,
   id: string,
   owns?: (entry: HostEntry) => boolean,
 ): Promise<boolean> {
@@ -222,7 +212,7 @@ export async function deleteHost(
  * orphaned.
  */
 export async function deleteUntracked(
-  api: HostsApi,
+  api: HostsPort,
   ipAddress: string,
   hostname: string,
   owns: (entry: HostEntry) => boolean,

@@ -5,7 +5,7 @@
  * operator's `--webhook-bind-address`, which writes to the router-hosts
  * server. Both `--once` runs and a looping run.
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { join } from "node:path";
 import { parseConfig } from "../../config.ts";

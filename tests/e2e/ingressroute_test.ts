@@ -3,7 +3,7 @@
  * runs as its own process against a real kube-apiserver (Traefik's real CRDs,
  * from its Go module) and the router-hosts server, observed from outside.
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { installCrds, type KubeTestbed, uniqueName } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";

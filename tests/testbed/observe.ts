@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { HostEntry, RouterHostsClient } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { KubeTestbed } from "./kube.ts";
 import { eventually, type OperatorProcess } from "./operator.ts";
 import { metricSum } from "./prometheus.ts";
@@ -105,7 +105,7 @@ export function waitIdle(op: OperatorProcess, controller: string): Promise<boole
 
 /** Every entry on the server whose hostname is `hostname`, whatever its IP. */
 export async function entriesNamed(
-  bed: { hosts: RouterHostsClient },
+  bed: { hosts: HostsPort },
   hostname: string,
 ): Promise<HostEntry[]> {
   return (await bed.hosts.searchHosts(hostname)).filter((e) => e.hostname === hostname);
@@ -116,7 +116,7 @@ export async function entriesNamed(
  * returns them.
  */
 export function waitEntries(
-  hosts: RouterHostsClient,
+  hosts: HostsPort,
   hostname: string,
   what: string,
   ok: (entries: HostEntry[]) => boolean,
