@@ -28,6 +28,7 @@ import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import type { ConflictBoard, Policy } from "../hosts/policy.ts";
 import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
+import { parseHostIds } from "./host_ids.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -119,6 +120,13 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
     views.set(source, unit.get);
     return unit.unit;
   });
+}
+
+/** The entry ids an object's host-ids annotation names (none when it is absent or corrupt). */
+function trackedIds(view: SourceView): string[] {
+  if (view.hostIds === undefined) return [];
+  const parsed = parseHostIds(view.hostIds);
+  return "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [];
 }
 
 function mergeClaims(all: Claims[]): Claims {
@@ -228,9 +236,7 @@ function createSourceUnit<V extends SourceView>(
   });
   o.entries?.register(source.controller, {
     wake: (key) => built.controller.queue.add(key),
-    // The annotation is JSON hostname → id: a quoted id is that id exactly.
-    tracking: (id) =>
-      trackersIn(built.store, id, (v, id) => v.hostIds?.includes(`"${id}"`) === true),
+    tracking: (ids) => trackersIn(built.store, ids, trackedIds),
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

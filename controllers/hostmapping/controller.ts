@@ -392,7 +392,8 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
   });
   o.entries?.register(HOSTMAPPING_CONTROLLER, {
     wake: (key) => built.controller.queue.add(key),
-    tracking: (id) => trackersIn(built.store, id, (v, id) => v.status.hostId === id),
+    tracking: (ids) =>
+      trackersIn(built.store, ids, (v) => v.status.hostId ? [v.status.hostId] : []),
   });
   const informer = built.unit.informers[0];
   o.onCache?.({

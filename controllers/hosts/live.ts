@@ -22,27 +22,29 @@ import type { ConflictBoard } from "./policy.ts";
 /** Why the stream woke someone: a tracked entry edited or deleted, or a hostname released. */
 export type RepairCause = "edited" | "deleted" | "released";
 
-/** What a controller tells {@link EntryWakeups}: how to find and queue the keys tracking an entry. */
+/** What a controller tells {@link EntryWakeups}: how to find and queue the keys tracking entries. */
 export interface EntryTrackers {
   /** Queues a key. */
   wake(key: string): void;
-  /** The keys whose objects track `id` now. */
-  tracking(id: string): Iterable<string>;
+  /** The keys whose objects track one of `ids` now, each with the id it tracks. */
+  tracking(ids: ReadonlySet<string>): Iterable<[key: string, id: string]>;
 }
 
 /**
- * The keys of `store` whose object tracks `id` by `tracks`. A scan, not an
- * index: it runs only for changes someone else made, and an index fed from
- * cache events would miss the ids our own writes put straight into the cache.
+ * The keys of `store` whose object tracks one of `ids` (by `idsOf`). A scan,
+ * not an index: it runs only for snapshots with changes someone else made,
+ * and an index fed from cache events would miss the ids our own writes put
+ * straight into the cache.
  */
 export function* trackersIn<V>(
   store: { keys(): string[]; get(key: string): V | undefined },
-  id: string,
-  tracks: (view: V, id: string) => boolean,
-): Iterable<string> {
+  ids: ReadonlySet<string>,
+  idsOf: (view: V) => readonly string[],
+): Iterable<[string, string]> {
   for (const key of store.keys()) {
     const view = store.get(key);
-    if (view !== undefined && tracks(view, id)) yield key;
+    if (view === undefined) continue;
+    for (const id of idsOf(view)) if (ids.has(id)) yield [key, id];
   }
 }
 
@@ -62,17 +64,25 @@ export class EntryWakeups {
     this.#controllers.set(controller, trackers);
   }
 
-  /** Wakes whoever cares about `changes`. */
+  /** Wakes whoever cares about `changes` (one snapshot's). */
   changed(changes: readonly EntryChange[]): void {
-    for (const c of changes) {
-      let woken = 0;
+    // A new id is tracked by nobody yet: ids are never reused, and our own
+    // new entries are not reported as changes.
+    const known = new Map(changes.filter((c) => c.kind !== "appeared").map((c) => [c.id, c]));
+    if (known.size > 0) {
+      const ids = new Set(known.keys());
+      const hit = new Set<string>();
       for (const trackers of this.#controllers.values()) {
-        for (const key of trackers.tracking(c.id)) {
+        for (const [key, id] of trackers.tracking(ids)) {
           trackers.wake(key);
-          woken++;
+          hit.add(id);
         }
       }
-      if (woken > 0) this.#onWake?.(c.kind === "vanished" ? "deleted" : "edited");
+      for (const id of hit) {
+        this.#onWake?.(known.get(id)!.kind === "vanished" ? "deleted" : "edited");
+      }
+    }
+    for (const c of changes) {
       const released = c.kind === "vanished" ? c.hostname : c.previousHostname;
       if (released !== undefined && this.#board.release(released) > 0) {
         this.#onWake?.("released");

@@ -14,12 +14,8 @@ function setup() {
   for (const [name, cache] of [["ingress", ingress], ["hostmapping", hostmapping]] as const) {
     wakeups.register(name, {
       wake: (key) => woken.push(`${name} ${key}`),
-      tracking: (id) =>
-        trackersIn(
-          { keys: () => [...cache.keys()], get: (k) => cache.get(k) },
-          id,
-          (ids, id) => ids.includes(id),
-        ),
+      tracking: (ids) =>
+        trackersIn({ keys: () => [...cache.keys()], get: (k) => cache.get(k) }, ids, (v) => v),
     });
   }
   return { board, causes, woken, wakeups, ingress, hostmapping };
@@ -35,10 +31,18 @@ Deno.test("EntryWakeups: an edited or deleted entry wakes exactly the objects th
   t.wakeups.changed([{ kind: "changed", id: "other", hostname: "x.lan" }]);
   assertEquals(t.woken, ["ingress ns/a", "hostmapping ns/m"]);
   assertEquals(t.causes, ["edited", "deleted"]);
+  // One snapshot, several changes: each tracker found in one pass.
+  t.wakeups.changed([
+    { kind: "vanished", id: "id1", hostname: "a.lan" },
+    { kind: "changed", id: "id4", hostname: "d.lan" },
+    { kind: "appeared", id: "id9", hostname: "n.lan" },
+  ]);
+  assertEquals(t.woken.slice(2), ["ingress ns/a", "ingress ns/b"]);
+  assertEquals(t.causes.slice(2).sort(), ["deleted", "edited"]);
   // No longer tracked: no wake.
   t.ingress.set("ns/a", []);
   t.wakeups.changed([{ kind: "changed", id: "id1", hostname: "a.lan" }]);
-  assertEquals(t.woken.length, 2);
+  assertEquals(t.woken.length, 4);
 });
 
 Deno.test("EntryWakeups: a hostname let go (deleted or renamed away) wakes its conflict waiters of any controller", () => {
