@@ -17,7 +17,9 @@
  * - scale: S HostMappings seeded in sync (entries through the emulator's
  *   store, as bench/load.ts does), then a burst of B foreign AddHost calls
  *   at concurrency 8; the operator's CPU seconds and RSS (peak and after),
- *   with the stream and against a server without WatchHosts.
+ *   with the stream and against a server without WatchHosts (the emulator;
+ *   with --real, the real server with the stream only, seeded by AddHost:
+ *   ROUTER_HOSTS_BIN must name it).
  *
  * Usage: deno run -A bench/drift.ts [repair|handover|scale ...] [--n=50] [--rounds=100]
  *        [--handover=20] [--scale=10000] [--burst=500]
@@ -50,6 +52,7 @@ const { values: opts, positionals } = parseArgs({
     handover: { type: "string", default: "20" },
     scale: { type: "string", default: "10000" },
     burst: { type: "string", default: "500" },
+    real: { type: "boolean", default: false },
   },
 });
 const scenarios = positionals.length ? positionals : ["repair", "handover", "scale"];
@@ -321,21 +324,29 @@ async function handover(k: number) {
 
 async function scale(count: number, burst: number, watchHosts: boolean) {
   const kube = await startKube();
-  const rh = await startRouterHosts({ kind: "emulator", watchHosts });
+  const rh = await startRouterHosts({ kind: opts.real ? "real" : "emulator", watchHosts });
   await installCrds(kube, "router-hosts");
   const hm = new HostMappings(kube);
   let op: OperatorProcess | undefined;
   let hosts: RouterHostsClient | undefined;
   try {
     const ip = (i: number) => `10.${120 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-    const store = new HostsStore();
-    for (let i = 0; i < count; i++) {
-      store.addHost({ ipAddress: ip(i), hostname: `m${i}.mem.lan`, comment: `k8s:scale/m${i}` });
+    const seed = (i: number) => ({
+      ipAddress: ip(i),
+      hostname: `m${i}.mem.lan`,
+      comment: `k8s:scale/m${i}`,
+    });
+    if (rh.kind === "real") {
+      hosts = await clientFor(rh);
+      await pool(Array.from({ length: count }, (_, i) => i), 16, (i) => hosts!.addHost(seed(i)));
+    } else {
+      const store = new HostsStore();
+      for (let i = 0; i < count; i++) store.addHost(seed(i));
+      await rh.stop();
+      await Deno.writeTextFile(`${rh.dir}/data/router-hosts.db`, JSON.stringify(store.snapshot()));
+      await rh.start();
+      hosts = await clientFor(rh);
     }
-    await rh.stop();
-    await Deno.writeTextFile(`${rh.dir}/data/router-hosts.db`, JSON.stringify(store.snapshot()));
-    await rh.start();
-    hosts = await clientFor(rh);
     const ns = await kube.createNamespace("scale");
     await pool(
       Array.from({ length: count }, (_, i) => i),
@@ -392,6 +403,6 @@ for (const s of scenarios) {
   else if (s === "handover") await handover(Number(opts.handover));
   else if (s === "scale") {
     await scale(Number(opts.scale), Number(opts.burst), true);
-    await scale(Number(opts.scale), Number(opts.burst), false);
+    if (!opts.real) await scale(Number(opts.scale), Number(opts.burst), false);
   } else throw new Error(`unknown scenario ${s}`);
 }
