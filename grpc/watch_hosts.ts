@@ -11,8 +11,8 @@
  * The stream reconnects with backoff; the first snapshot after a reconnect is
  * diffed like any other, so nothing that changed meanwhile is missed. A
  * server without WatchHosts (UNIMPLEMENTED), or a stream that keeps failing,
- * puts the watch in fallback: one log line, a gauge, and a quiet retry every
- * few minutes. Nothing depends on the stream for correctness: the periodic
+ * puts the watch in fallback: one log line, a gauge, and quiet retries (every
+ * few minutes for UNIMPLEMENTED, at the backoff's pace otherwise). Nothing depends on the stream for correctness: the periodic
  * resync still re-checks every object (README "Live repair").
  *
  * @module
@@ -64,7 +64,7 @@ export interface HostsWatchOptions {
   backoff?: BackoffOptions;
   /** Consecutive attempts without a snapshot before the fallback (default 5). */
   failuresBeforeFallback?: number;
-  /** How often a watch in fallback tries again, quietly (default 5 min). */
+  /** How often a server without WatchHosts is asked again, quietly (default 5 min). */
   fallbackRetryMs?: number;
   /** A snapshot larger than this is refused (default 200,000 entries). */
   maxEntries?: number;
@@ -175,7 +175,10 @@ export class HostsWatch {
           { error: error?.message },
         );
       }
-      const delayMs = this.#fallback ? o.fallbackRetryMs ?? 300_000 : backoff.next();
+      // A server without the method is asked again rarely (it may be
+      // upgraded); a failing one at the backoff's pace, so it is live again
+      // soon after it comes back.
+      const delayMs = unimplemented ? o.fallbackRetryMs ?? 300_000 : backoff.next();
       if (!this.#fallback) {
         o.log.info("router-hosts WatchHosts stream ended; reconnecting", {
           error: error?.message,

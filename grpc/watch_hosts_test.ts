@@ -212,6 +212,12 @@ Deno.test("HostsWatch: a stream that keeps failing falls back after the limit; o
   }
   assertEquals(t.gauges.fallback, 1);
   assertEquals(t.lines.filter((l) => l.includes("failed 3 times in a row")).length, 1);
+  // Still retried at the backoff's pace (30 s at most), quietly; live again once it answers.
+  t.clock.advance(30_000);
+  await t.server.opened(4);
+  t.server.snapshot(3, ["a", "1", "a.lan"]);
+  assertEquals(t.gauges.fallback, 0);
+  assertEquals(t.lines.filter((l) => l.includes("reconnecting")).length, 2);
   t.stop.abort();
   await t.done;
 });
