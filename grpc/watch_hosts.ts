@@ -71,6 +71,13 @@ export interface HostsWatchOptions {
   clock?: Clock;
 }
 
+/** A snapshot larger than `maxEntries`: refused, and asked for again as rarely as UNIMPLEMENTED. */
+class TooLarge extends Error {
+  constructor(max: number) {
+    super(`a WatchHosts snapshot has more than ${max} entries; refused`);
+  }
+}
+
 /** version + NUL + hostname: one string per entry, no object. */
 type Known = Map<string, string>;
 
@@ -163,8 +170,8 @@ export class HostsWatch {
       }
       if (error && "serverMessage" in error && error.serverMessage === WATCH_ROTATED) continue;
       failures++;
-      const unimplemented = error !== undefined && "code" in error &&
-        error.code === UNIMPLEMENTED;
+      const unimplemented = error instanceof TooLarge ||
+        (error !== undefined && "code" in error && error.code === UNIMPLEMENTED);
       if (!this.#fallback && (unimplemented || failures >= limit)) {
         this.#fallback = true;
         o.observer?.fallback(true);
@@ -195,17 +202,18 @@ export class HostsWatch {
     return new Promise((resolve) => {
       let next: Known = new Map();
       let connected = false;
-      let refused: Error | undefined;
+      let refused: TooLarge | undefined;
       const call = this.#o.source.watchHosts({
         message: (msg) => {
+          if (refused) return; // cancelled; what is still in flight is dropped
           if (!connected) {
             connected = true;
             this.#o.observer?.connected(true);
           }
           if ("entry" in msg) {
             next.set(msg.entry.id, msg.entry.version + SEP + msg.entry.hostname);
-            if (next.size > max && !refused) {
-              refused = new Error(`a WatchHosts snapshot has more than ${max} entries; refused`);
+            if (next.size > max) {
+              refused = new TooLarge(max);
               call.cancel();
             }
           } else if ("complete" in msg) {
@@ -245,7 +253,14 @@ export class HostsWatch {
     for (const [id, w] of this.#own) own.set(id, w.value);
     if (known) {
       const changes = diffSnapshots(known, entries, own);
-      if (changes.length > 0) this.#o.onChanges(changes);
+      try {
+        if (changes.length > 0) this.#o.onChanges(changes);
+      } catch (e) {
+        // Inside a stream event: a throw here would end the process.
+        this.#o.log.error("waking objects for WatchHosts changes failed", {
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
     }
     // A write is in every snapshot that starts after it, so the second one
     // after the write has shown it (or something newer): forget it then.

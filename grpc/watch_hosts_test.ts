@@ -99,7 +99,7 @@ function error(code: number, serverMessage = "boom"): RouterHostsError {
   return new RouterHostsError({ code, method: "WatchHosts", address: "x", serverMessage });
 }
 
-function setup(options: { failuresBeforeFallback?: number } = {}) {
+function setup(options: { failuresBeforeFallback?: number; maxEntries?: number } = {}) {
   const server = new FakeServer();
   const changes: EntryChange[][] = [];
   const lines: string[] = [];
@@ -244,4 +244,38 @@ Deno.test("HostsWatch: a snapshot whose count disagrees with its entries is igno
   assertEquals(t.lines.filter((l) => l.includes("count disagrees")).length, 1);
   t.stop.abort();
   await t.done;
+});
+
+Deno.test("HostsWatch: a snapshot above maxEntries is refused: the stream is cancelled and the watch falls back", async () => {
+  const t = setup({ maxEntries: 2 });
+  await t.server.opened(1);
+  t.server.snapshot(0, ["a", "1", "a.lan"], ["b", "1", "b.lan"], ["c", "1", "c.lan"]);
+  await waiting(t.clock);
+  assertEquals(t.server.streams[0].cancelled, true);
+  assertEquals([t.gauges.fallback, t.gauges.snapshots], [1, 0]);
+  assertEquals(t.lines.filter((l) => l.includes("more than 2 entries")).length, 1);
+  t.stop.abort();
+  await t.done;
+});
+
+Deno.test("HostsWatch: a failure while waking objects is logged, not thrown into the stream", async () => {
+  const server = new FakeServer();
+  const lines: string[] = [];
+  const watch = new HostsWatch({
+    source: server,
+    onChanges: () => {
+      throw new Error("queue closed");
+    },
+    log: new Logger({ sink: (l) => lines.push(l) }),
+    clock: new FakeClock(),
+  });
+  const stop = new AbortController();
+  const done = watch.run(stop.signal);
+  await server.opened(1);
+  server.snapshot(0, ["a", "1", "a.lan"]);
+  server.snapshot(0, ["a", "2", "a.lan"]);
+  assertEquals(lines.filter((l) => l.includes("queue closed")).length, 1);
+  assertEquals(watch.snapshots, 2);
+  stop.abort();
+  await done;
 });
