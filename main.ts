@@ -13,7 +13,7 @@ import {
 } from "./controllers/hostmapping/controller.ts";
 import { hostMappingComment } from "./controllers/hostmapping/view.ts";
 import { createOrphanSweepUnit, type SweepKind } from "./controllers/hosts/orphan_sweep.ts";
-import { ConflictBoard } from "./controllers/hosts/policy.ts";
+import { ConflictBoard, isOperatorEntry, ownerAllows } from "./controllers/hosts/policy.ts";
 import { createSourceUnits } from "./controllers/engine/wiring.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
@@ -25,6 +25,7 @@ import { HostsWatch } from "./grpc/watch_hosts.ts";
 import { EntryWakeups, notingWrites, watchUnit } from "./controllers/hosts/live.ts";
 import { WatchMetrics } from "./observability/watch_metrics.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
@@ -35,8 +36,10 @@ import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startHttp } from "./observability/server.ts";
+import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
+import { startupReport } from "./startup_report.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
 export const LEASE_NAME = "router-hosts-operator.fzymgc.house";
@@ -127,6 +130,30 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
   });
 }
 
+/**
+ * The client every writer uses, with the settle write after overlapping
+ * writes (grpc/settle.ts). Ours, for carrying it: entries this operator
+ * or its webhook wrote, under our owner id.
+ */
+function settling(client: RouterHostsClient, config: Config, metrics: Metrics, log: Logger) {
+  return new SettlingHosts(client, {
+    owns: (e) => (isOperatorEntry(e) || isWebhookEntry(e)) && ownerAllows(config.policy, e),
+    onSettle: (result, { id, error }) => {
+      metrics.settleWrites.inc({ result });
+      if (result === "failed") {
+        log.warn("settle write after overlapping writes failed; retried after the next write", {
+          hostId: id,
+          error: error?.message,
+        });
+      } else if (result === "skipped") {
+        log.info(
+          "overlapping writes, but no live entry of ours to carry the settle write; the next write regenerates the hosts file",
+        );
+      }
+    },
+  });
+}
+
 /** Runs `manager` to its exit code; a runnable that cannot start is exit status 1. */
 async function runManager(manager: Manager): Promise<number> {
   try {
@@ -155,13 +182,16 @@ async function runWebhookOnly(
     );
   }
   const registry = new Registry();
-  const client = grpcClient(config, tls, new Metrics(registry));
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const metrics = new Metrics(registry);
+  const client = grpcClient(config, tls, metrics);
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
   const manager = new Manager({
     log,
     runnables: processRunnables(config, { client, hosts, tls, registry, log }),
   });
   const code = await runManager(manager);
+  settled.close();
   client.close();
   return code;
 }
@@ -224,62 +254,13 @@ export async function main(
     return fail("--leader-elect needs --leader-election-namespace when not running in a pod");
   }
 
-  log.info("starting router-hosts-operator", {
-    serverAddress: config.serverAddress,
-    tls: tls
-      ? {
-        mode: tls.cert
-          ? (config.tls?.caPath ? "mutual TLS" : "client certificate, system roots")
-          : "server-authenticated TLS",
-        roots: tls.caSource,
-        certFingerprint: tls.certFingerprint,
-        notAfter: tls.certNotAfter,
-      }
-      : "disabled",
-    kubernetes: kube.host,
-    leaderElection: config.leaderElect,
-    workers: config.maxConcurrentReconciles,
-    resyncPeriodMs: config.resyncPeriodMs,
-    gateway: config.enableGateway,
-    domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
-    excludeDomains: config.policy.excludeDomains.length > 0
-      ? config.policy.excludeDomains
-      : undefined,
-    policy: config.policy.mode,
-    ownerId: config.policy.ownerId || undefined,
-    dryRun: config.dryRun || undefined,
-    gcIntervalMs: config.gcIntervalMs || undefined,
-  });
-  if (config.dryRun) {
-    log.warn(
-      "--dry-run: every write to router-hosts and Kubernetes is logged at info instead of made",
-    );
-  }
+  for (const line of startupReport(config, tls, kube.host)) log[line.level](line.msg, line.fields);
   const sweeping = config.gcIntervalMs > 0 && config.policy.mode === "sync";
-  if (config.gcIntervalMs > 0 && !sweeping) {
-    log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
-  }
-  if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
-    log.warn("the client certificate has expired; router-hosts will refuse it", {
-      flag: "--tls-cert",
-      notAfter: tls.certNotAfter,
-    });
-  }
-  if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
-  if (tls && config.target.scheme === "unix") {
-    log.info("unix socket target: the server certificate's chain is verified, its name is not");
-  }
-  if (!config.defaultIngressIP && !config.ingressService) {
-    log.warn(
-      config.enableGateway
-        ? "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until one is set"
-        : "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
-    );
-  }
 
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
+  const settled = settling(client, config, metrics, log);
   const conflicts = new ConflictBoard();
   // Live repair (README "Live repair"): the leader's one WatchHosts stream
   // wakes the objects whose entries changed on the server.
@@ -291,10 +272,10 @@ export async function main(
     log: log.with({ component: "watch" }),
     observer: watchMetrics.observer(),
   });
-  const served = config.dryRun ? dryRunHosts(client, log) : client;
+  const served = config.dryRun ? dryRunHosts(settled, log) : settled;
   // The controllers' writes are noted so they do not wake them again; the
   // webhook's are not: its deletes must wake our objects waiting for a name.
-  const hosts = config.dryRun ? served : notingWrites(client, watch);
+  const hosts = config.dryRun ? served : notingWrites(settled, watch);
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -390,6 +371,7 @@ export async function main(
     runnables: processRunnables(config, { client, hosts: served, tls, registry, log }),
   });
   const code = await runManager(manager);
+  settled.close();
   client.close();
   kube.close();
   return code;

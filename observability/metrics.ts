@@ -130,6 +130,8 @@ export class Metrics implements ControllerMetrics {
   readonly grpcRequests: Counter<"method" | "code">;
   /** router_hosts_grpc_request_duration_seconds{method} */
   readonly grpcRequestDuration: Histogram<"method">;
+  /** router_hosts_settle_writes_total{result}: no-op UpdateHosts after overlapping writes (grpc/settle.ts). */
+  readonly settleWrites: Counter<"result">;
   /** router_hosts_managed_hosts{controller}: host entries a controller owns. */
   readonly managedHosts: Gauge<"controller">;
   /** router_hosts_hostname_conflicts{controller}: hostnames another object holds, now. */
@@ -267,6 +269,13 @@ export class Metrics implements ControllerMetrics {
       help: "Duration of gRPC calls to router-hosts by method",
       labelNames: ["method"],
       buckets: [...GRPC_DURATION_BUCKETS],
+      registers,
+    });
+    this.settleWrites = new Counter({
+      name: "router_hosts_settle_writes_total",
+      help:
+        "No-op UpdateHost calls sent after overlapping writes so the server's hosts file holds every commit, by result (ok, not_found, failed; skipped when no entry of ours was known)",
+      labelNames: ["result"],
       registers,
     });
     this.managedHosts = new Gauge({

@@ -31,6 +31,13 @@ export interface RouterHostsOptions {
   /** Also serve on a unix socket (`socketPath`); the emulator only. */
   unixSocket?: boolean;
   /**
+   * The emulator waits up to this many ms between a regeneration's list and
+   * its hosts-file write (`--hosts-file-jitter-ms`), so overlapping writes
+   * can leave the file short as on the real server. The real server has
+   * that race by nature and no such knob; it ignores this. Default 0.
+   */
+  hostsFileJitterMs?: number;
+  /**
    * false: answer WatchHosts with UNIMPLEMENTED, as a server from before it
    * does. The real v0.13.0 server implements it, so this runs the emulator
    * with `--no-watch-hosts`. Default true.
@@ -249,6 +256,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
       configPath,
       ...(clientAuth ? [] : ["--no-client-auth"]),
       ...(socketPath ? ["--unix-socket", socketPath] : []),
+      ...(opts.hostsFileJitterMs ? ["--hosts-file-jitter-ms", String(opts.hostsFileJitterMs)] : []),
       ...(opts.watchHosts === false ? ["--no-watch-hosts"] : []),
     ]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;

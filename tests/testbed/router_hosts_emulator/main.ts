@@ -8,9 +8,11 @@
  *
  *     deno run -A tests/testbed/router_hosts_emulator/main.ts serve --config server.toml
  *
- * Three test-bed options the real server does not have: `--no-client-auth`
+ * Test-bed options the real server does not have: `--no-client-auth`
  * (TLS without asking for a client certificate, for clients that verify the
- * server only), `--unix-socket PATH` (also serve on a unix socket) and
+ * server only), `--unix-socket PATH` (also serve on a unix socket),
+ * `--hosts-file-jitter-ms N` (wait up to N ms between a regeneration's list
+ * and its hosts-file write, so overlapping writes reorder; regenerate.ts) and
  * `--no-watch-hosts` (answer WatchHosts with UNIMPLEMENTED, as a server
  * from before WatchHosts does).
  *
@@ -34,10 +36,11 @@ import {
   renderHostsFile,
   type StoreSnapshot,
 } from "./store.ts";
+import { parseJitterMs, regenerator } from "./regenerate.ts";
 import { ChangeNotifier, watchHostsHandler } from "./watch.ts";
 
 const USAGE = "usage: main.ts serve --config <server.toml> [--no-client-auth] " +
-  "[--unix-socket <path>] [--no-watch-hosts]";
+  "[--unix-socket <path>] [--hosts-file-jitter-ms <ms>] [--no-watch-hosts]";
 
 /** The real server waits this long for in-flight RPCs on SIGTERM/SIGINT. */
 const GRACEFUL_SHUTDOWN_MS = 30_000;
@@ -254,9 +257,10 @@ function dirname(path: string): string {
 
 /**
  * Writes via a temp file in the same directory, fsync, then rename, so a
- * reader (or a crash) never sees half a file. Synchronous on purpose: each
- * RPC finishes its writes before the next one runs, which orders writes
- * the way the real server's single write queue does.
+ * reader (or a crash) never sees half a file. Synchronous on purpose: the
+ * database save finishes before the next RPC runs, which orders commits
+ * the way the real server's single write queue does (hosts-file writes may
+ * still reorder with --hosts-file-jitter-ms; regenerate.ts).
  */
 function writeFileAtomic(path: string, text: string, mode: number): void {
   const slash = path.lastIndexOf("/");
@@ -508,13 +512,13 @@ function logCall(method: string, peer: string, status: grpc.status, detail: stri
 
 function unary<Req, Res>(
   method: string,
-  handle: (request: Req) => Res,
+  handle: (request: Req) => Res | Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
+  return async (call, callback) => {
     const peer = call.getPeer();
     let response: Res;
     try {
-      response = handle(call.request);
+      response = await handle(call.request);
     } catch (e) {
       const status = toStatus(e);
       logCall(method, peer, status.code, status.details);
@@ -550,15 +554,24 @@ function serverStream<Req, Res>(
 function hostsService(
   store: HostsStore,
   config: EmulatorConfig,
+  hostsFileJitterMs: number,
   watchHosts: boolean,
 ): grpc.UntypedServiceImplementation {
   const changes = new ChangeNotifier();
   /**
-   * Every successful write is saved and the hosts file rewritten before the
-   * RPC answers. A failed save rolls the state back and answers INTERNAL; a
-   * failed hosts-file write is only logged, as the real server does.
+   * Every successful write is saved and the hosts file regenerated before
+   * the RPC answers (regenerate.ts: list, then write, not serialized with
+   * other writes' regenerations). A failed save rolls the state back and
+   * answers INTERNAL; a failed hosts-file write is only logged, as the real
+   * server does.
    */
-  const write = <T>(method: string, change: () => T): T => {
+  const regenerate = regenerator({
+    list: () => store.listHosts(),
+    write: (entries) => writeHostsFile(config.hostsFilePath, entries),
+    jitterMs: hostsFileJitterMs,
+    onError: (e, method) => log(`hosts file regeneration failed after ${method}: ${e.message}`),
+  });
+  const write = async <T>(method: string, change: () => T): Promise<T> => {
     const before = store.snapshot();
     const result = change();
     try {
@@ -569,11 +582,7 @@ function hostsService(
     }
     // Committed: WatchHosts followers are woken first, as the real server does.
     changes.notify();
-    try {
-      writeHostsFile(config.hostsFilePath, store.listHosts());
-    } catch (e) {
-      log(`hosts file regeneration failed after ${method}: ${(e as Error).message}`);
-    }
+    await regenerate(method);
     return result;
   };
 
@@ -653,6 +662,8 @@ interface ServeOptions {
   unixSocket?: string;
   /** Serve WatchHosts (the real v0.13.0 server does); false answers UNIMPLEMENTED. */
   watchHosts: boolean;
+  /** The longest wait between a regeneration's list and its hosts-file write (regenerate.ts). */
+  hostsFileJitterMs: number;
 }
 
 async function serve(configPath: string, options: ServeOptions): Promise<void> {
@@ -688,7 +699,7 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
   const definition = hostsPackageDefinition()["router_hosts.v1.HostsService"];
   server.addService(
     definition as grpc.ServiceDefinition,
-    hostsService(store, config, options.watchHosts),
+    hostsService(store, config, options.hostsFileJitterMs, options.watchHosts),
   );
   const port = await bind(server, config.bindAddress, credentials);
   if (options.unixSocket) {
@@ -703,6 +714,9 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
       `database ${config.databasePath}, hosts file ${config.hostsFilePath})` +
       (options.unixSocket ? `, and on unix:${options.unixSocket}` : "") +
       (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)") +
+      (options.hostsFileJitterMs > 0
+        ? `; hosts-file writes wait up to ${options.hostsFileJitterMs} ms after their list`
+        : "") +
       (options.watchHosts ? "" : "; WatchHosts answers UNIMPLEMENTED (--no-watch-hosts)"),
   );
 
@@ -749,6 +763,7 @@ export async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         "no-client-auth": { type: "boolean" },
         "unix-socket": { type: "string" },
+        "hosts-file-jitter-ms": { type: "string" },
         "no-watch-hosts": { type: "boolean" },
       },
       allowPositionals: true,
@@ -769,10 +784,18 @@ export async function main(args: string[]): Promise<number> {
     console.error(`required flag "config" not set\n${USAGE}`);
     return 1;
   }
+  let hostsFileJitterMs;
+  try {
+    hostsFileJitterMs = parseJitterMs(parsed.values["hosts-file-jitter-ms"]);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 1;
+  }
   try {
     await serve(parsed.values.config, {
       clientAuth: !parsed.values["no-client-auth"],
       unixSocket: parsed.values["unix-socket"],
+      hostsFileJitterMs,
       watchHosts: !parsed.values["no-watch-hosts"],
     });
     return 0;
