@@ -330,6 +330,8 @@ export interface HostMappingUnitOptions {
   dryRun?: boolean;
   /** Live repair: how an entry change finds and wakes the HostMapping tracking it. */
   entries?: EntryWakeups;
+  /** `--namespace`: watch only these; all when omitted or empty. */
+  namespaces?: readonly string[];
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -355,6 +357,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     dryRun: o.dryRun,
+    scope: { namespaces: o.namespaces },
   }, {
     resource: HOSTMAPPING,
     project: projectHostMapping,
