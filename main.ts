@@ -21,6 +21,9 @@ import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressrout
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import type { HostsPort } from "./grpc/hosts_port.ts";
+import { HostsWatch } from "./grpc/watch_hosts.ts";
+import { EntryWakeups, notingWrites, watchUnit } from "./controllers/hosts/live.ts";
+import { WatchMetrics } from "./observability/watch_metrics.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
@@ -263,7 +266,21 @@ export async function main(
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
   const settled = settling(client, config, metrics, log);
-  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
+  const conflicts = new ConflictBoard();
+  // Live repair (README "Live repair"): the leader's one WatchHosts stream
+  // wakes the objects whose entries changed on the server.
+  const watchMetrics = new WatchMetrics(registry);
+  const entries = new EntryWakeups(conflicts, (cause) => watchMetrics.repairs.inc({ cause }));
+  const watch = new HostsWatch({
+    source: client,
+    onChanges: (changes) => entries.changed(changes),
+    log: log.with({ component: "watch" }),
+    observer: watchMetrics.observer(),
+  });
+  const served = config.dryRun ? dryRunHosts(settled, log) : settled;
+  // The controllers' writes are noted so they do not wake them again; the
+  // webhook's are not: its deletes must wake our objects waiting for a name.
+  const hosts = config.dryRun ? served : notingWrites(settled, watch);
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -271,7 +288,6 @@ export async function main(
     controller: REPORTING_CONTROLLER,
     instance: identity,
   });
-  const conflicts = new ConflictBoard();
   const sweepKinds: SweepKind[] = [];
   const units = [
     createHostMappingUnit({
@@ -284,6 +300,7 @@ export async function main(
       resyncPeriodMs: config.resyncPeriodMs,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
       namespaces: config.namespaces,
       onCache: (cache) =>
@@ -315,6 +332,7 @@ export async function main(
       ingressService: config.ingressService,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
       scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
@@ -327,6 +345,7 @@ export async function main(
         }),
     }),
   ];
+  units.push(watchUnit(watch));
   if (sweeping) {
     units.push(createOrphanSweepUnit({
       hosts,
@@ -358,7 +377,7 @@ export async function main(
     log,
     units,
     elector,
-    runnables: processRunnables(config, { client, hosts, tls, registry, log }),
+    runnables: processRunnables(config, { client, hosts: served, tls, registry, log }),
   });
   const code = await runManager(manager);
   settled.close();

@@ -28,6 +28,8 @@ import {
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import type { ConflictBoard, Policy } from "../hosts/policy.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
+import { parseHostIds } from "./host_ids.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -54,6 +56,8 @@ export interface SourceUnitOptions {
   onCache?: (source: AnySource, cache: SourceCache) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: how an entry change finds and wakes the objects tracking it. */
+  entries?: EntryWakeups;
   /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
   scope?: WatchScope;
 }
@@ -119,6 +123,13 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
     views.set(source, unit.get);
     return unit.unit;
   });
+}
+
+/** The entry ids an object's host-ids annotation names (none when it is absent or corrupt). */
+function trackedIds(view: SourceView): string[] {
+  if (view.hostIds === undefined) return [];
+  const parsed = parseHostIds(view.hostIds);
+  return "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [];
 }
 
 function mergeClaims(all: Claims[]): Claims {
@@ -227,6 +238,10 @@ function createSourceUnit<V extends SourceView>(
     });
     reconciler = rec;
     return (key, signal) => rec.reconcile(key, signal);
+  });
+  o.entries?.register(source.controller, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) => trackersIn(built.store, ids, trackedIds),
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

@@ -38,6 +38,7 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "../hosts/policy.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 import {
   classifyError,
   errorStatus,
@@ -327,6 +328,8 @@ export interface HostMappingUnitOptions {
   onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: how an entry change finds and wakes the HostMapping tracking it. */
+  entries?: EntryWakeups;
   /** `--namespace`: watch only these; all when omitted or empty. */
   namespaces?: readonly string[];
 }
@@ -389,6 +392,11 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     });
     reconciler = rec;
     return (key) => rec.reconcile(key);
+  });
+  o.entries?.register(HOSTMAPPING_CONTROLLER, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) =>
+      trackersIn(built.store, ids, (v) => v.status.hostId ? [v.status.hostId] : []),
   });
   const informer = built.unit.informers[0];
   o.onCache?.({

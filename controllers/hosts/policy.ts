@@ -216,13 +216,14 @@ export class ConflictBoard {
     }
   }
 
-  /** An entry of `hostname` was deleted: wakes its waiters once. */
-  release(hostname: string): void {
+  /** An entry of `hostname` was deleted: wakes its waiters once; returns how many. */
+  release(hostname: string): number {
     const name = hostname.toLowerCase();
     const waiters = this.#waiting.get(name);
-    if (!waiters) return;
+    if (!waiters) return 0;
     this.#waiting.delete(name);
     for (const wake of waiters.values()) wake();
+    return waiters.size;
   }
 
   /** How many hostnames are waited for (for tests). */
