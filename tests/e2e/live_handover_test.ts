@@ -8,7 +8,7 @@
  *   sets router_hosts_watch_fallback, and the resync still repairs.
  */
 import { assertEquals, assertOk } from "../assert.ts";
-import { HostMappings, withBed, withOperator, withOperators } from "../testbed/bed.ts";
+import { bedTest, HostMappings, withOperator, withOperators } from "../testbed/bed.ts";
 import { installCrds, startKube, startRouterHosts, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
 import { waitEntries } from "../testbed/observe.ts";
@@ -17,108 +17,113 @@ import { openHostsClient } from "../testbed/bed.ts";
 const SHARED = "handover.live.lan";
 const IP = "10.9.3.1";
 
-Deno.test({
+bedTest({
   name: "live hand-over: b takes a hostname over from WatchHosts when a deletes its object",
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, () =>
-  withBed({}, async (bed) => {
-    const kubeB = await startKube();
-    try {
-      await installCrds(kubeB, "router-hosts");
-      await withOperators(bed, async (ops) => {
-        const ns = uniqueName("handover");
-        const hmB = new HostMappings(kubeB);
-        for (const [kube, hm] of [[bed.kube, bed.hm], [kubeB, hmB]] as const) {
-          await kube.createNamespace(ns);
-          await hm.create(ns, "shared", { hostname: SHARED, ip: IP });
-        }
-        const start = (kubeconfigPath: string, owner: string) =>
-          ops.start({
-            kubeconfigPath,
-            name: `operator-${owner}`,
-            args: [`--owner-id=${owner}`, "--resync-period=1h"],
-          });
-        await start(bed.kube.kubeconfigPath, "a");
-        await waitEntries(
-          bed.hosts,
-          SHARED,
-          "held by a",
-          (es) => es.length === 1 && es[0].tags.includes("owner:a"),
-        );
-        const opB = await start(kubeB.kubeconfigPath, "b");
-        await hmB.waitFor(
-          ns,
-          "shared",
-          "HostnameConflict",
-          (o) => o.status?.conditions?.some((c) => c.reason === "HostnameConflict") === true,
-        );
-        await eventually("b's stream connected", async () =>
-          (await opB.scrape()).value("router_hosts_watch_connected") === 1);
+}, async ({ bed }) => {
+  const kubeB = await startKube();
+  try {
+    await installCrds(kubeB, "router-hosts");
+    await withOperators(bed, async (ops) => {
+      const ns = uniqueName("handover");
+      const hmB = new HostMappings(kubeB);
+      for (const [kube, hm] of [[bed.kube, bed.hm], [kubeB, hmB]] as const) {
+        await kube.createNamespace(ns);
+        await hm.create(ns, "shared", { hostname: SHARED, ip: IP });
+      }
+      const start = (kubeconfigPath: string, owner: string) =>
+        ops.start({
+          kubeconfigPath,
+          name: `operator-${owner}`,
+          args: [`--owner-id=${owner}`, "--resync-period=1h"],
+        });
+      await start(bed.kube.kubeconfigPath, "a");
+      await waitEntries(
+        bed.hosts,
+        SHARED,
+        "held by a",
+        (es) => es.length === 1 && es[0].tags.includes("owner:a"),
+      );
+      const opB = await start(kubeB.kubeconfigPath, "b");
+      await hmB.waitFor(
+        ns,
+        "shared",
+        "HostnameConflict",
+        (o) => o.status?.conditions?.some((c) => c.reason === "HostnameConflict") === true,
+      );
+      await eventually(
+        "b's stream connected",
+        async () => (await opB.scrape()).value("router_hosts_watch_connected") === 1,
+      );
 
-        await bed.hm.delete(ns, "shared");
-        await bed.hm.waitGone(ns, "shared");
-        const gone = performance.now();
-        await waitEntries(
-          bed.hosts,
-          SHARED,
-          "taken over by b",
-          (es) =>
-            es.length === 1 && es[0].tags.includes("owner:b"),
-        );
-        console.log(
-          `hand-over: b's entry exists ${
-            Math.round(performance.now() - gone)
-          } ms after a's object was gone`,
-        );
-        await hmB.waitSynced(ns, "shared");
-        const m = await opB.scrape();
-        assertOk(m.sum("router_hosts_watch_repairs_total", { cause: "released" }) >= 1);
-      });
-    } finally {
-      await kubeB.stop();
-    }
-  }));
+      await bed.hm.delete(ns, "shared");
+      await bed.hm.waitGone(ns, "shared");
+      const gone = performance.now();
+      await waitEntries(
+        bed.hosts,
+        SHARED,
+        "taken over by b",
+        (es) => es.length === 1 && es[0].tags.includes("owner:b"),
+      );
+      console.log(
+        `hand-over: b's entry exists ${
+          Math.round(performance.now() - gone)
+        } ms after a's object was gone`,
+      );
+      await hmB.waitSynced(ns, "shared");
+      const m = await opB.scrape();
+      assertOk(m.sum("router_hosts_watch_repairs_total", { cause: "released" }) >= 1);
+    });
+  } finally {
+    await kubeB.stop();
+  }
+});
 
-Deno.test({
+bedTest({
   name:
     "live fallback: a server without WatchHosts: one log line, the gauge, and the resync still repairs",
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, () =>
-  withBed({}, async (bed) => {
-    const rh = await startRouterHosts({ watchHosts: false });
-    const hosts = await openHostsClient(rh);
-    try {
-      await withOperator(
-        bed,
-        { routerHosts: rh, args: ["--resync-period=2s"] },
-        async (op) => {
-          await eventually("fallback gauge", async () =>
-            (await op.scrape()).value("router_hosts_watch_fallback") === 1);
-          const lines = op.logs().filter((l) =>
-            String(l.msg).includes("does not implement WatchHosts")
-          );
-          assertEquals(lines.length, 1);
-          assertEquals((await op.scrape()).value("router_hosts_watch_connected"), 0);
+}, async ({ bed }) => {
+  const rh = await startRouterHosts({ watchHosts: false });
+  const hosts = await openHostsClient(rh);
+  try {
+    await withOperator(
+      bed,
+      { routerHosts: rh, args: ["--resync-period=2s"] },
+      async (op) => {
+        await eventually(
+          "fallback gauge",
+          async () => (await op.scrape()).value("router_hosts_watch_fallback") === 1,
+        );
+        const lines = op.logs().filter((l) =>
+          String(l.msg).includes("does not implement WatchHosts")
+        );
+        assertEquals(lines.length, 1);
+        assertEquals((await op.scrape()).value("router_hosts_watch_connected"), 0);
 
-          const ns = await bed.kube.createNamespace(uniqueName("fallback"));
-          await bed.hm.create(ns, "m", { hostname: "fallback.live.lan", ip: "10.9.4.1" });
-          await bed.hm.waitSynced(ns, "m");
-          const [entry] = await waitEntries(hosts, "fallback.live.lan", "one", (es) =>
-            es.length === 1);
-          await hosts.deleteHost(entry.id);
-          await waitEntries(hosts, "fallback.live.lan", "recreated by the resync", (es) =>
-            es.length === 1 && es[0].id !== entry.id);
-          assertEquals(
-            (await op.scrape()).sum("router_hosts_watch_repairs_total"),
-            0,
-            "nothing came from a stream",
-          );
-        },
-      );
-    } finally {
-      hosts.close();
-      await rh.dispose();
-    }
-  }));
+        const ns = await bed.kube.createNamespace(uniqueName("fallback"));
+        await bed.hm.create(ns, "m", { hostname: "fallback.live.lan", ip: "10.9.4.1" });
+        await bed.hm.waitSynced(ns, "m");
+        const [entry] = await waitEntries(
+          hosts,
+          "fallback.live.lan",
+          "one",
+          (es) => es.length === 1,
+        );
+        await hosts.deleteHost(entry.id);
+        await waitEntries(
+          hosts,
+          "fallback.live.lan",
+          "recreated by the resync",
+          (es) => es.length === 1 && es[0].id !== entry.id,
+        );
+        assertEquals(
+          (await op.scrape()).sum("router_hosts_watch_repairs_total"),
+          0,
+          "nothing came from a stream",
+        );
+      },
+    );
+  } finally {
+    hosts.close();
+    await rh.dispose();
+  }
+});
