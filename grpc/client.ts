@@ -30,8 +30,6 @@ import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
 import { secureContextOf, type TlsMaterial } from "./tls.ts";
 import { diagnoseTls } from "./tls_diagnosis.ts";
 
-export type { HostEntry, HostUpdate, NewHost } from "./hosts_port.ts";
-
 /** What a WatchHosts follow stream reports, in order: messages, then exactly one end. */
 export interface WatchHandlers {
   message(msg: WatchHostsMessage): void;

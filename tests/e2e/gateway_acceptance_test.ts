@@ -8,7 +8,7 @@
  * operator runs with `--default-ingress-ip` set, which the Go operator
  * would give every one of these routes.
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertOk } from "../assert.ts";
 import { type KubeTestbed, trackSteps, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
