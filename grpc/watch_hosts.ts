@@ -13,7 +13,8 @@
  * server without WatchHosts (UNIMPLEMENTED), or a stream that keeps failing,
  * puts the watch in fallback: one log line, a gauge, and quiet retries (every
  * few minutes for UNIMPLEMENTED, at the backoff's pace otherwise). Nothing depends on the stream for correctness: the periodic
- * resync still re-checks every object (README "Live repair").
+ * resync still re-checks every object (README "Live repair",
+ * docs/adr/0015-live-repair-from-watchhosts.md).
  *
  * @module
  */
