@@ -67,14 +67,15 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { canonicalIp } from "../hosts/ip.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
   domainAllowed,
   entryTags,
   filterDesired,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   type Policy,
   withOwner,
@@ -212,14 +213,16 @@ export class SourceReconciler<V extends SourceView> {
     const desired = filterDesired(this.#policy, this.#s.desiredHosts(view));
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
-    const ingress = desired.hosts.length === 0
+    const found = desired.hosts.length === 0
       ? { ip: "" }
       : await this.#s.ingressIP(view, this.#d.context);
-    if ("missing" in ingress) {
-      this.#report.noIngressIP(view, desired.hosts, ingress, log);
-      if (ingress.retry) throw new Error(ingress.missing);
+    if ("missing" in found) {
+      this.#report.noIngressIP(view, desired.hosts, found, log);
+      if (found.retry) throw new Error(found.missing);
       return {};
     }
+    // One spelling per address (hosts/ip.ts), in entries and Events alike.
+    const ingress = { ...found, ip: canonicalIp(found.ip) ?? found.ip };
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
@@ -337,9 +340,7 @@ export class SourceReconciler<V extends SourceView> {
     }
     // Hostnames another object holds: it keeps them (never updated or
     // deleted here), and this key waits for it to let go instead of retrying.
-    const conflicts = failures.filter((f) =>
-      f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
-    );
+    const conflicts = failures.filter((f) => isHostnameConflict(f.error));
     this.#setConflicts(key, conflicts.map((f) => f.hostname));
     this.#report.hostnameConflicts(key, current, conflicts, log);
     const rest = failures.filter((f) => !conflicts.includes(f));

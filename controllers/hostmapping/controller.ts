@@ -37,8 +37,9 @@ import {
   ConflictBoard,
   DEFAULT_POLICY,
   deletesOnDelete,
+  describeHolder,
   domainRefusal,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   ownerAllows,
   type Policy,
@@ -189,15 +190,13 @@ export class HostMappingReconciler {
       this.#d.managed?.(key, true);
       return {};
     } catch (e) {
-      if (e instanceof AdoptionRefusedError && isOperatorEntry(e.entry)) {
+      if (isHostnameConflict(e)) {
         this.#conflict(key, current.spec.hostname);
         await this.#refuse(
           current,
           "HostnameConflict",
-          `${current.spec.hostname} -> ${current.spec.ip} is already held by another object ` +
-            `(entry ${e.entry.id}, comment ${JSON.stringify(e.entry.comment ?? "")}${
-              e.entry.tags.filter((t) => t.startsWith("owner:")).map((t) => `, ${t}`).join("")
-            }); it keeps the entry, and this HostMapping takes over when it lets it go`,
+          `${current.spec.hostname} is already held (by ${describeHolder(e.entry)}); ` +
+            `it keeps the name, and this HostMapping takes over when it lets it go`,
           log,
         );
         return {};

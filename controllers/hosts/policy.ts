@@ -18,6 +18,7 @@
  * @module
  */
 import type { HostEntry } from "../../grpc/client.ts";
+import { AdoptionRefusedError, HostnameHeldError } from "./sync.ts";
 import type { DesiredHosts } from "../engine/source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
@@ -138,6 +139,25 @@ const OPERATOR_COMMENT = /^k8s(-[a-z0-9]+)*:/;
 /** True when `entry` is another object's (ours or another installation's), not a person's. */
 export function isOperatorEntry(entry: Pick<HostEntry, "comment" | "tags">): boolean {
   return OPERATOR_COMMENT.test(entry.comment ?? "") || ownerTagsOf(entry).length > 0;
+}
+
+/**
+ * True when `error` means another holder has the hostname: another object's
+ * entry (any IP), or anyone's entry at another IP. Only a person's entry of
+ * the very same ip+hostname stays an adoption refusal.
+ */
+export function isHostnameConflict(error: unknown): error is AdoptionRefusedError {
+  return error instanceof HostnameHeldError ||
+    (error instanceof AdoptionRefusedError && isOperatorEntry(error.entry));
+}
+
+/** Who holds an entry, for Events and status: the object's comment and owner, or a person. */
+export function describeHolder(entry: HostEntry): string {
+  const owners = ownerTagsOf(entry).map((t) => ` ${t}`).join("");
+  const who = isOperatorEntry(entry)
+    ? JSON.stringify(entry.comment ?? "") + owners
+    : `a hand-made entry, comment ${JSON.stringify(entry.comment ?? "")}`;
+  return `${who}, entry ${entry.id} -> ${entry.ipAddress}`;
 }
 
 /** What the object says about its entries when it is deleted. */
