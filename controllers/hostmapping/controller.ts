@@ -33,6 +33,7 @@ import {
   type HostsApi,
 } from "../hosts/sync.ts";
 import { type Outcome, TerminalError } from "../../k8s/controller.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
@@ -150,6 +151,15 @@ export class HostMappingReconciler {
         `${view.spec.hostname} is ${filtered}: it is neither written to nor deleted from router-hosts`,
         log,
       );
+      return {};
+    }
+
+    // The CRD refuses these too, but Helm never upgrades a CRD: objects it let in stay refused here.
+    const invalid = [view.spec.hostname, ...view.spec.aliases]
+      .map((name) => hostnameProblem(name)).find((p) => p !== null);
+    if (invalid) {
+      this.#conflict(key, undefined);
+      await this.#refuse(view, "InvalidSpec", `${invalid}; nothing is written`, log);
       return {};
     }
 
