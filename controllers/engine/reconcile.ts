@@ -70,6 +70,7 @@ import {
 import { deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
 import { canonicalIp } from "../hosts/ip.ts";
 import {
+  capHosts,
   ConflictBoard,
   DEFAULT_POLICY,
   domainAllowed,
@@ -210,7 +211,7 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = filterDesired(this.#policy, this.#s.desiredHosts(view));
+    const desired = capHosts(this.#policy, filterDesired(this.#policy, this.#s.desiredHosts(view)));
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
     const found = desired.hosts.length === 0
