@@ -13,25 +13,30 @@ import {
 } from "./controllers/hostmapping/controller.ts";
 import { hostMappingComment } from "./controllers/hostmapping/view.ts";
 import { createOrphanSweepUnit, type SweepKind } from "./controllers/hosts/orphan_sweep.ts";
-import { ConflictBoard } from "./controllers/hosts/policy.ts";
+import { ConflictBoard, isOperatorEntry, ownerAllows } from "./controllers/hosts/policy.ts";
 import { createSourceUnits } from "./controllers/engine/wiring.ts";
 import { GATEWAY_ROUTES } from "./controllers/sources/gateway.ts";
 import { ingressSource } from "./controllers/sources/ingress.ts";
 import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressroute.ts";
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
+import type { HostsPort } from "./grpc/hosts_port.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
+import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "./grpc/tls.ts";
 import { KubeClient } from "./k8s/client.ts";
 import { KubeEventRecorder } from "./k8s/events.ts";
 import { LeaderElector } from "./k8s/leader.ts";
 import { Manager } from "./k8s/manager.ts";
+import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { type Listener, startHttp } from "./observability/server.ts";
-import { type WebhookHosts, WebhookProvider } from "./webhook/provider.ts";
+import { startHttp } from "./observability/server.ts";
+import { isWebhookEntry } from "./webhook/endpoint.ts";
+import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
+import { startupReport } from "./startup_report.ts";
 
 /** The Lease the Go operator used; kept so mixed upgrades never run two leaders. */
 export const LEASE_NAME = "router-hosts-operator.fzymgc.house";
@@ -45,17 +50,17 @@ function fail(message: string, code = 2): number {
 /**
  * The external-dns webhook on `--webhook-bind-address`, or nothing when it
  * is off. With --dry-run its writes are logged, not made, like the controllers'.
+ * It serves on every replica, leader or not: external-dns talks to the one
+ * next to it and is itself the single writer.
  */
-function startWebhook(
+function webhookRunnables(
   config: Config,
-  client: RouterHostsClient,
+  hosts: HostsPort,
   registry: Registry,
   log: Logger,
-): Listener[] {
-  if (!config.webhookBindAddress) return [];
-  const hosts: WebhookHosts = config.dryRun
-    ? { ...dryRunHosts(client, log), listHosts: () => client.listHosts() }
-    : client;
+): Runnable[] {
+  const address = config.webhookBindAddress;
+  if (!address) return [];
   const metrics = new WebhookMetrics(registry);
   const provider = new WebhookProvider({
     hosts,
@@ -63,13 +68,52 @@ function startWebhook(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  return [startWebhookServer({
-    address: config.webhookBindAddress,
+  return [serverRunnable("external-dns webhook", () => [startWebhookServer({
+    address,
     provider,
     domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
     metrics,
     log,
-  })];
+  })])];
+}
+
+/**
+ * What every replica runs besides the controllers: /metrics and the probes,
+ * the webhook, and certificate rotation (new TLS files are handed to `client`).
+ */
+function processRunnables(
+  config: Config,
+  options: {
+    client: RouterHostsClient;
+    hosts: HostsPort;
+    tls: TlsMaterial | undefined;
+    registry: Registry;
+    log: Logger;
+  },
+): Runnable[] {
+  const { client, hosts, tls, registry, log } = options;
+  const files = config.tls;
+  return [
+    serverRunnable("metrics and probes", (manager) =>
+      startHttp({
+        metricsAddress: config.metricsBindAddress,
+        probeAddress: config.healthProbeBindAddress,
+        registry,
+        health: { live: () => true, ready: () => manager.ready() },
+        log,
+      })),
+    ...webhookRunnables(config, hosts, registry, log),
+    ...(files && tls
+      ? [loopRunnable("TLS rotation", (signal) =>
+        watchTlsFiles({
+          files,
+          current: tls,
+          apply: (material) => client.replaceTls(material),
+          log,
+          signal,
+        }))]
+      : []),
+  ];
 }
 
 function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metrics) {
@@ -83,20 +127,37 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
   });
 }
 
-/** Waits for SIGTERM or SIGINT (a second one exits at once). */
-function stopSignal(log: Logger): AbortSignal {
-  const stop = new AbortController();
-  const onSignal = (signal: Deno.Signal) => () => {
-    if (stop.signal.aborted) {
-      log.warn(`second ${signal}: exiting at once`);
-      Deno.exit(1);
-    }
-    log.info(`received ${signal}`);
-    stop.abort();
-  };
-  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-  return stop.signal;
+/**
+ * The client every writer uses, with the settle write after overlapping
+ * writes (grpc/settle.ts). Ours, for carrying it: entries this operator
+ * or its webhook wrote, under our owner id.
+ */
+function settling(client: RouterHostsClient, config: Config, metrics: Metrics, log: Logger) {
+  return new SettlingHosts(client, {
+    owns: (e) => (isOperatorEntry(e) || isWebhookEntry(e)) && ownerAllows(config.policy, e),
+    onSettle: (result, { id, error }) => {
+      metrics.settleWrites.inc({ result });
+      if (result === "failed") {
+        log.warn("settle write after overlapping writes failed; retried after the next write", {
+          hostId: id,
+          error: error?.message,
+        });
+      } else if (result === "skipped") {
+        log.info(
+          "overlapping writes, but no live entry of ours to carry the settle write; the next write regenerates the hosts file",
+        );
+      }
+    },
+  });
+}
+
+/** Runs `manager` to its exit code; a runnable that cannot start is exit status 1. */
+async function runManager(manager: Manager): Promise<number> {
+  try {
+    return await manager.run();
+  } catch (e) {
+    return fail((e as Error).message, 1);
+  }
 }
 
 /**
@@ -119,36 +180,17 @@ async function runWebhookOnly(
   }
   const registry = new Registry();
   const metrics = new Metrics(registry);
-  const hosts = grpcClient(config, tls, metrics);
-  let listeners: Listener[];
-  try {
-    listeners = [
-      ...startWebhook(config, hosts, registry, log),
-      ...startHttp({
-        metricsAddress: config.metricsBindAddress,
-        probeAddress: config.healthProbeBindAddress,
-        registry,
-        health: { live: () => true, ready: () => ({ ok: true, reason: "webhook serving" }) },
-        log,
-      }),
-    ];
-  } catch (e) {
-    return fail(`cannot listen: ${(e as Error).message}`, 1);
-  }
-  const signal = stopSignal(log);
-  if (config.tls && tls) {
-    watchTlsFiles({
-      files: config.tls,
-      current: tls,
-      apply: (material) => hosts.replaceTls(material),
-      log,
-      signal,
-    });
-  }
-  await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-  await Promise.allSettled(listeners.map((l) => l.shutdown()));
-  hosts.close();
-  return 0;
+  const client = grpcClient(config, tls, metrics);
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
+  const manager = new Manager({
+    log,
+    runnables: processRunnables(config, { client, hosts, tls, registry, log }),
+  });
+  const code = await runManager(manager);
+  settled.close();
+  client.close();
+  return code;
 }
 
 /** Runs the operator; resolves to the process exit code. */
@@ -209,63 +251,14 @@ export async function main(
     return fail("--leader-elect needs --leader-election-namespace when not running in a pod");
   }
 
-  log.info("starting router-hosts-operator", {
-    serverAddress: config.serverAddress,
-    tls: tls
-      ? {
-        mode: tls.cert
-          ? (config.tls?.caPath ? "mutual TLS" : "client certificate, system roots")
-          : "server-authenticated TLS",
-        roots: tls.caSource,
-        certFingerprint: tls.certFingerprint,
-        notAfter: tls.certNotAfter,
-      }
-      : "disabled",
-    kubernetes: kube.host,
-    leaderElection: config.leaderElect,
-    workers: config.maxConcurrentReconciles,
-    resyncPeriodMs: config.resyncPeriodMs,
-    gateway: config.enableGateway,
-    domainFilter: config.policy.domainFilter.length > 0 ? config.policy.domainFilter : undefined,
-    excludeDomains: config.policy.excludeDomains.length > 0
-      ? config.policy.excludeDomains
-      : undefined,
-    policy: config.policy.mode,
-    ownerId: config.policy.ownerId || undefined,
-    dryRun: config.dryRun || undefined,
-    gcIntervalMs: config.gcIntervalMs || undefined,
-  });
-  if (config.dryRun) {
-    log.warn(
-      "--dry-run: every write to router-hosts and Kubernetes is logged at info instead of made",
-    );
-  }
+  for (const line of startupReport(config, tls, kube.host)) log[line.level](line.msg, line.fields);
   const sweeping = config.gcIntervalMs > 0 && config.policy.mode === "sync";
-  if (config.gcIntervalMs > 0 && !sweeping) {
-    log.warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
-  }
-  if (tls?.certNotAfter && tls.certNotAfter.getTime() < Date.now()) {
-    log.warn("the client certificate has expired; router-hosts will refuse it", {
-      flag: "--tls-cert",
-      notAfter: tls.certNotAfter,
-    });
-  }
-  if (config.insecure) log.warn("--insecure: talking to router-hosts without TLS");
-  if (tls && config.target.scheme === "unix") {
-    log.info("unix socket target: the server certificate's chain is verified, its name is not");
-  }
-  if (!config.defaultIngressIP && !config.ingressService) {
-    log.warn(
-      config.enableGateway
-        ? "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts, and Gateway API routes whose parent Gateway has no address, will not be synced until one is set"
-        : "--default-ingress-ip and --ingress-service are empty; IngressRoute and IngressRouteTCP hosts will not be synced until one is set",
-    );
-  }
 
   const registry = new Registry();
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
-  const hosts = config.dryRun ? dryRunHosts(client, log) : client;
+  const settled = settling(client, config, metrics, log);
+  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -352,40 +345,14 @@ export async function main(
         metrics.leaderElectionMasterStatus.set({ name: LEASE_NAME }, leading ? 1 : 0),
     });
   }
-  const manager = new Manager({ log, units, elector });
-
-  let listeners;
-  try {
-    listeners = [
-      ...startHttp({
-        metricsAddress: config.metricsBindAddress,
-        probeAddress: config.healthProbeBindAddress,
-        registry,
-        health: { live: () => true, ready: () => manager.ready() },
-        log,
-      }),
-      // The webhook serves on every replica, leader or not: external-dns
-      // talks to the one next to it and is itself the single writer.
-      ...startWebhook(config, client, registry, log),
-    ];
-  } catch (e) {
-    return fail(`cannot listen: ${(e as Error).message}`, 1);
-  }
-
-  const stop = { signal: stopSignal(log) };
-
-  if (config.tls && tls) {
-    watchTlsFiles({
-      files: config.tls,
-      current: tls,
-      apply: (material) => client.replaceTls(material),
-      log,
-      signal: stop.signal,
-    });
-  }
-
-  const code = await manager.run(stop.signal);
-  await Promise.allSettled(listeners.map((l) => l.shutdown()));
+  const manager = new Manager({
+    log,
+    units,
+    elector,
+    runnables: processRunnables(config, { client, hosts, tls, registry, log }),
+  });
+  const code = await runManager(manager);
+  settled.close();
   client.close();
   kube.close();
   return code;

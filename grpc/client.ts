@@ -22,41 +22,12 @@ import {
   type WireHostEntry,
 } from "../proto/hosts_codec.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
+import type { HostEntry, HostsPort, HostUpdate, NewHost } from "./hosts_port.ts";
 import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
-import { diagnoseTls, secureContextOf, type TlsMaterial } from "./tls.ts";
+import { secureContextOf, type TlsMaterial } from "./tls.ts";
+import { diagnoseTls } from "./tls_diagnosis.ts";
 
-/** A host entry as the server holds it. */
-export interface HostEntry {
-  id: string;
-  ipAddress: string;
-  hostname: string;
-  comment?: string;
-  tags: string[];
-  aliases: string[];
-  /** Opaque optimistic-concurrency token: compare for equality only. */
-  version: string;
-}
-
-/** Fields of a new entry. */
-export interface NewHost {
-  ipAddress: string;
-  hostname: string;
-  comment?: string;
-  tags?: string[];
-  aliases?: string[];
-}
-
-/** A change to an entry; absent fields are kept; `aliases`/`tags` replace the list (empty clears). */
-export interface HostUpdate {
-  id: string;
-  /** The version just read: the server refuses the update (conflict) if it moved. */
-  expectedVersion: string;
-  ipAddress?: string;
-  hostname?: string;
-  comment?: string;
-  aliases?: string[];
-  tags?: string[];
-}
+export type { HostEntry, HostUpdate, NewHost } from "./hosts_port.ts";
 
 /** Called after every RPC, for metrics: method, status code name ("OK", ...), seconds. */
 export type CallObserver = (method: string, code: string, seconds: number) => void;
@@ -112,7 +83,7 @@ function toEntry(w: WireHostEntry | undefined): HostEntry {
 }
 
 /** A typed, deadline-bound router-hosts client. */
-export class RouterHostsClient {
+export class RouterHostsClient implements HostsPort {
   readonly address: string;
   readonly #target: ServerTarget;
   readonly #deadlineMs: number;

@@ -20,7 +20,7 @@
  * @module
  */
 import type { Logger } from "../observability/log.ts";
-import type { Metrics } from "../observability/metrics.ts";
+import type { ControllerMetrics } from "./controller_metrics.ts";
 import { Controller, type Reconciler } from "./controller.ts";
 import type { InformerLike, Unit } from "./manager.ts";
 import { ObjectWriter, type RequestApi, type ViewMeta } from "./object_writer.ts";
@@ -129,11 +129,9 @@ export interface BuilderOptions {
   name: string;
   kube: ListWatchClient & RequestApi;
   log: Logger;
-  metrics: Metrics;
+  metrics: ControllerMetrics;
   workers: number;
   resyncPeriodMs?: number;
-  /** Aborts a single reconcile's signal after this long. */
-  reconcileTimeoutMs?: number;
   /** Where watched kinds' informers come from; one of its own when omitted. */
   informers?: InformerRegistry;
   /** Log the writer's writes instead of making them (--dry-run). */
@@ -244,7 +242,6 @@ export class ControllerBuilder<V extends ViewMeta> {
       log: this.#o.log,
       metrics: this.#o.metrics,
       resyncPeriodMs: this.#o.resyncPeriodMs,
-      reconcileTimeoutMs: this.#o.reconcileTimeoutMs,
       keys: () => informer.store.keys(),
     });
     const informers: InformerLike[] = [informer, ...this.#watches.map((w) => w.informer)];

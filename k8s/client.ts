@@ -6,20 +6,18 @@
  * requests through npm undici, whose response body never errors and never
  * ends when the connection drops mid-body, so an API call or a watch can
  * hang forever (see /work/shared/notes/deno-kubernetes-facts.md).
- * Configuration comes from ./kubeconfig.ts, errors are built in
- * ./api_error.ts, watch streams are read in ./watch_stream.ts.
+ * Configuration comes from ./kubeconfig.ts, credentials and the connection
+ * pool are held by ./transport.ts, errors are built in ./api_error.ts,
+ * watch streams are read in ./watch_stream.ts.
  *
  * @module
  */
 import type { Logger } from "../observability/log.ts";
 import { errorText, httpError, KubeApiError, parseJson, WatchInactiveError } from "./api_error.ts";
-import {
-  type CredentialProvider,
-  type Credentials,
-  loadKubeconfig,
-  type LoadKubeconfigOptions,
-} from "./kubeconfig.ts";
+import type { CredentialProvider } from "./credentials.ts";
+import { loadKubeconfig, type LoadKubeconfigOptions } from "./kubeconfig.ts";
 import type { KubeList, KubeObject } from "./resource.ts";
+import { Transport } from "./transport.ts";
 import { readLines, Watchdog, type WatchEvent } from "./watch_stream.ts";
 
 export {
@@ -30,12 +28,8 @@ export {
   type Status,
   WatchInactiveError,
 } from "./api_error.ts";
-export type {
-  CredentialProvider,
-  Credentials,
-  KubeconfigEnv,
-  LoadKubeconfigOptions,
-} from "./kubeconfig.ts";
+export type { CredentialProvider, Credentials } from "./credentials.ts";
+export type { KubeconfigEnv, LoadKubeconfigOptions } from "./kubeconfig.ts";
 export type { WatchEvent, WatchEventType } from "./watch_stream.ts";
 
 /** Query parameters; `undefined` values are left out. */
@@ -107,16 +101,6 @@ export interface FromKubeconfigOptions extends LoadKubeconfigOptions {
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_WATCH_INACTIVITY_MS = 90_000;
 const DEFAULT_CREDENTIALS_TTL_MS = 10_000;
-/** Do not rebuild the connection pool more often than this after timeouts. */
-const MIN_TRANSPORT_AGE_MS = 5_000;
-
-interface Transport {
-  client: Deno.HttpClient;
-  /** Identity of the TLS material the pool was built with. */
-  tlsId: string;
-  createdAt: number;
-}
-
 /** A Kubernetes API client on Deno's native fetch. */
 export class KubeClient {
   /** API server base URL. */
@@ -126,29 +110,25 @@ export class KubeClient {
   /** Default namespace of the configuration, if it names one. */
   readonly namespace?: string;
   readonly #server: string;
-  readonly #log: Logger;
-  readonly #credentialsProvider: CredentialProvider;
   readonly #requestTimeoutMs: number;
   readonly #watchInactivityMs: number;
-  readonly #credentialsTtlMs: number;
-  readonly #proxyUrl?: string;
   readonly #userAgent: string;
-  #credentials?: { value: Promise<Credentials>; expiresAt: number };
-  #transport?: Transport;
-  /** The last answer was 401: the provider must not serve cached plugin output. */
-  #unauthorized = false;
+  readonly #transport: Transport;
 
   constructor(options: KubeClientOptions) {
     this.#server = options.server.replace(/\/+$/, "");
     this.host = this.#server;
     this.identity = options.identity ?? "anonymous";
     this.namespace = options.namespace;
-    this.#log = options.log;
-    this.#credentialsProvider = options.credentials ?? (() => Promise.resolve({ headers: {} }));
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#watchInactivityMs = options.watchInactivityMs ?? DEFAULT_WATCH_INACTIVITY_MS;
-    this.#credentialsTtlMs = options.credentialsTtlMs ?? DEFAULT_CREDENTIALS_TTL_MS;
-    this.#proxyUrl = options.proxyUrl;
+    this.#transport = new Transport({
+      host: this.host,
+      credentials: options.credentials ?? (() => Promise.resolve({ headers: {} })),
+      credentialsTtlMs: options.credentialsTtlMs ?? DEFAULT_CREDENTIALS_TTL_MS,
+      proxyUrl: options.proxyUrl,
+      log: options.log,
+    });
     this.#userAgent = options.userAgent ?? "router-hosts-operator";
   }
 
@@ -187,7 +167,7 @@ export class KubeClient {
       userAgent: options.userAgent,
     });
     try {
-      await client.#currentCredentials();
+      await client.#transport.credentials();
     } catch (e) {
       throw new Error(`${source}: ${errorText(e)}`);
     }
@@ -338,12 +318,11 @@ export class KubeClient {
 
   /** Releases the connection pool. */
   close(): void {
-    this.#transport?.client.close();
-    this.#transport = undefined;
+    this.#transport.close();
   }
 
   async #fetch(opts: RequestOptions, signal: AbortSignal): Promise<Response> {
-    const credentials = await this.#currentCredentials();
+    const credentials = await this.#transport.credentials();
     const headers: Record<string, string> = {
       ...credentials.headers,
       "Accept": "application/json",
@@ -359,7 +338,7 @@ export class KubeClient {
       headers,
       body,
       signal,
-      client: this.#transportFor(credentials).client,
+      client: this.#transport.clientFor(credentials),
     });
   }
 
@@ -372,57 +351,6 @@ export class KubeClient {
     return `${this.#server}${path}${qs ? `?${qs}` : ""}`;
   }
 
-  #currentCredentials(): Promise<Credentials> {
-    const now = performance.now();
-    if (!this.#credentials || now >= this.#credentials.expiresAt) {
-      const value = this.#credentialsProvider({ afterUnauthorized: this.#unauthorized });
-      this.#unauthorized = false;
-      this.#credentials = { value, expiresAt: now + this.#credentialsTtlMs };
-      // A failed refresh must not be served from the cache.
-      value.catch(() => {
-        if (this.#credentials?.value === value) this.#credentials = undefined;
-      });
-    }
-    return this.#credentials.value.catch((e) => {
-      throw new KubeApiError(`credentials for ${this.host}: ${errorText(e)}`, {
-        status: 0,
-        cause: e,
-      });
-    });
-  }
-
-  /** The pool for this TLS material; rebuilt when an exec plugin rotates the client cert. */
-  #transportFor(credentials: Credentials): Transport {
-    const tlsId = JSON.stringify([credentials.caCerts, credentials.cert, credentials.key]);
-    if (this.#transport?.tlsId === tlsId) return this.#transport;
-    this.#transport?.client.close();
-    const proxy = this.#proxyUrl ? proxyFor(this.#proxyUrl) : undefined;
-    const tls = credentials.cert && credentials.key
-      ? { cert: credentials.cert, key: credentials.key }
-      : {};
-    this.#transport = {
-      client: Deno.createHttpClient({ caCerts: credentials.caCerts, proxy, ...tls }),
-      tlsId,
-      createdAt: performance.now(),
-    };
-    return this.#transport;
-  }
-
-  /**
-   * Drops the connection pool after a timeout. Without HTTP/2 health pings
-   * (which fetch cannot send), a connection whose peer vanished without a
-   * reset stays in the pool until TCP gives up (~15 min), and every request
-   * multiplexed on it would time out; a fresh pool dials again. Requests
-   * already running on the old pool keep their own deadlines.
-   */
-  #recycleTransport(reason: string): void {
-    const t = this.#transport;
-    if (!t || performance.now() - t.createdAt < MIN_TRANSPORT_AGE_MS) return;
-    this.#log.info("dropping API server connections after a timeout", { reason });
-    t.client.close();
-    this.#transport = undefined;
-  }
-
   /** Turns a thrown fetch/stream error into a {@link KubeApiError}. */
   #failure(
     what: string,
@@ -433,7 +361,7 @@ export class KubeClient {
     if (e instanceof KubeApiError) return e;
     const timeout = timedOut();
     if (timeout) {
-      this.#recycleTransport(`${what}: ${timeout}`);
+      this.#transport.recycle(`${what}: ${timeout}`);
       return new KubeApiError(`${what} at ${this.host}: ${timeout}`, { status: 0, cause: e });
     }
     if (callerSignal?.aborted) {
@@ -443,14 +371,7 @@ export class KubeClient {
   }
 
   #httpError(what: string, res: Response, text: string): KubeApiError {
-    if (res.status === 401) {
-      this.#credentials = undefined;
-      this.#unauthorized = true;
-    }
+    if (res.status === 401) this.#transport.unauthorized();
     return httpError(what, res, text);
   }
-}
-
-function proxyFor(url: string): Deno.Proxy {
-  return url.startsWith("socks5") ? { transport: "socks5", url } : { url };
 }

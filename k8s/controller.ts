@@ -16,7 +16,7 @@
  * @module
  */
 import type { Logger } from "../observability/log.ts";
-import type { Metrics, ReconcileResult } from "../observability/metrics.ts";
+import type { ControllerMetrics, ReconcileResult } from "./controller_metrics.ts";
 import { type Clock, realClock, sleep } from "./clock.ts";
 import { WorkQueue } from "./queue.ts";
 
@@ -52,13 +52,11 @@ export interface ControllerOptions {
   /** Concurrent reconciles (of different keys). */
   workers: number;
   log: Logger;
-  metrics: Metrics;
+  metrics: ControllerMetrics;
   /** Re-enqueue every key this often (jittered up to +10 %); no resync when omitted. */
   resyncPeriodMs?: number;
   /** Every key (usually the informer store's): queued at start and at each resync. */
   keys: () => Iterable<string>;
-  /** Abort a single reconcile's signal after this long; unlimited when omitted. */
-  reconcileTimeoutMs?: number;
   /** Drain bound used when `start`'s signal aborts (default 30 s). */
   drainTimeoutMs?: number;
   clock?: Clock;
@@ -165,26 +163,17 @@ export class Controller {
 
   async #process(key: string): Promise<void> {
     const { metrics, name } = this.#o;
-    const labels = { controller: name };
-    metrics.activeWorkers.inc(labels);
+    metrics.reconcileStarted(name);
     const started = this.#clock.now();
-    let result: ReconcileResult;
+    let result: ReconcileResult = "error";
     try {
-      result = this.#applyOutcome(key, await this.#o.reconcile(key, this.#reconcileSignal()));
+      result = this.#applyOutcome(key, await this.#o.reconcile(key, this.#hardStop.signal));
     } catch (e) {
       result = this.#applyError(key, e);
     } finally {
-      metrics.activeWorkers.dec(labels);
-      metrics.reconcileTime.observe(labels, (this.#clock.now() - started) / 1000);
+      // In finally, so active_workers comes down whatever happens.
+      metrics.reconcileFinished(name, result, (this.#clock.now() - started) / 1000);
     }
-    metrics.reconcileTotal.inc({ controller: name, result });
-  }
-
-  #reconcileSignal(): AbortSignal {
-    const timeout = this.#o.reconcileTimeoutMs;
-    return timeout
-      ? AbortSignal.any([this.#hardStop.signal, AbortSignal.timeout(timeout)])
-      : this.#hardStop.signal;
   }
 
   #applyOutcome(key: string, outcome: Outcome | undefined): ReconcileResult {
@@ -203,10 +192,9 @@ export class Controller {
   }
 
   #applyError(key: string, e: unknown): ReconcileResult {
-    const labels = { controller: this.#o.name };
-    this.#o.metrics.reconcileErrors.inc(labels);
-    if (e instanceof TerminalError) {
-      this.#o.metrics.terminalReconcileErrors.inc(labels);
+    const terminal = e instanceof TerminalError;
+    this.#o.metrics.reconcileFailed(this.#o.name, terminal);
+    if (terminal) {
       this.queue.forget(key);
       this.#log.error("reconcile failed; not retrying until the object changes", {
         key,

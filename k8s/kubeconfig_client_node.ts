@@ -7,7 +7,7 @@
  * @module
  */
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { CredentialProvider } from "./kubeconfig.ts";
+import type { CredentialProvider } from "./credentials.ts";
 
 /**
  * Loads `files` (merged like before: the first file's current-context) into

@@ -8,7 +8,7 @@
  */
 import { Logger } from "../observability/log.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../tests/assert.ts";
-import { loadKubeconfig, userCredentials } from "./kubeconfig.ts";
+import { loadKubeconfig } from "./kubeconfig.ts";
 
 const quiet = new Logger({ level: "error", sink: () => {} });
 const CA = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
@@ -173,20 +173,6 @@ for (const version of ["v1", "v1beta1"]) {
   });
 }
 
-Deno.test("exec plugin: expiry drives the refresh (clock advanced past expiry minus the margin)", async () => {
-  await using dir = await tempDir();
-  const path = await execPlugin(dir, "client.authentication.k8s.io/v1", "2030-01-01T00:00:00Z");
-  let now = Date.parse("2029-12-31T23:00:00Z");
-  const credentials = userCredentials({ server: "https://x" }, {
-    exec: { apiVersion: "client.authentication.k8s.io/v1", command: path },
-  }, () => now);
-  assertMatch((await credentials()).headers.Authorization, /^Bearer run1-/);
-  now = Date.parse("2029-12-31T23:59:30Z");
-  assertMatch((await credentials()).headers.Authorization, /^Bearer run1-/);
-  now = Date.parse("2029-12-31T23:59:50Z");
-  assertMatch((await credentials()).headers.Authorization, /^Bearer run2-/);
-});
-
 Deno.test("exec plugin: client certificate output replaces the kubeconfig's; no expiry means kept", async () => {
   await using dir = await tempDir();
   const path = `${dir}/cert-plugin.sh`;
@@ -348,33 +334,4 @@ Deno.test("an auth-provider user falls back to client-node, with a log line sayi
     lines.join("\n"),
   );
   assertEquals((await config.credentials()).headers.Authorization, "Bearer gcp-token");
-});
-
-Deno.test("exec plugin with provideClusterInfo gets the cluster in KUBERNETES_EXEC_INFO", async () => {
-  await using dir = await tempDir();
-  const path = `${dir}/info.sh`;
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/sh\nprintf '%s' "$KUBERNETES_EXEC_INFO" > "${dir}/info.json"\necho '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}'\n`,
-  );
-  await Deno.chmod(path, 0o755);
-  const credentials = userCredentials(
-    { server: "https://api.example:6443", "certificate-authority-data": b64(CA) },
-    {
-      exec: {
-        apiVersion: "client.authentication.k8s.io/v1beta1",
-        command: path,
-        provideClusterInfo: true,
-      },
-    },
-  );
-  assertEquals((await credentials()).headers, { Authorization: "Bearer t" });
-  assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/info.json`)), {
-    apiVersion: "client.authentication.k8s.io/v1beta1",
-    kind: "ExecCredential",
-    spec: {
-      interactive: false,
-      cluster: { server: "https://api.example:6443", "certificate-authority-data": b64(CA) },
-    },
-  });
 });

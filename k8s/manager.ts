@@ -1,14 +1,20 @@
 /**
- * The manager: starts informers (on every replica, so a standby's cache is
- * warm) and controllers (only on the leader when leader election is on),
- * answers readiness, and shuts down in order —
- * controllers drain, informers stop, the Lease is released.
+ * The manager owns the process: it starts the runnables (listeners for
+ * metrics, probes and the webhook; certificate rotation — ./runnable.ts),
+ * then informers (on every replica, so a standby's cache is warm) and
+ * controllers (only on the leader when leader election is on), answers
+ * readiness, and on SIGTERM or SIGINT (./signals.ts) shuts down in order —
+ * controllers drain, informers stop, the Lease is released, the runnables
+ * stop. A manager with no units serves only its runnables (the operator's
+ * webhook-only mode).
  *
  * @module
  */
 import type { Logger } from "../observability/log.ts";
 import type { Controller } from "./controller.ts";
 import type { LeaderElector } from "./leader.ts";
+import type { ManagerStatus, Runnable } from "./runnable.ts";
+import { stopSignals } from "./signals.ts";
 
 /** What the manager needs of an informer. */
 export interface InformerLike {
@@ -19,28 +25,36 @@ export interface InformerLike {
   readonly missing?: boolean;
 }
 
+/** What the manager needs of a controller (./controller.ts). */
+export type ControllerLike = Pick<Controller, "start" | "stop">;
+
 /** A controller and the informers that feed it (an informer may feed several). */
 export interface Unit {
   informers: InformerLike[];
-  controller: Controller;
+  controller: ControllerLike;
 }
 
 /** Options of {@link Manager}. */
 export interface ManagerOptions {
   log: Logger;
-  units: Unit[];
+  /** The controllers; none for a process that only serves its runnables. */
+  units?: Unit[];
+  /** Started first, in order, on every replica; stopped last, in reverse order. */
+  runnables?: Runnable[];
   elector?: LeaderElector;
   /** How long in-flight reconciles may run on shutdown (default 25 s, under the pod's 30 s grace). */
   drainTimeoutMs?: number;
 }
 
 /** Runs the units; see the module documentation. */
-export class Manager {
+export class Manager implements ManagerStatus {
   readonly #o: ManagerOptions;
+  readonly #units: Unit[];
   #state: "starting" | "standby" | "leading" | "stopping" = "starting";
 
   constructor(options: ManagerOptions) {
     this.#o = options;
+    this.#units = options.units ?? [];
   }
 
   /** Readiness: a standby is ready; a leader once every served informer has synced. */
@@ -50,6 +64,7 @@ export class Manager {
     }
     if (this.#state === "stopping") return { ok: false, reason: "shutting down" };
     if (this.#state === "starting") return { ok: false, reason: "starting" };
+    if (this.#units.length === 0) return { ok: true, reason: "serving (no controllers)" };
     const waiting = this.#informers().filter((i) => !i.hasSynced() && !i.missing);
     return waiting.length === 0
       ? { ok: true, reason: "caches synced" }
@@ -58,15 +73,33 @@ export class Manager {
 
   /** Every informer once: units that watch the same kind share one informer. */
   #informers(): InformerLike[] {
-    return [...new Set(this.#o.units.flatMap((u) => u.informers))];
+    return [...new Set(this.#units.flatMap((u) => u.informers))];
   }
 
   /**
-   * Runs until `signal` aborts (resolves 0 after an orderly shutdown) or the
-   * Lease is lost (resolves 1: the process must exit so it restarts clean).
+   * Runs until `signal` aborts — by default the first SIGTERM or SIGINT —
+   * (resolves 0 after an orderly shutdown) or the Lease is lost (resolves 1:
+   * the process must exit so it restarts clean). Rejects, with nothing left
+   * running, when a runnable cannot start.
    */
-  async run(signal: AbortSignal): Promise<number> {
-    const { log, elector, units } = this.#o;
+  async run(signal?: AbortSignal): Promise<number> {
+    using signals = signal ? undefined : stopSignals(this.#o.log);
+    const stop = signal ?? signals!.signal;
+    const started: Runnable[] = [];
+    try {
+      for (const r of this.#o.runnables ?? []) {
+        await r.start(this);
+        started.push(r);
+      }
+      return await this.#runUnits(stop);
+    } finally {
+      for (const r of started.reverse()) await r.stop();
+    }
+  }
+
+  async #runUnits(signal: AbortSignal): Promise<number> {
+    const { log, elector } = this.#o;
+    const units = this.#units;
     const informersStop = new AbortController();
     const workStop = new AbortController();
     let lost: Promise<Error | undefined> = new Promise(() => {});

@@ -18,7 +18,7 @@
  */
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 
-/** Hooks for the `workqueue_*` metrics; see observability/metrics.ts. */
+/** Hooks for the `workqueue_*` metrics (observability/metrics.ts implements them). */
 export interface QueueMetrics {
   /** The number of queued keys changed (workqueue_depth). */
   depth(n: number): void;

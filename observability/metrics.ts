@@ -16,6 +16,12 @@
  */
 import process from "node:process";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import {
+  type ControllerMetrics,
+  RECONCILE_RESULTS,
+  type ReconcileResult,
+} from "../k8s/controller_metrics.ts";
+import type { QueueMetrics } from "../k8s/queue.ts";
 
 /** controller-runtime's reconcile_time_seconds buckets. */
 export const RECONCILE_TIME_BUCKETS: readonly number[] = [
@@ -82,25 +88,10 @@ export const GRPC_DURATION_BUCKETS: readonly number[] = [
   10,
 ];
 
-/** The reconcile results controller-runtime reports. */
-export const RECONCILE_RESULTS = ["success", "error", "requeue", "requeue_after"] as const;
-/** One of {@link RECONCILE_RESULTS}. */
-export type ReconcileResult = typeof RECONCILE_RESULTS[number];
-
-/** Hooks a work queue calls (structurally the `QueueMetrics` of k8s/queue.ts). */
-export interface WorkQueueMetricHooks {
-  depth(n: number): void;
-  added(): void;
-  queued(seconds: number): void;
-  worked(seconds: number): void;
-  retried(): void;
-  inFlight(probe: () => { unfinishedSeconds: number; longestSeconds: number }): void;
-}
-
 type QueueLabels = "name" | "controller";
 
-/** All metric families, created on one registry. */
-export class Metrics {
+/** All metric families, created on one registry; the runtime sees only {@link ControllerMetrics}. */
+export class Metrics implements ControllerMetrics {
   /** The registry the families live on; serve it at /metrics. */
   readonly registry: Registry;
 
@@ -139,6 +130,8 @@ export class Metrics {
   readonly grpcRequests: Counter<"method" | "code">;
   /** router_hosts_grpc_request_duration_seconds{method} */
   readonly grpcRequestDuration: Histogram<"method">;
+  /** router_hosts_settle_writes_total{result}: no-op UpdateHosts after overlapping writes (grpc/settle.ts). */
+  readonly settleWrites: Counter<"result">;
   /** router_hosts_managed_hosts{controller}: host entries a controller owns. */
   readonly managedHosts: Gauge<"controller">;
   /** router_hosts_hostname_conflicts{controller}: hostnames another object holds, now. */
@@ -278,6 +271,13 @@ export class Metrics {
       buckets: [...GRPC_DURATION_BUCKETS],
       registers,
     });
+    this.settleWrites = new Counter({
+      name: "router_hosts_settle_writes_total",
+      help:
+        "No-op UpdateHost calls sent after overlapping writes so the server's hosts file holds every commit, by result (ok, not_found, failed; skipped when no entry of ours was known)",
+      labelNames: ["result"],
+      registers,
+    });
     this.managedHosts = new Gauge({
       name: "router_hosts_managed_hosts",
       help: "Host entries on router-hosts owned by objects of each controller",
@@ -325,11 +325,29 @@ export class Metrics {
     this.activeWorkers.set({ controller: name }, 0);
   }
 
+  /** active_workers up. */
+  reconcileStarted(controller: string): void {
+    this.activeWorkers.inc({ controller });
+  }
+
+  /** active_workers down, reconcile_time observed, reconcile_total counted. */
+  reconcileFinished(controller: string, result: ReconcileResult, seconds: number): void {
+    this.activeWorkers.dec({ controller });
+    this.reconcileTime.observe({ controller }, seconds);
+    this.reconcileTotal.inc({ controller, result });
+  }
+
+  /** reconcile_errors_total, and terminal_reconcile_errors_total when `terminal`. */
+  reconcileFailed(controller: string, terminal: boolean): void {
+    this.reconcileErrors.inc({ controller });
+    if (terminal) this.terminalReconcileErrors.inc({ controller });
+  }
+
   /**
    * The hooks for work queue `name` (controller-runtime labels both `name`
    * and `controller` with the controller's name).
    */
-  workQueue(name: string, controller: string = name): WorkQueueMetricHooks {
+  workQueue(name: string, controller: string = name): QueueMetrics {
     const labels = { name, controller };
     const depthLabels = { ...labels, priority: "" };
     this.workqueueDepth.set(depthLabels, 0);

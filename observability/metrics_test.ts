@@ -72,3 +72,23 @@ Deno.test("leader election and managed-host gauges have their labels", async () 
     /router_hosts_grpc_request_duration_seconds_bucket\{le="0.005",method="GetHost"\} 1/,
   );
 });
+
+Deno.test("the runtime's reconcile hooks move controller-runtime's families", async () => {
+  const m = new Metrics(new Registry());
+  m.initController("service", 4);
+  m.reconcileStarted("service");
+  let text = await m.registry.metrics();
+  assertMatch(text, /controller_runtime_active_workers\{controller="service"\} 1/);
+  m.reconcileFailed("service", true);
+  m.reconcileFinished("service", "error", 0.02);
+  text = await m.registry.metrics();
+  assertMatch(text, /controller_runtime_active_workers\{controller="service"\} 0/);
+  assertMatch(text, /controller_runtime_reconcile_total\{controller="service",result="error"\} 1/);
+  assertMatch(text, /controller_runtime_reconcile_errors_total\{controller="service"\} 1/);
+  assertMatch(text, /controller_runtime_terminal_reconcile_errors_total\{controller="service"\} 1/);
+  assertMatch(
+    text,
+    /controller_runtime_reconcile_time_seconds_bucket\{le="0.025",controller="service"\} 1/,
+  );
+  assertMatch(text, /controller_runtime_max_concurrent_reconciles\{controller="service"\} 4/);
+});

@@ -15,6 +15,7 @@ import { type HostEntry, RouterHostsClient } from "../grpc/client.ts";
 import { loadTlsMaterial } from "../grpc/tls.ts";
 import { installCrds, ROOT, startKube, startRouterHosts } from "../tests/testbed/mod.ts";
 import { eventually, startOperator } from "../tests/testbed/operator.ts";
+import { setGatewayAddresses, setRouteStatus } from "../tests/testbed/gateway_api.ts";
 
 const INGRESS_IP = "192.168.1.2";
 // What MetalLB would give the Service, ingress-nginx the Ingress, Cilium the Gateway.
@@ -89,7 +90,7 @@ try {
   if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr.trim()}`);
 
   // No MetalLB, ingress controller or Gateway controller runs on the bed.
-  heading("Writing load-balancer addresses through the status subresource");
+  heading("Writing load-balancer addresses and route acceptance through the status subresource");
   await kube.mergePatchJson("/api/v1/namespaces/default/services/mqtt/status", {
     status: { loadBalancer: { ingress: [{ ip: SERVICE_IP }] } },
   });
@@ -99,11 +100,10 @@ try {
     { status: { loadBalancer: { ingress: [{ ip: INGRESS_STATUS_IP }] } } },
   );
   say(`ingress/wiki        ${INGRESS_STATUS_IP}   (as your ingress controller would)`);
-  await kube.mergePatchJson(
-    "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/home/status",
-    { status: { addresses: [{ type: "IPAddress", value: GATEWAY_IP }] } },
-  );
+  await setGatewayAddresses(kube, "default", "home", [GATEWAY_IP]);
   say(`gateway/home        ${GATEWAY_IP}   (as your Gateway controller would)`);
+  await setRouteStatus(kube, "default", "httproutes", "home-assistant", [{ name: "home" }]);
+  say("httproute/home-assistant  Accepted=True by gateway/home (as your Gateway controller would)");
 
   const hosts = new RouterHostsClient({
     address: rh.address,

@@ -12,7 +12,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { HostEntry } from "../grpc/client.ts";
+import type { HostEntry } from "../grpc/hosts_port.ts";
 
 /** The only media type of the webhook API (version 1). */
 export const MEDIA_TYPE = "application/external.dns.webhook+json;version=1";

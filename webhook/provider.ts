@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../grpc/hosts_port.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { domainAllowed, entryTags, ownerAllows, type Policy } from "../controllers/hosts/policy.ts";
 import type { Logger } from "../observability/log.ts";
@@ -27,14 +27,6 @@ import {
   splitSupported,
   WEBHOOK_TAG,
 } from "./endpoint.ts";
-
-/** The router-hosts calls the webhook makes (RouterHostsClient has them). */
-export interface WebhookHosts {
-  listHosts(): Promise<HostEntry[]>;
-  addHost(host: NewHost): Promise<HostEntry>;
-  updateHost(update: HostUpdate): Promise<HostEntry>;
-  deleteHost(id: string, expectedVersion?: string): Promise<void>;
-}
 
 /** What a change did, for the metric `router_hosts_webhook_changes_total{action,outcome}`. */
 export type ChangeAction = "create" | "update" | "delete";
@@ -54,7 +46,7 @@ export interface ApplyResult {
 
 /** Options of {@link WebhookProvider}. */
 export interface WebhookProviderOptions {
-  hosts: WebhookHosts;
+  hosts: HostsPort;
   policy: Policy;
   log: Logger;
   /** Called once per endpoint target handled. */
@@ -82,7 +74,7 @@ async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<void
 
 /** external-dns's provider interface over router-hosts. */
 export class WebhookProvider {
-  readonly #hosts: WebhookHosts;
+  readonly #hosts: HostsPort;
   readonly #policy: Policy;
   readonly #log: Logger;
   readonly #onChange: (action: ChangeAction, outcome: ChangeOutcome) => void;

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Outcome } from "../../k8s/controller.ts";
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
 import { serializeHostIds, type TrackedHost } from "./host_ids.ts";
 import { deleteHost } from "../hosts/sync.ts";
@@ -24,13 +24,13 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "../hosts/policy.ts";
-import type { Claims, SourceHostsApi, SourceView } from "./source.ts";
+import type { Claims, SourceView } from "./source.ts";
 import type { HostFailure, SourceEvents } from "./events.ts";
 import { errorText, forEachLimit, type TrackedEntries } from "./tracking.ts";
 
 /** What the cleanup of one key needs from the engine. */
 export interface CleanupContext<V extends SourceView> {
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   policy: Policy;
   board: ConflictBoard;
   entries: TrackedEntries<V>;

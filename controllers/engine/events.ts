@@ -147,11 +147,15 @@ export class SourceEvents<V extends SourceView> {
     this.event(view, "Normal", "Recreated", note);
   }
 
-  /** Entries updated in place (a new IP, aliases, tags): one Normal Event naming the IP and its source. */
-  updated(view: V, hostnames: readonly string[], ip: { ip: string; from?: string }): void {
+  /**
+   * Entries updated in place (a new IP, aliases, tags): one Normal Event
+   * naming the IP and its source (with IPs by hostname, `hostnames` name them).
+   */
+  updated(view: V, hostnames: readonly string[], ip: { ip?: string; from?: string }): void {
+    const at = [ip.ip && `ip ${ip.ip}`, ip.from && `from ${ip.from}`].filter(Boolean).join(" ");
     const note = `${hostnames.length} host entr${
       hostnames.length === 1 ? "y" : "ies"
-    } updated in place (ip ${ip.ip}${ip.from ? ` from ${ip.from}` : ""}): ${listSome(hostnames)}`;
+    } updated in place${at ? ` (${at})` : ""}: ${listSome(hostnames)}`;
     this.event(view, "Normal", "Updated", note);
   }
 

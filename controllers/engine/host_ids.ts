@@ -32,10 +32,13 @@ export function parseHostIds(raw: string | undefined): ParsedHostIds {
     return { error: `not a JSON object but ${Array.isArray(value) ? "an array" : String(value)}` };
   }
   const tracked: TrackedHost[] = [];
-  for (const [hostname, id] of Object.entries(value)) {
+  for (const [key, id] of Object.entries(value)) {
     if (typeof id !== "string" || id === "") {
-      return { error: `the id of ${JSON.stringify(hostname)} is not a non-empty string` };
+      return { error: `the id of ${JSON.stringify(key)} is not a non-empty string` };
     }
+    // "hostname (id)": a further entry of that hostname (see serializeHostIds).
+    const suffix = ` (${id})`;
+    const hostname = key.endsWith(suffix) ? key.slice(0, -suffix.length) : key;
     tracked.push({ hostname, id });
   }
   return { tracked };
@@ -43,9 +46,12 @@ export function parseHostIds(raw: string | undefined): ParsedHostIds {
 
 /**
  * The annotation value for `tracked`: compact JSON with sorted keys, as Go's
- * encoding/json writes it; null (remove the annotation) when empty. A second
- * entry under an already used hostname (only possible after a recovery) is
- * kept under `hostname (id)`: a key no rule names, so it is deleted next.
+ * encoding/json writes it; null (remove the annotation) when empty. A further
+ * entry of an already used hostname (a hostname at several IPs, e.g. a
+ * Gateway route on two Gateways; or a duplicate found by a recovery, which
+ * nothing wants and is deleted next) is kept under `hostname (id)`, and
+ * read back as that hostname. The first entry keeps the plain key, so
+ * {@link planSync} matches it to the hostname's first IP again.
  */
 export function serializeHostIds(tracked: readonly TrackedHost[]): string | null {
   if (tracked.length === 0) return null;

@@ -47,7 +47,18 @@ Deno.test("annotation serialize: sorted compact JSON like Go; null (remove) when
   assertEquals(twice, '{"a.lan":"01A","a.lan (01C)":"01C"}');
   const round = parseHostIds(twice!);
   assertOk("tracked" in round);
-  assertEquals(planSync(round.tracked, ["a.lan"]).stale, [{ hostname: "a.lan (01C)", id: "01C" }]);
+  assertEquals(round.tracked, [{ hostname: "a.lan", id: "01A" }, { hostname: "a.lan", id: "01C" }]);
+  // A hostname wanted once (a duplicate a recovery found): the further entry is stale.
+  assertEquals(planSync(round.tracked, ["a.lan"]).stale, [{ hostname: "a.lan", id: "01C" }]);
+  // Wanted twice (at two IPs): both kept, the plain key first.
+  assertEquals(planSync(round.tracked, ["a.lan", "a.lan"]), {
+    ensure: [{ hostname: "a.lan", knownId: "01A" }, { hostname: "a.lan", knownId: "01C" }],
+    stale: [],
+  });
+  // A key whose "(…)" is not its id is a hostname as written.
+  const other = parseHostIds('{"a.lan (x)":"01D"}');
+  assertOk("tracked" in other);
+  assertEquals(other.tracked, [{ hostname: "a.lan (x)", id: "01D" }]);
 });
 
 // -------------------------------------------------------------------- plan

@@ -55,6 +55,7 @@
  *
  * @module
  */
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalize } from "../../k8s/finalizer.ts";
@@ -87,7 +88,6 @@ import {
   ownsEntry,
   type Source,
   type SourceContext,
-  type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
 import { cleanupEntries } from "./cleanup.ts";
@@ -100,7 +100,7 @@ export const HOST_CONCURRENCY = 8;
 /** Dependencies of {@link SourceReconciler}. */
 export interface SourceReconcilerDeps<V extends SourceView> {
   source: Source<V>;
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   writer: ObjectWriter<V>;
   get: (key: string) => V | undefined;
   events: EventRecorder;
@@ -211,7 +211,10 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = capHosts(this.#policy, filterDesired(this.#policy, this.#s.desiredHosts(view)));
+    const desired = capHosts(
+      this.#policy,
+      filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context)),
+    );
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
     const found = desired.hosts.length === 0
@@ -223,14 +226,23 @@ export class SourceReconciler<V extends SourceView> {
       return {};
     }
     // One spelling per address (hosts/ip.ts), in entries and Events alike.
-    const ingress = { ...found, ip: canonicalIp(found.ip) ?? found.ip };
+    const ingress = "ip" in found ? { ...found, ip: canonicalIp(found.ip) ?? found.ip } : found;
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = this.#owns(comment);
     const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
     const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
-    const plan = planSync(tracked, desired.hosts);
+    // One entry per hostname and IP (a hostname at several IPs has several).
+    const entries = desired.hosts.flatMap((hostname) =>
+      [
+        ...new Set(
+          ("byHost" in ingress ? ingress.byHost[hostname.toLowerCase()] ?? [] : [ingress.ip])
+            .map((ip) => canonicalIp(ip) ?? ip),
+        ),
+      ].map((ip) => ({ hostname, ip }))
+    );
+    const plan = planSync(tracked, entries.map((e) => e.hostname));
     // Part of the object that does not read may still name hosts we track:
     // keep them until it reads again rather than delete entries a typo hid.
     // Upsert-only deletes nothing, and names outside the domain filter are
@@ -248,14 +260,18 @@ export class SourceReconciler<V extends SourceView> {
     // Upsert-only never deletes, so it needs no finalizer.
     const current = mayDelete(this.#policy) ? await ensureFinalizer() : view;
     const failures: HostFailure[] = [];
+    // In plan order, so a hostname's first entry keeps the plain annotation key.
+    const ensured: (TrackedHost | undefined)[] = plan.ensure.map(() => undefined);
     const next: TrackedHost[] = [...kept];
     const actions = new Map<EnsureAction, string[]>();
     const recreated: string[] = [];
     const released: string[] = [];
     const deleted: string[] = [];
-    type Op = { ensure: SyncPlan["ensure"][number] } | { stale: TrackedHost };
+    type Op = { ensure: SyncPlan["ensure"][number]; ip: string; at: number } | {
+      stale: TrackedHost;
+    };
     const ops: Op[] = [
-      ...plan.ensure.map((ensure) => ({ ensure })),
+      ...plan.ensure.map((ensure, at) => ({ ensure, ip: entries[at].ip, at })),
       ...stale.map((s) => ({ stale: s })),
     ];
     const concurrency = this.#d.concurrency ?? HOST_CONCURRENCY;
@@ -266,7 +282,7 @@ export class SourceReconciler<V extends SourceView> {
           const result = await ensureHost(
             this.#d.hosts,
             {
-              ipAddress: ingress.ip,
+              ipAddress: op.ip,
               hostname,
               comment,
               aliases: [...desired.aliases?.[hostname] ?? []],
@@ -276,9 +292,10 @@ export class SourceReconciler<V extends SourceView> {
             owns,
             { knownMustBeOwned: true },
           );
-          next.push({ hostname, id: result.entry.id });
+          ensured[op.at] = { hostname, id: result.entry.id };
           if (result.action !== "unchanged") {
-            actions.set(result.action, [...actions.get(result.action) ?? [], hostname]);
+            const what = "byHost" in ingress ? `${hostname} → ${op.ip}` : hostname;
+            actions.set(result.action, [...actions.get(result.action) ?? [], what]);
             log.info(`host entry ${result.action}`, {
               hostname,
               hostId: result.entry.id,
@@ -289,7 +306,7 @@ export class SourceReconciler<V extends SourceView> {
             recreated.push(`${hostname} (${knownId} → ${result.entry.id})`);
           }
         } catch (e) {
-          if (knownId) next.push({ hostname, id: knownId });
+          if (knownId) ensured[op.at] = { hostname, id: knownId };
           failures.push({ hostname, error: e });
         }
         return;
@@ -322,6 +339,7 @@ export class SourceReconciler<V extends SourceView> {
       );
     }
 
+    next.push(...ensured.filter((t) => t !== undefined));
     // Record progress before reporting failures, so no created id is lost.
     await this.#entries.record(key, current, recorded, next, log);
 

@@ -724,25 +724,41 @@ Deno.test("Ingress: an Ingress leaving the selected classes is released", async 
 
 // ------------------------------------------------------------ Gateway routes
 
-function gatewayRoute(kind: string, hostnames: string[]): KubeObject {
+/** A route on Gateway apps/gw (and `more`), accepted by each, as a Gateway controller writes it. */
+function gatewayRoute(kind: string, hostnames: string[], more: string[] = []): KubeObject {
+  const parentRefs = ["gw", ...more].map((name) => ({ name }));
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
     kind,
     metadata: { name: "web", namespace: "apps", uid: "uid-r", resourceVersion: "1", generation: 1 },
-    spec: { parentRefs: [{ name: "gw" }], hostnames },
+    spec: { parentRefs, hostnames },
+    status: {
+      parents: parentRefs.map((parentRef) => ({
+        parentRef,
+        controllerName: "example.com/gateway",
+        conditions: [{ type: "Accepted", status: "True" }],
+      })),
+    },
   };
 }
 
-/** A Gateway cache with one Gateway, apps/gw, whose address the test sets. */
-function gatewayCache(): { cached: SourceContext["cached"]; set(ip?: string): void } {
-  let gw: GatewayView = {};
+/** A Gateway cache (HTTP and TLS listeners for every hostname) whose addresses the test sets. */
+function gatewayCache(): {
+  cached: SourceContext["cached"];
+  set(ip?: string, name?: string): void;
+} {
+  const listeners = [
+    { name: "http", port: 80, protocol: "HTTP", from: "Same", kinds: [] },
+    { name: "tls", port: 443, protocol: "TLS", from: "Same", kinds: [] },
+  ];
+  const gateways = new Map<string, GatewayView>();
   return {
     cached: <W>(kind: WatchedKind<W>, key: string) =>
-      (kind === (GATEWAYS as WatchedKind<unknown>) && key === "apps/gw" ? gw : undefined) as
-        | W
-        | undefined,
-    set(ip) {
-      gw = ip ? { ip } : {};
+      (kind === (GATEWAYS as WatchedKind<unknown>)
+        ? gateways.get(key) ?? (key === "apps/gw" ? { listeners } : undefined)
+        : undefined) as W | undefined,
+    set(ip, name = "gw") {
+      gateways.set(`apps/${name}`, ip ? { listeners, address: { ip } } : { listeners });
     },
   };
 }
@@ -794,6 +810,51 @@ Deno.test("HTTPRoute: no address and no default → one NoIngressIP, synced once
   assertEquals(h.hosts.byHostname()["a.lan"].ipAddress, "10.9.0.3");
 });
 
+Deno.test("a hostname at two Gateways' addresses: one entry each, moved in place, removed with its Gateway", async () => {
+  const gw = gatewayCache();
+  gw.set("10.9.1.1");
+  gw.set("10.9.1.2", "internal");
+  const h = harness(gatewayRoute("HTTPRoute", ["a.lan"], ["internal"]), {
+    kind: HTTPROUTE,
+    ingressIP: "",
+    cached: gw.cached,
+  });
+  await h.run();
+  const at = () => [...h.hosts.entries.values()].map((e) => [e.hostname, e.ipAddress]).sort();
+  assertEquals(at(), [["a.lan", "10.9.1.1"], ["a.lan", "10.9.1.2"]]);
+  const ids = h.kube.annotation()!;
+  const first = h.hosts.byHostname()["a.lan"];
+  const byIp = Object.fromEntries([...h.hosts.entries.values()].map((e) => [e.ipAddress, e.id]));
+  assertEquals(ids, {
+    "a.lan": byIp["10.9.1.1"],
+    [`a.lan (${byIp["10.9.1.2"]})`]: byIp["10.9.1.2"],
+  });
+  assertOk(first !== undefined);
+
+  h.hosts.calls = [];
+  await h.run();
+  assertEquals(h.hosts.calls.filter((c) => c !== "GetHost"), [], "in sync: reads only");
+
+  gw.set("10.9.1.3", "internal");
+  await h.run();
+  assertEquals(at(), [["a.lan", "10.9.1.1"], ["a.lan", "10.9.1.3"]]);
+  assertEquals(h.hosts.entries.get(byIp["10.9.1.2"])!.ipAddress, "10.9.1.3", "updated in place");
+  assertEquals(h.kube.annotation(), ids);
+
+  // Gateway internal withdraws its acceptance: the entry only it justified goes.
+  h.kube.edit((o) => {
+    const parents = (o.status as { parents: { conditions: unknown[] }[] }).parents;
+    parents[1].conditions = [{
+      type: "Accepted",
+      status: "False",
+      reason: "NotAllowedByListeners",
+    }];
+  });
+  await h.run();
+  assertEquals(at(), [["a.lan", "10.9.1.1"]]);
+  assertEquals(h.kube.annotation(), { "a.lan": byIp["10.9.1.1"] });
+});
+
 Deno.test("Gateway routes adopt the Go operator's entries and refuse a foreign comment", async () => {
   const hosts = new FakeHosts();
   const go = hosts.add({
@@ -808,7 +869,11 @@ Deno.test("Gateway routes adopt the Go operator's entries and refuse a foreign c
     comment: "k8s-gateway:other/web",
     tags: ["kubernetes", "gateway", "grpcroute"],
   });
-  const h = harness(gatewayRoute("GRPCRoute", ["a.lan", "b.lan"]), { kind: GRPCROUTE, hosts });
+  const h = harness(gatewayRoute("GRPCRoute", ["a.lan", "b.lan"]), {
+    kind: GRPCROUTE,
+    hosts,
+    cached: gatewayCache().cached,
+  });
   await h.run();
   assertEquals(h.kube.annotation(), { "a.lan": go.id }, "adopted, not duplicated");
   assertEquals(h.hosts.entries.size, 2);
@@ -827,7 +892,11 @@ Deno.test("Gateway routes: an entry of another route kind with the same name is 
     comment: "k8s-gateway:apps/web",
     tags: ["kubernetes", "gateway", "httproute"],
   });
-  const h = harness(gatewayRoute("TLSRoute", ["a.lan"]), { kind: TLSROUTE, hosts });
+  const h = harness(gatewayRoute("TLSRoute", ["a.lan"]), {
+    kind: TLSROUTE,
+    hosts,
+    cached: gatewayCache().cached,
+  });
   await h.run();
   assertEquals(h.hosts.entries.size, 1);
   assertEquals(h.events.reasons(), ["HostnameConflict"]);

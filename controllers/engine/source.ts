@@ -8,13 +8,12 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
-import type { HostsApi } from "../hosts/sync.ts";
 import { type DnsResolver, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
 import { retainsOnDelete } from "../hosts/policy.ts";
 
@@ -73,9 +72,14 @@ export interface DesiredHosts {
  * from), or why there is none: a `NoIngressIP` Event (or `reason`) once per
  * object. With `retry` (a DNS lookup that failed) the reconcile fails and is
  * retried with backoff; without, the object waits for a change.
+ *
+ * `byHost` when the IPs differ by hostname: the IPs of each wanted hostname
+ * (lower case), one entry per IP — a Gateway route on Gateways at different
+ * addresses; a hostname it does not name gets no entry.
  */
 export type IngressIP =
   | { ip: string; from?: string }
+  | { byHost: Readonly<Record<string, readonly string[]>>; from?: string }
   | { missing: string; fix: string; reason?: string; retry?: boolean };
 
 /** What a source reads besides its own object. */
@@ -121,8 +125,11 @@ export interface Source<V extends SourceView> {
   adoptTags: readonly string[];
   /** Keeps what the description reads; must build on {@link sourceViewOf}. */
   project(obj: KubeObject): V;
-  /** The hostnames `view` wants. Pure. */
-  desiredHosts(view: V): DesiredHosts;
+  /**
+   * The hostnames `view` wants. Pure: reads `view` and, through
+   * `context.cached`, the watched objects of its {@link dependsOn}.
+   */
+  desiredHosts(view: V, context: SourceContext): DesiredHosts;
   /** The IP of `view`'s entries. */
   ingressIP(view: V, context: SourceContext): IngressIP | Promise<IngressIP>;
   /** Other kinds whose changes re-sync this kind's objects. */
@@ -193,17 +200,15 @@ export const NO_CLAIMS: Claims = { ids: new Set(), hostnames: new Set() };
  * The claims of `view` of `source` (undefined = none): an object being
  * deleted claims nothing, so two such objects never both spare an entry.
  */
-export function claimsOf<V extends SourceView>(source: Source<V>, view: V | undefined): Claims {
+export function claimsOf<V extends SourceView>(
+  source: Source<V>,
+  view: V | undefined,
+  context: SourceContext,
+): Claims {
   if (!view || view.deletionTimestamp) return NO_CLAIMS;
   const parsed = parseHostIds(view.hostIds);
   return {
     ids: new Set("tracked" in parsed ? parsed.tracked.map((t) => t.id) : []),
-    hostnames: new Set(source.desiredHosts(view).hosts.map((h) => h.toLowerCase())),
+    hostnames: new Set(source.desiredHosts(view, context).hosts.map((h) => h.toLowerCase())),
   };
-}
-
-/** The router-hosts calls the engine makes (the gRPC client implements them). */
-export interface SourceHostsApi extends HostsApi {
-  /** The server's loose search; used to find our entries by comment. */
-  searchHosts(query: string): Promise<HostEntry[]>;
 }

@@ -1,5 +1,6 @@
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertOk } from "../../tests/assert.ts";
+import { fakeContext } from "../../tests/fakes/source_context.ts";
 import { B, ingressRoute as route } from "../../tests/fakes/traefik.ts";
 import { HOST_IDS_ANNOTATION } from "./host_ids.ts";
 import { claimsOf, ownsEntry } from "./source.ts";
@@ -28,12 +29,13 @@ Deno.test("claims: the sibling's tracked ids and wanted hostnames; none while it
   const v = projectIngressRoute(route([`HostSNI(${B}DB.lan${B})`], {
     annotations: { [HOST_IDS_ANNOTATION]: '{"old.lan":"O"}' },
   }));
-  const c = claimsOf(INGRESSROUTETCP, v);
+  const c = claimsOf(INGRESSROUTETCP, v, fakeContext());
   assertEquals([...c.ids], ["O"]);
   assertEquals([...c.hostnames], ["db.lan"]);
   assertEquals(
-    claimsOf(INGRESSROUTETCP, { ...v, deletionTimestamp: "2026-01-01T00:00:00Z" }).ids.size,
+    claimsOf(INGRESSROUTETCP, { ...v, deletionTimestamp: "2026-01-01T00:00:00Z" }, fakeContext())
+      .ids.size,
     0,
   );
-  assertEquals(claimsOf(INGRESSROUTETCP, undefined).ids.size, 0);
+  assertEquals(claimsOf(INGRESSROUTETCP, undefined, fakeContext()).ids.size, 0);
 });

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
@@ -18,13 +19,7 @@ import {
   serializeHostIds,
   type TrackedHost,
 } from "./host_ids.ts";
-import {
-  type Claims,
-  ownsEntry,
-  type Source,
-  type SourceHostsApi,
-  type SourceView,
-} from "./source.ts";
+import { type Claims, ownsEntry, type Source, type SourceView } from "./source.ts";
 import type { SourceEvents } from "./events.ts";
 
 /** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
@@ -49,7 +44,7 @@ export function errorText(e: unknown): string {
 /** Dependencies of {@link TrackedEntries}. */
 export interface TrackedEntriesDeps<V extends SourceView> {
   source: Source<V>;
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   writer: ObjectWriter<V>;
   report: SourceEvents<V>;
   /** Reports how many entries a key tracks (router_hosts_managed_hosts). */

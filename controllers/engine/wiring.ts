@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { HostsPort } from "../../grpc/hosts_port.ts";
 import { ControllerBuilder, InformerRegistry, type WatchedKind } from "../../k8s/builder.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { KeyIndex } from "../../k8s/key_index.ts";
@@ -21,7 +22,6 @@ import {
   needsReconcile,
   type Source,
   type SourceContext,
-  type SourceHostsApi,
   type SourceView,
 } from "./source.ts";
 import { SourceReconciler } from "./reconcile.ts";
@@ -31,7 +31,7 @@ import type { ConflictBoard, Policy } from "../hosts/policy.ts";
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
   kube: ListWatchClient & RequestApi;
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   events: EventRecorder;
   log: Logger;
   metrics: Metrics;
@@ -109,7 +109,7 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
       context,
       clusterIP,
       peers.length === 0 ? undefined : {
-        claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key)))),
+        claims: (key) => mergeClaims(peers.map((p) => claimsOf(p, views.get(p)?.(key), context))),
         names: peers.map((p) => p.resource.kind).join(" and "),
       },
     );

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { Logger } from "../../observability/log.ts";
 import { deepEqual } from "../../k8s/equal.ts";
 import type { EventRecorder, EventRegarding } from "../../k8s/events.ts";
@@ -25,13 +25,7 @@ import type { KubeClient } from "../../k8s/client.ts";
 import { ControllerBuilder } from "../../k8s/builder.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { Metrics } from "../../observability/metrics.ts";
-import {
-  AdoptionRefusedError,
-  deleteHost,
-  deleteUntracked,
-  ensureHost,
-  type HostsApi,
-} from "../hosts/sync.ts";
+import { AdoptionRefusedError, deleteHost, deleteUntracked, ensureHost } from "../hosts/sync.ts";
 import { type Outcome, TerminalError } from "../../k8s/controller.ts";
 import { hostnameProblem } from "../hosts/hostname.ts";
 import {
@@ -65,7 +59,7 @@ import {
 
 /** Dependencies of {@link HostMappingReconciler}. */
 export interface HostMappingDeps {
-  hosts: HostsApi;
+  hosts: HostsPort;
   writer: ObjectWriter<HostMappingView>;
   get: (key: string) => HostMappingView | undefined;
   events: EventRecorder;
@@ -303,7 +297,7 @@ export class HostMappingReconciler {
  * finalizer goes at once.
  */
 async function retainEntry(
-  hosts: HostsApi,
+  hosts: HostsPort,
   view: HostMappingView,
   owns: (e: HostEntry) => boolean,
   log: Logger,
@@ -328,7 +322,7 @@ async function retainEntry(
 /** Everything the HostMapping controller is built from. */
 export interface HostMappingUnitOptions {
   kube: KubeClient;
-  hosts: HostsApi;
+  hosts: HostsPort;
   events: EventRecorder;
   log: Logger;
   metrics: Metrics;

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
 import { type Condition, setCondition } from "../../k8s/conditions.ts";
 import { deepEqual } from "../../k8s/equal.ts";

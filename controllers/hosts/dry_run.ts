@@ -13,22 +13,22 @@
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort, HostUpdate, NewHost } from "../../grpc/hosts_port.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
 import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { SourceHostsApi } from "../engine/source.ts";
 
 /** gRPC ALREADY_EXISTS. */
 const ALREADY_EXISTS = 6;
 
 /** The router-hosts calls of a dry run: reads pass through, writes are logged. */
-export function dryRunHosts(api: SourceHostsApi, log: Logger): SourceHostsApi {
+export function dryRunHosts(api: HostsPort, log: Logger): HostsPort {
   let next = 0;
   return {
     address: api.address,
     getHost: (id) => api.getHost(id),
     searchHosts: (query) => api.searchHosts(query),
+    listHosts: () => api.listHosts(),
     findExact: (ip, hostname) => api.findExact(ip, hostname),
     async addHost(host: NewHost): Promise<HostEntry> {
       if ((await api.findExact(host.ipAddress, host.hostname)).length > 0) {

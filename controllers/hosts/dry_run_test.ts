@@ -34,6 +34,7 @@ Deno.test("dry run: writes are logged with the change and never reach the server
   assertEquals([updated.hostname, updated.ipAddress], ["old.lan", "10.0.0.9"]);
   await dry.deleteHost(old.id, old.version);
   assertEquals([...hosts.entries.values()], [old], "nothing written");
+  assertEquals(await dry.listHosts(), [old], "ListHosts reads the server (the webhook's records)");
   assertEquals(hosts.calls.filter((c) => /Add|Update|Delete/.test(c)), []);
   assertEquals(lines.map((l) => l.msg), [
     "dry-run: would AddHost",

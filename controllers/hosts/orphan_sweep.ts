@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import { Controller, type Outcome } from "../../k8s/controller.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { Metrics } from "../../observability/metrics.ts";
@@ -33,7 +33,6 @@ import {
   type Policy,
   RETAINED_TAG,
 } from "./policy.ts";
-import type { SourceHostsApi } from "../engine/source.ts";
 
 /** One kind of object whose entries the sweep may delete. */
 export interface SweepKind {
@@ -101,7 +100,7 @@ export function findOrphans(
 
 /** Dependencies of {@link OrphanSweep}. */
 export interface OrphanSweepDeps {
-  hosts: SourceHostsApi;
+  hosts: HostsPort;
   kinds: readonly SweepKind[];
   policy: Policy;
   intervalMs: number;

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
 import { Logger } from "../../observability/log.ts";
 import {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { AdoptionRefusedError, HostnameHeldError } from "./sync.ts";
 import type { DesiredHosts } from "../engine/source.ts";
 

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "../../tests/assert.ts";
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import {
   capHosts,
   ConflictBoard,

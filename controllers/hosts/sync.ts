@@ -1,25 +1,13 @@
 /**
  * "Make this host entry exist as desired": the create / adopt / compare /
  * update / recreate logic shared by every controller, and the matching
- * delete. It talks to router-hosts only through {@link HostsApi}.
+ * delete. It talks to router-hosts only through {@link HostsPort}.
  *
  * @module
  */
-import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort, HostUpdate } from "../../grpc/hosts_port.ts";
 import { isOutcome, RouterHostsError } from "../../grpc/errors.ts";
 import { canonicalIp, sameIp } from "./ip.ts";
-
-/** The router-hosts calls this logic needs (the gRPC client implements it). */
-export interface HostsApi {
-  readonly address: string;
-  addHost(host: NewHost): Promise<HostEntry>;
-  getHost(id: string): Promise<HostEntry>;
-  updateHost(update: HostUpdate): Promise<HostEntry>;
-  deleteHost(id: string, expectedVersion?: string): Promise<void>;
-  findExact(ipAddress: string, hostname: string): Promise<HostEntry[]>;
-  /** The server's loose search (substring over ip, hostname, comment, tags). */
-  searchHosts(query: string): Promise<HostEntry[]>;
-}
 
 /** The entry a Kubernetes object wants. */
 export interface DesiredHost {
@@ -70,7 +58,7 @@ export class HostnameHeldError extends AdoptionRefusedError {
 }
 
 /** The entries of `hostname` (any case, any IP). */
-export async function entriesNamed(api: HostsApi, hostname: string): Promise<HostEntry[]> {
+export async function entriesNamed(api: HostsPort, hostname: string): Promise<HostEntry[]> {
   const want = hostname.toLowerCase();
   return (await api.searchHosts(hostname)).filter((e) => e.hostname.toLowerCase() === want);
 }
@@ -128,7 +116,7 @@ const CONFLICT_RETRIES = 3;
  * Throws not-found errors through to the caller.
  */
 async function converge(
-  api: HostsApi,
+  api: HostsPort,
   entry: HostEntry,
   desired: DesiredHost,
 ): Promise<{ entry: HostEntry; updated: boolean }> {
@@ -152,7 +140,7 @@ async function converge(
  * its writer, so one holder remains.
  */
 async function createOrAdopt(
-  api: HostsApi,
+  api: HostsPort,
   desired: DesiredHost,
   owns: (entry: HostEntry) => boolean,
 ): Promise<EnsureResult> {
@@ -220,7 +208,7 @@ export interface EnsureOptions {
  * (see {@link createOrAdopt}). The IP is written in its canonical form.
  */
 export async function ensureHost(
-  api: HostsApi,
+  api: HostsPort,
   wanted: DesiredHost,
   knownId: string | undefined,
   owns: (entry: HostEntry) => boolean,
@@ -256,7 +244,7 @@ export async function ensureHost(
  * the result is false.
  */
 export async function deleteHost(
-  api: HostsApi,
+  api: HostsPort,
   id: string,
   owns?: (entry: HostEntry) => boolean,
 ): Promise<boolean> {
@@ -282,7 +270,7 @@ export async function deleteHost(
  * orphaned.
  */
 export async function deleteUntracked(
-  api: HostsApi,
+  api: HostsPort,
   ipAddress: string,
   hostname: string,
   owns: (entry: HostEntry) => boolean,

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
 import { assertEquals, assertOk, assertRejects } from "../../tests/assert.ts";
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
 import {
   AdoptionRefusedError,

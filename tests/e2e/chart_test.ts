@@ -19,6 +19,7 @@ import {
 } from "../testbed/mod.ts";
 import { eventually, type OperatorProcess } from "../testbed/operator.ts";
 import { withBed, withOperators } from "../testbed/bed.ts";
+import { setRouteStatus } from "../testbed/gateway_api.ts";
 import { HOST_IDS } from "./sources_fixture.ts";
 
 const CHART = join(ROOT, "chart");
@@ -252,6 +253,12 @@ Deno.test({
             [["httproutes", "grpcroutes", "tlsroutes"], ["list", "watch", "patch"]],
             [["gateways"], ["list", "watch"]],
           ]);
+          const namespaceRules = (name: string) =>
+            rendered[name].find((o) => o.kind === "ClusterRole")!.rules!.filter((r) =>
+              r.resources.includes("namespaces")
+            ).map((r) => [r.apiGroups, r.verbs]);
+          assertEquals(namespaceRules("default"), []);
+          assertEquals(namespaceRules("monitoring"), [[[""], ["list", "watch"]]]);
           assertOk(args("monitoring").includes("--enable-gateway"));
         });
 
@@ -515,6 +522,8 @@ Deno.test({
               metadata: { name: "web" },
               spec: { parentRefs: [{ name: "edge" }], hostnames: ["gw.lan"] },
             });
+            // What the Gateway's controller does: accept the route.
+            await setRouteStatus(kube, apps, "httproutes", "web", [{ name: "edge" }]);
             const entry = await eventually(
               "the HTTPRoute's entry",
               async () => (await hosts.findExact("10.9.0.80", "gw.lan"))[0],

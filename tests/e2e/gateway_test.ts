@@ -4,13 +4,16 @@
  * CRDs of sigs.k8s.io/gateway-api (standard channel, pinned in
  * tests/testbed/versions.json) and the router-hosts server, observed
  * from outside. The operator starts before the CRDs exist, as on a cluster
- * where Gateway API is installed after the operator.
+ * where Gateway API is installed after the operator. No Gateway controller
+ * runs on the bed: the test writes what one would (the Gateway's address,
+ * the route's Accepted=True), tests/testbed/gateway_api.ts.
  */
-import type { HostEntry } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { assertEquals, assertOk } from "../assert.ts";
 import { installCrds, type KubeTestbed, trackSteps, uniqueName } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
-import { eventsAbout, reconciles } from "../testbed/observe.ts";
+import { eventsAbout, reconciles, waitIdle } from "../testbed/observe.ts";
+import { setRouteStatus } from "../testbed/gateway_api.ts";
 import { HOST_IDS } from "./sources_fixture.ts";
 import { withBed, withOperator } from "../testbed/bed.ts";
 
@@ -44,7 +47,10 @@ class GatewayApi {
       metadata: { name },
       spec: {
         gatewayClassName: "test",
-        listeners: [{ name: "http", port: 80, protocol: "HTTP" }],
+        listeners: [
+          { name: "http", port: 80, protocol: "HTTP" },
+          { name: "tls", port: 443, protocol: "TLS", tls: { mode: "Passthrough" } },
+        ],
       },
     });
   }
@@ -54,6 +60,7 @@ class GatewayApi {
       status: { addresses: [{ type: "IPAddress", value: ip }] },
     });
   }
+  /** Creates the route on `gateway`, which accepts it (as its controller would). */
   async createRoute(
     kind: RouteKind,
     ns: string,
@@ -62,16 +69,14 @@ class GatewayApi {
     gateway: string,
   ): Promise<void> {
     const backend = { name: "svc", port: kind === "TLSRoute" ? 443 : 80 };
+    const parentRefs = [{ name: gateway }];
     await this.kube.postJson(this.path(ns, plural(kind)), {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind,
       metadata: { name },
-      spec: {
-        parentRefs: [{ name: gateway }],
-        hostnames,
-        rules: [{ backendRefs: [backend] }],
-      },
+      spec: { parentRefs, hostnames, rules: [{ backendRefs: [backend] }] },
     });
+    await setRouteStatus(this.kube, ns, plural(kind), name, parentRefs);
   }
   route(kind: RouteKind, ns: string, name: string): Promise<RouteObject> {
     return this.kube.getJson(this.path(ns, plural(kind), name));
@@ -187,13 +192,8 @@ Deno.test({
               ),
           );
           // The reconcile that emitted the event is counted once it returns.
-          reconcilesWhileWaiting = await eventually(
-            "the first tlsroute reconcile counted",
-            async () => {
-              const n = await reconciles(op, "gateway-tlsroute");
-              return n >= 1 ? n : undefined;
-            },
-          );
+          await waitIdle(op, "gateway-tlsroute");
+          reconcilesWhileWaiting = await reconciles(op, "gateway-tlsroute");
           waitingSince = Date.now();
           assertEquals(await bed.hosts.searchHosts("waiting.gw.lan"), []);
           const route = await gw.route("TLSRoute", ns, "waiting");

@@ -10,6 +10,7 @@
  * GOAWAY reaches a live grpc-js connection (denoland/deno#36788).
  */
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { type ClientOptions, type HostEntry, RouterHostsClient } from "../../grpc/client.ts";
 import { codeName, RouterHostsError } from "../../grpc/errors.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../../grpc/tls.ts";
@@ -17,11 +18,13 @@ import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts
 import {
   type CertFiles,
   dumpLogs,
+  type HostsFileLine,
   makeCa,
   makeClientLeaf,
   type RouterHostsTestbed,
   startRouterHosts,
 } from "../testbed/mod.ts";
+import { waitForHostsFile } from "../testbed/observe.ts";
 
 /** Deadline of every call in this file. */
 const DEADLINE_MS = 2000;
@@ -43,11 +46,16 @@ async function failure(
   return { error, ms };
 }
 
-/** The hosts-file line of `hostname`, or undefined. */
-async function hostsLine(rh: RouterHostsTestbed, hostname: string) {
-  const lines = (await rh.readHostsFile()).filter((l) => l.hostname === hostname);
-  assertOk(lines.length <= 1, `several hosts-file lines for ${hostname}: ${JSON.stringify(lines)}`);
-  return lines[0];
+/** Waits until the hosts file has exactly one line for `hostname`, and it is `expected`. */
+async function expectHostsLine(
+  rh: RouterHostsTestbed,
+  hostname: string,
+  expected: HostsFileLine,
+): Promise<void> {
+  await waitForHostsFile(rh, `one line for ${hostname}: ${JSON.stringify(expected)}`, (lines) => {
+    const mine = lines.filter((l) => l.hostname === hostname);
+    return mine.length === 1 && isDeepStrictEqual(mine[0], expected);
+  });
 }
 
 /** What {@linkcode signLeafWithDates} makes. */
@@ -224,7 +232,7 @@ Deno.test({
         } satisfies HostEntry,
       );
       assertEquals(await operator.getHost(added.id), added);
-      assertEquals(await hostsLine(rh, "roundtrip.lan"), {
+      await expectHostsLine(rh, "roundtrip.lan", {
         ip: "192.168.40.10",
         hostname: "roundtrip.lan",
         aliases: ["rt-a.lan", "rt-b.lan"],
@@ -236,7 +244,7 @@ Deno.test({
       const bare = await operator.addHost({ ipAddress: "192.168.40.11", hostname: "bare.lan" });
       assertEquals("comment" in bare, false, JSON.stringify(bare));
       assertEquals("comment" in await operator.getHost(bare.id), false);
-      assertEquals(await hostsLine(rh, "bare.lan"), {
+      await expectHostsLine(rh, "bare.lan", {
         ip: "192.168.40.11",
         hostname: "bare.lan",
         aliases: [],
@@ -341,7 +349,7 @@ Deno.test({
         });
         assertOk(after.version !== before.version, "clearing did not move the version");
         assertEquals(await operator.getHost(before.id), after);
-        assertEquals(await hostsLine(rh, "clear.lan"), {
+        await expectHostsLine(rh, "clear.lan", {
           ip: "192.168.40.40",
           hostname: "clear.lan",
           aliases: [],
@@ -362,7 +370,7 @@ Deno.test({
           comment: "changed",
         });
         assertEquals([commentOnly.aliases, commentOnly.tags], [["c-c.lan"], ["t3"]]);
-        assertEquals(await hostsLine(rh, "clear.lan"), {
+        await expectHostsLine(rh, "clear.lan", {
           ip: "192.168.40.40",
           hostname: "clear.lan",
           aliases: ["c-c.lan"],
@@ -492,7 +500,11 @@ Deno.test({
           }
         }
         // Data survived the restart.
-        assertEquals((await hostsLine(rh, "roundtrip.lan"))?.ip, "192.168.40.10");
+        await waitForHostsFile(
+          rh,
+          "roundtrip.lan at 192.168.40.10",
+          (lines) => lines.some((l) => l.hostname === "roundtrip.lan" && l.ip === "192.168.40.10"),
+        );
       },
     );
 

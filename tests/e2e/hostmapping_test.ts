@@ -3,10 +3,12 @@
  * process against a real kube-apiserver and the router-hosts server, and is
  * observed only from outside.
  */
+import { isDeepStrictEqual } from "node:util";
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { uniqueName } from "../testbed/mod.ts";
 import { eventually, metricSum } from "../testbed/operator.ts";
 import { FINALIZER, withBed, withOperator } from "../testbed/bed.ts";
+import { waitForHostsFile } from "../testbed/observe.ts";
 
 Deno.test({
   name: "HostMapping controller",
@@ -36,14 +38,18 @@ Deno.test({
         assertEquals(entry.tags, ["storage"]);
         assertEquals(o.status!.hostVersion, entry.version);
         assertOk(o.status!.lastSyncTime);
-        const line = (await rh.readHostsFile()).find((l) => l.hostname === "nas.lan");
-        assertEquals(line, {
+        const line = {
           ip: "10.1.0.5",
           hostname: "nas.lan",
           aliases: ["files.lan"],
           comment: `k8s:${ns}/nas`,
           tags: ["storage"],
-        });
+        };
+        await waitForHostsFile(
+          rh,
+          `the line ${JSON.stringify(line)}`,
+          (lines) => lines.some((l) => isDeepStrictEqual(l, line)),
+        );
         entryId = entry.id;
       });
 
@@ -73,15 +79,25 @@ Deno.test({
           const e = await hosts.getHost(entryId);
           return e.aliases.length === 0 && e.tags.length === 0;
         });
-        const line = (await rh.readHostsFile()).find((l) => l.hostname === "nas.lan");
-        assertEquals([line?.aliases, line?.tags], [[], []]);
+        await waitForHostsFile(
+          rh,
+          "nas.lan without aliases and tags",
+          (lines) =>
+            lines.some((l) =>
+              l.hostname === "nas.lan" && l.aliases.length === 0 && l.tags.length === 0
+            ),
+        );
       });
 
       await t.step("delete → entry gone, object gone", async () => {
         await hm.delete(ns, "nas");
         await hm.waitGone(ns, "nas");
         assertEquals(await hosts.findExact("10.1.0.6", "nas.lan"), []);
-        assertEquals((await rh.readHostsFile()).some((l) => l.hostname === "nas.lan"), false);
+        await waitForHostsFile(
+          rh,
+          "no line for nas.lan",
+          (lines) => !lines.some((l) => l.hostname === "nas.lan"),
+        );
       });
 
       await t.step(

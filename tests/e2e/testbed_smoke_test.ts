@@ -9,6 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
+import { isDeepStrictEqual } from "node:util";
 import { hostsPackageDefinition } from "../../proto/mod.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";
 import {
@@ -22,6 +23,7 @@ import {
   uniqueName,
   VERSIONS,
 } from "../testbed/mod.ts";
+import { waitForHostsFile } from "../testbed/observe.ts";
 
 type UnaryMethod = (
   request: unknown,
@@ -118,7 +120,7 @@ Deno.test({
       comment: "k8s:smoke/test",
       tags: ["smoke", "testbed"],
     };
-    assertEquals(await rh.readHostsFile(), [expectedLine]);
+    await waitForHostsFile(rh, "only the smoke line", (l) => isDeepStrictEqual(l, [expectedLine]));
 
     // A client certificate from another CA is refused, even though it trusts the server.
     const foreign = dial(rh, {
@@ -141,7 +143,7 @@ Deno.test({
       [got.entry.hostname, got.entry.ipAddress, got.entry.version],
       ["smoke.example.test", "192.168.50.10", "1"],
     );
-    assertEquals(await rh.readHostsFile(), [expectedLine]);
+    await waitForHostsFile(rh, "only the smoke line", (l) => isDeepStrictEqual(l, [expectedLine]));
   } catch (e) {
     dumpLogs();
     throw e;

@@ -9,12 +9,11 @@
  * @module
  */
 import { status } from "@grpc/grpc-js";
-import type { HostEntry, HostUpdate, NewHost } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort, HostUpdate, NewHost } from "../../grpc/hosts_port.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
-import type { SourceHostsApi } from "../../controllers/engine/source.ts";
 
 /** See the module documentation. */
-export class FakeHosts implements SourceHostsApi {
+export class FakeHosts implements HostsPort {
   readonly address = "fake:1";
   entries = new Map<string, HostEntry>();
   calls: string[] = [];

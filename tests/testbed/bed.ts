@@ -144,6 +144,8 @@ export interface BedOptions {
   gatewayApi?: boolean;
   /** Options for the control plane. */
   kube?: KubeOptions;
+  /** The emulator's `--hosts-file-jitter-ms` (router_hosts.ts `hostsFileJitterMs`). */
+  hostsFileJitterMs?: number;
 }
 
 /** Starts the bed (fails loudly when it cannot); CRDs installed. */
@@ -151,7 +153,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
   const kube = await startKube(options.kube);
   let rh: RouterHostsTestbed | undefined;
   try {
-    rh = await startRouterHosts();
+    rh = await startRouterHosts({ hostsFileJitterMs: options.hostsFileJitterMs });
     const sets: CrdSetName[] = ["router-hosts"];
     if (options.traefik) sets.push("traefik");
     if (options.gatewayApi) sets.push("gateway-api");
@@ -279,4 +281,34 @@ export async function withOperators<T>(
   } finally {
     await ops.stopAll();
   }
+}
+
+/** What an e2e test on the bed receives from {@linkcode bedTest}. */
+export interface BedTestContext {
+  bed: Bed;
+  /** Start operators with `ops.start({ args })`; every one is stopped when the test ends. */
+  ops: Operators;
+  t: Deno.TestContext;
+}
+
+/** Options of {@linkcode bedTest}: the test's name and the bed's CRDs. */
+export interface BedTestOptions extends BedOptions {
+  name: string;
+}
+
+/**
+ * One e2e test on a fresh bed: `Deno.test` with the op and resource
+ * sanitizers off (the bed's processes and clients live across steps),
+ * {@linkcode withBed} and {@linkcode withOperators} — so the bed and every
+ * operator are stopped, and the logs printed on failure, whatever happens.
+ */
+export function bedTest(
+  options: BedTestOptions,
+  body: (c: BedTestContext) => Promise<void>,
+): void {
+  const { name, ...bedOptions } = options;
+  Deno.test(
+    { name, sanitizeOps: false, sanitizeResources: false },
+    (t) => withBed(bedOptions, (bed) => withOperators(bed, (ops) => body({ bed, ops, t }))),
+  );
 }

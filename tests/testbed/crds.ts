@@ -21,7 +21,6 @@
  */
 import { basename, join } from "node:path";
 import { progress, ROOT, TestbedSetupError } from "./setup.ts";
-import type { KubeTestbed } from "./kube.ts";
 import versions from "./versions.json" with { type: "json" };
 
 /** A named set of CRDs the harness can install. */
@@ -102,10 +101,19 @@ export async function ensureCrdSet(set: CrdSetName): Promise<string[]> {
 }
 
 /**
+ * What {@link installCrds} needs of the bed's apiserver (the KubeTestbed of
+ * ./kube.ts has it; named here so this module does not import the bed).
+ */
+export interface CrdInstaller {
+  /** Applies the CRD files and waits until every CRD is Established and served. */
+  installCrds(files: string[]): Promise<void>;
+}
+
+/**
  * Installs the named CRD sets on the bed's apiserver and waits until every
  * CRD is Established and served.
  */
-export async function installCrds(kube: KubeTestbed, ...sets: CrdSetName[]): Promise<void> {
+export async function installCrds(kube: CrdInstaller, ...sets: CrdSetName[]): Promise<void> {
   const files = (await Promise.all(sets.map(ensureCrdSet))).flat();
   await kube.installCrds(files);
 }

@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { HostEntry, RouterHostsClient } from "../../grpc/client.ts";
+import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import type { KubeTestbed } from "./kube.ts";
 import { eventually, type OperatorProcess } from "./operator.ts";
 import { metricSum } from "./prometheus.ts";
+import type { HostsFileLine, RouterHostsTestbed } from "./router_hosts.ts";
 
 /** One events.k8s.io/v1 Event, as far as the tests read it. */
 export interface EventItem {
@@ -62,9 +63,44 @@ export function waitEvent(
   );
 }
 
+/**
+ * Waits until the server's hosts file satisfies `ok`; returns its lines.
+ * The file is the server's asynchronous output: router-hosts rewrites it
+ * inside each write, and overlapping writes can leave it behind the
+ * entries until the operator's settle write
+ * (docs/adr/0013-settle-write-after-overlapping-writes.md). So tests wait
+ * for the lines they expect, never read them right after an RPC.
+ */
+export async function waitForHostsFile(
+  rh: Pick<RouterHostsTestbed, "readHostsFile">,
+  what: string,
+  ok: (lines: HostsFileLine[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<HostsFileLine[]> {
+  let last: HostsFileLine[] = [];
+  try {
+    return await eventually(`hosts file: ${what}`, async () => {
+      last = await rh.readHostsFile();
+      return ok(last) ? last : undefined;
+    }, timeoutMs);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; the file's lines: ${JSON.stringify(last)}`);
+  }
+}
+
 /** `router_hosts_grpc_requests_total` of `method`, all codes, in a /metrics text. */
 export function grpcCalls(metrics: string, method: string): number {
   return metricSum(metrics, "router_hosts_grpc_requests_total", `method="${method}"`);
+}
+
+/**
+ * The settle writes (no-op UpdateHosts after overlapping writes, grpc/settle.ts)
+ * in a /metrics text: they appear in `router_hosts_grpc_requests_total` as
+ * UpdateHost, so a test counting the operator's own updates subtracts them.
+ */
+export function settleWrites(metrics: string): number {
+  const name = "router_hosts_settle_writes_total";
+  return metricSum(metrics, name) - metricSum(metrics, name, 'result="skipped"');
 }
 
 /** `controller_runtime_reconcile_total` of one controller so far, every result. */
@@ -105,7 +141,7 @@ export function waitIdle(op: OperatorProcess, controller: string): Promise<boole
 
 /** Every entry on the server whose hostname is `hostname`, whatever its IP. */
 export async function entriesNamed(
-  bed: { hosts: RouterHostsClient },
+  bed: { hosts: HostsPort },
   hostname: string,
 ): Promise<HostEntry[]> {
   return (await bed.hosts.searchHosts(hostname)).filter((e) => e.hostname === hostname);
@@ -116,7 +152,7 @@ export async function entriesNamed(
  * returns them.
  */
 export function waitEntries(
-  hosts: RouterHostsClient,
+  hosts: HostsPort,
   hostname: string,
   what: string,
   ok: (entries: HostEntry[]) => boolean,

@@ -30,6 +30,13 @@ export interface RouterHostsOptions {
   clientAuth?: boolean;
   /** Also serve on a unix socket (`socketPath`); the emulator only. */
   unixSocket?: boolean;
+  /**
+   * The emulator waits up to this many ms between a regeneration's list and
+   * its hosts-file write (`--hosts-file-jitter-ms`), so overlapping writes
+   * can leave the file short as on the real server. The real server has
+   * that race by nature and no such knob; it ignores this. Default 0.
+   */
+  hostsFileJitterMs?: number;
 }
 
 /** One line of the generated hosts file. */
@@ -233,6 +240,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
       configPath,
       ...(clientAuth ? [] : ["--no-client-auth"]),
       ...(socketPath ? ["--unix-socket", socketPath] : []),
+      ...(opts.hostsFileJitterMs ? ["--hosts-file-jitter-ms", String(opts.hostsFileJitterMs)] : []),
     ]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
 

@@ -8,9 +8,11 @@
  *
  *     deno run -A tests/testbed/router_hosts_emulator/main.ts serve --config server.toml
  *
- * Two test-bed options the real server does not have: `--no-client-auth`
+ * Test-bed options the real server does not have: `--no-client-auth`
  * (TLS without asking for a client certificate, for clients that verify the
- * server only) and `--unix-socket PATH` (also serve on a unix socket).
+ * server only), `--unix-socket PATH` (also serve on a unix socket) and
+ * `--hosts-file-jitter-ms N` (wait up to N ms between a regeneration's list
+ * and its hosts-file write, so overlapping writes reorder; regenerate.ts).
  *
  * @module
  */
@@ -32,9 +34,10 @@ import {
   renderHostsFile,
   type StoreSnapshot,
 } from "./store.ts";
+import { parseJitterMs, regenerator } from "./regenerate.ts";
 
-const USAGE =
-  "usage: main.ts serve --config <server.toml> [--no-client-auth] [--unix-socket <path>]";
+const USAGE = "usage: main.ts serve --config <server.toml> [--no-client-auth] " +
+  "[--unix-socket <path>] [--hosts-file-jitter-ms <ms>]";
 
 /** The real server waits this long for in-flight RPCs on SIGTERM/SIGINT. */
 const GRACEFUL_SHUTDOWN_MS = 30_000;
@@ -251,9 +254,10 @@ function dirname(path: string): string {
 
 /**
  * Writes via a temp file in the same directory, fsync, then rename, so a
- * reader (or a crash) never sees half a file. Synchronous on purpose: each
- * RPC finishes its writes before the next one runs, which orders writes
- * the way the real server's single write queue does.
+ * reader (or a crash) never sees half a file. Synchronous on purpose: the
+ * database save finishes before the next RPC runs, which orders commits
+ * the way the real server's single write queue does (hosts-file writes may
+ * still reorder with --hosts-file-jitter-ms; regenerate.ts).
  */
 function writeFileAtomic(path: string, text: string, mode: number): void {
   const slash = path.lastIndexOf("/");
@@ -505,13 +509,13 @@ function logCall(method: string, peer: string, status: grpc.status, detail: stri
 
 function unary<Req, Res>(
   method: string,
-  handle: (request: Req) => Res,
+  handle: (request: Req) => Res | Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
+  return async (call, callback) => {
     const peer = call.getPeer();
     let response: Res;
     try {
-      response = handle(call.request);
+      response = await handle(call.request);
     } catch (e) {
       const status = toStatus(e);
       logCall(method, peer, status.code, status.details);
@@ -547,13 +551,22 @@ function serverStream<Req, Res>(
 function hostsService(
   store: HostsStore,
   config: EmulatorConfig,
+  hostsFileJitterMs: number,
 ): grpc.UntypedServiceImplementation {
   /**
-   * Every successful write is saved and the hosts file rewritten before the
-   * RPC answers. A failed save rolls the state back and answers INTERNAL; a
-   * failed hosts-file write is only logged, as the real server does.
+   * Every successful write is saved and the hosts file regenerated before
+   * the RPC answers (regenerate.ts: list, then write, not serialized with
+   * other writes' regenerations). A failed save rolls the state back and
+   * answers INTERNAL; a failed hosts-file write is only logged, as the real
+   * server does.
    */
-  const write = <T>(method: string, change: () => T): T => {
+  const regenerate = regenerator({
+    list: () => store.listHosts(),
+    write: (entries) => writeHostsFile(config.hostsFilePath, entries),
+    jitterMs: hostsFileJitterMs,
+    onError: (e, method) => log(`hosts file regeneration failed after ${method}: ${e.message}`),
+  });
+  const write = async <T>(method: string, change: () => T): Promise<T> => {
     const before = store.snapshot();
     const result = change();
     try {
@@ -562,11 +575,7 @@ function hostsService(
       store.restore(before);
       throw new Error(`saving ${config.databasePath} failed: ${(e as Error).message}`);
     }
-    try {
-      writeHostsFile(config.hostsFilePath, store.listHosts());
-    } catch (e) {
-      log(`hosts file regeneration failed after ${method}: ${(e as Error).message}`);
-    }
+    await regenerate(method);
     return result;
   };
 
@@ -631,6 +640,8 @@ interface ServeOptions {
   clientAuth: boolean;
   /** Also serve on this unix socket. */
   unixSocket?: string;
+  /** The longest wait between a regeneration's list and its hosts-file write (regenerate.ts). */
+  hostsFileJitterMs: number;
 }
 
 async function serve(configPath: string, options: ServeOptions): Promise<void> {
@@ -664,7 +675,10 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
 
   const server = new grpc.Server();
   const definition = hostsPackageDefinition()["router_hosts.v1.HostsService"];
-  server.addService(definition as grpc.ServiceDefinition, hostsService(store, config));
+  server.addService(
+    definition as grpc.ServiceDefinition,
+    hostsService(store, config, options.hostsFileJitterMs),
+  );
   const port = await bind(server, config.bindAddress, credentials);
   if (options.unixSocket) {
     fs.rmSync(options.unixSocket, { force: true });
@@ -677,7 +691,10 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
     `serving on ${host}:${port} (router-hosts v0.13.0 protocol emulator, not the real server; ` +
       `database ${config.databasePath}, hosts file ${config.hostsFilePath})` +
       (options.unixSocket ? `, and on unix:${options.unixSocket}` : "") +
-      (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)"),
+      (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)") +
+      (options.hostsFileJitterMs > 0
+        ? `; hosts-file writes wait up to ${options.hostsFileJitterMs} ms after their list`
+        : ""),
   );
 
   process.on("SIGHUP", () => {
@@ -723,6 +740,7 @@ export async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         "no-client-auth": { type: "boolean" },
         "unix-socket": { type: "string" },
+        "hosts-file-jitter-ms": { type: "string" },
       },
       allowPositionals: true,
     });
@@ -742,10 +760,18 @@ export async function main(args: string[]): Promise<number> {
     console.error(`required flag "config" not set\n${USAGE}`);
     return 1;
   }
+  let hostsFileJitterMs;
+  try {
+    hostsFileJitterMs = parseJitterMs(parsed.values["hosts-file-jitter-ms"]);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 1;
+  }
   try {
     await serve(parsed.values.config, {
       clientAuth: !parsed.values["no-client-auth"],
       unixSocket: parsed.values["unix-socket"],
+      hostsFileJitterMs,
     });
     return 0;
   } catch (e) {
