@@ -111,23 +111,32 @@ Deno.test({
         ]]);
       });
 
-      await t.step("FD00::1, fd00::1 and fd00:0::1 make one entry, written fd00::1", async () => {
-        await hm.create(a, "v6", { hostname: "v6.home.arpa", ip: "FD00::1" });
-        const synced = await hm.waitSynced(a, "v6");
-        const [entry] = await entriesNamed(bed, "v6.home.arpa");
-        assertEquals([entry.ipAddress, synced.status?.hostId], ["fd00::1", entry.id]);
-        for (const ip of ["fd00::1", "fd00:0::1"]) {
-          await hm.patch(a, "v6", { spec: { ip } });
-          const o = await hm.waitSynced(a, "v6");
-          assertEquals(o.status?.hostId, entry.id);
-        }
-        const after = await entriesNamed(bed, "v6.home.arpa");
-        assertEquals(after.map((e) => [e.id, e.ipAddress, e.version]), [[
-          entry.id,
-          "fd00::1",
-          "1",
-        ]]);
-      });
+      await t.step(
+        "FD00::1, fd00::1 and fd00:0::1 make one entry, written fd00::1; a move is version +1",
+        async () => {
+          await hm.create(a, "v6", { hostname: "v6.home.arpa", ip: "FD00::1" });
+          const synced = await hm.waitSynced(a, "v6");
+          const [entry] = await entriesNamed(bed, "v6.home.arpa");
+          assertEquals([entry.ipAddress, synced.status?.hostId], ["fd00::1", entry.id]);
+          for (const ip of ["fd00::1", "fd00:0::1"]) {
+            await hm.patch(a, "v6", { spec: { ip } });
+            const o = await hm.waitSynced(a, "v6");
+            assertEquals(o.status?.hostId, entry.id);
+          }
+          const after = await entriesNamed(bed, "v6.home.arpa");
+          assertEquals(after.map((e) => [e.id, e.ipAddress, e.version]), [[
+            entry.id,
+            "fd00::1",
+            "1",
+          ]]);
+          // An IP move sends the IP alone: the server appends one event, the version moves by 1.
+          await hm.patch(a, "v6", { spec: { ip: "FD00::2" } });
+          const moved = await hm.waitFor(a, "v6", "moved", (o) => o.status?.hostVersion === "2");
+          assertEquals(moved.status?.hostId, entry.id);
+          const [now] = await entriesNamed(bed, "v6.home.arpa");
+          assertEquals([now.ipAddress, now.version], ["fd00::2", "2"]);
+        },
+      );
 
       await t.step("reserved names in a rule never reach the server", async () => {
         await ir.create(a, "local", ["localhost", "ip6-allnodes", "local.home.arpa"]);
