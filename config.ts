@@ -14,10 +14,14 @@ import type { TlsFiles } from "./grpc/tls.ts";
 import type { Policy } from "./controllers/hosts/policy.ts";
 import { FLAGS } from "./config_flags.ts";
 import {
+  byteSize,
   ConfigError,
   DNS_SUBDOMAIN,
   domains,
   HelpRequested,
+  isLoopbackBind,
+  labelSelector,
+  namespaces,
   ownerId,
   parseBool,
   parseDuration,
@@ -57,6 +61,10 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** `--namespace`: the only namespaces watched; empty: all. */
+  namespaces: string[];
+  /** `--label-selector`: source objects must match it; "" = every object. */
+  labelSelector: string;
   /** Opted-in Services become entries (`--enable-service`). */
   enableService: boolean;
   /** networking.k8s.io/v1 Ingresses become entries (`--enable-ingress`). */
@@ -77,6 +85,8 @@ export interface Config {
   gcIntervalMs: number;
   /** The external-dns webhook provider's listen address; undefined = off. */
   webhookBindAddress?: string;
+  /** The largest webhook request body, in bytes (`--webhook-max-body-bytes`). */
+  webhookMaxBodyBytes: number;
   /** Run the controllers (false: only the webhook, no Kubernetes access). */
   controllers: boolean;
 }
@@ -246,6 +256,8 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    namespaces: namespaces(raw.get("namespace")),
+    labelSelector: labelSelector(get("label-selector")),
     enableService,
     enableIngress,
     ingressClasses,
@@ -261,12 +273,21 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     dryRun: parseBool("dry-run", get("dry-run")),
     gcIntervalMs,
     controllers: parseBool("controllers", get("controllers")),
+    webhookMaxBodyBytes: byteSize("webhook-max-body-bytes", get("webhook-max-body-bytes")),
   };
   const ingressService = parseObjectRef("ingress-service", get("ingress-service"));
   if (ingressService) config.ingressService = ingressService;
   if (tls) config.tls = tls;
   const webhook = validBindAddress("webhook-bind-address", get("webhook-bind-address"));
-  if (webhook) config.webhookBindAddress = webhook;
+  const allowNetwork = parseBool("webhook-allow-network-bind", get("webhook-allow-network-bind"));
+  if (webhook) {
+    if (!allowNetwork && !isLoopbackBind(webhook)) {
+      throw new ConfigError(
+        `--webhook-bind-address=${webhook} is not a loopback address: the webhook API has no authentication, so anyone who reaches this port can create and delete hosts entries; bind 127.0.0.1 (external-dns as a sidecar), or pass --webhook-allow-network-bind to accept that risk (and restrict who reaches the port, e.g. with a NetworkPolicy)`,
+      );
+    }
+    config.webhookBindAddress = webhook;
+  }
   if (!config.controllers && !webhook) {
     throw new ConfigError(
       "--controllers=false needs --webhook-bind-address: without controllers and webhook nothing would run",

@@ -71,6 +71,20 @@ export const FLAGS: readonly FlagSpec[] = [
       "namespace/name of the Service (e.g. Traefik's) whose LoadBalancer address is the IP of IngressRoute/IngressRouteTCP hosts; entries follow it when it changes",
   },
   {
+    name: "namespace",
+    kind: "list",
+    default: "",
+    help:
+      "watch only these namespaces (HostMappings and every source; one watch per namespace); repeatable or comma-separated; default: all",
+  },
+  {
+    name: "label-selector",
+    kind: "string",
+    default: "",
+    help:
+      "watch only source objects with these labels (a Kubernetes label selector, applied by the API server, e.g. router=lan); not HostMappings, Gateways or the --ingress-service Service",
+  },
+  {
     name: "enable-service",
     kind: "bool",
     default: "false",
@@ -202,7 +216,21 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "string",
     default: "0",
     help:
-      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it`,
+      `serve external-dns's webhook provider API here (e.g. 127.0.0.1:8888, next to external-dns --provider=webhook); "0" disables it; a non-loopback address needs --webhook-allow-network-bind`,
+  },
+  {
+    name: "webhook-allow-network-bind",
+    kind: "bool",
+    default: "false",
+    help:
+      "accept a non-loopback --webhook-bind-address: the webhook API has no authentication, so whoever reaches the port can create and delete entries (restrict it, e.g. with the chart's NetworkPolicy)",
+  },
+  {
+    name: "webhook-max-body-bytes",
+    kind: "string",
+    default: "1Mi",
+    help:
+      "largest webhook request body (bytes, or with a Ki/Mi suffix); a larger one is answered 413 without being read",
   },
   {
     name: "controllers",

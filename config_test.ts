@@ -273,3 +273,69 @@ Deno.test("--webhook-bind-address is off by default; --controllers=false needs i
     /^invalid value "8888" for flag --webhook-bind-address/,
   );
 });
+
+Deno.test("scope flags: --namespace repeats and splits at commas; --label-selector is kept as given", () => {
+  const d = parseConfig(TLS);
+  assertEquals([d.namespaces, d.labelSelector], [[], ""]);
+  const c = parseConfig([
+    ...TLS,
+    "--namespace=apps,web",
+    "--namespace",
+    "apps",
+    "--namespace=infra",
+    "--label-selector=router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x",
+  ]);
+  assertEquals(c.namespaces, ["apps", "web", "infra"]);
+  assertEquals(c.labelSelector, "router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x");
+  assertMatch(usage(), /--namespace\b/);
+  assertMatch(usage(), /--label-selector\b/);
+});
+
+Deno.test("bad scope flags name the flag and the bad part", () => {
+  for (
+    const [arg, pattern] of [
+      ["--namespace=Apps", /--namespace/],
+      ["--namespace=a/b", /--namespace/],
+      ["--label-selector=router=a b", /--label-selector.*"router=a b" is not/],
+      ["--label-selector=a=b,,c", /--label-selector: "" is not/],
+      ["--label-selector=router in lan", /--label-selector/],
+      ["--label-selector=a==b==c", /--label-selector/],
+      ["--label-selector=-bad=x", /--label-selector/],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseConfig([...TLS, arg]), arg);
+    assertMatch(e.message, pattern);
+  }
+});
+
+Deno.test("a non-loopback --webhook-bind-address needs --webhook-allow-network-bind", () => {
+  for (const addr of ["127.0.0.1:8888", "127.3.0.1:1", "[::1]:8888", "localhost:8888"]) {
+    assertEquals(parseConfig([...TLS, `--webhook-bind-address=${addr}`]).webhookBindAddress, addr);
+  }
+  for (const addr of [":8888", "0.0.0.0:8888", "[::]:8888", "10.0.0.5:8888", "[fd00::1]:8888"]) {
+    const e = assertThrows(() => parseConfig([...TLS, `--webhook-bind-address=${addr}`]));
+    assertMatch(e.message, /is not a loopback address: the webhook API has no authentication/);
+    assertMatch(e.message, /--webhook-allow-network-bind/);
+    const allowed = parseConfig([
+      ...TLS,
+      `--webhook-bind-address=${addr}`,
+      "--webhook-allow-network-bind",
+    ]);
+    assertEquals(allowed.webhookBindAddress, addr);
+  }
+});
+
+Deno.test("--webhook-max-body-bytes: 1 MiB by default, a byte count or Ki/Mi/Gi", () => {
+  assertEquals(parseConfig([...TLS]).webhookMaxBodyBytes, 1024 * 1024);
+  assertEquals(
+    parseConfig([...TLS, "--webhook-max-body-bytes=64Mi"]).webhookMaxBodyBytes,
+    64 << 20,
+  );
+  assertEquals(parseConfig([...TLS, "--webhook-max-body-bytes=5000"]).webhookMaxBodyBytes, 5000);
+  for (const bad of ["0", "1MB", "-1", "lots"]) {
+    assertMatch(
+      assertThrows(() => parseConfig([...TLS, `--webhook-max-body-bytes=${bad}`])).message,
+      /--webhook-max-body-bytes: want a positive byte count/,
+    );
+  }
+});

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { parseTarget, type ServerTarget } from "./grpc/target.ts";
 import { normalizeDomain, type Policy } from "./controllers/hosts/policy.ts";
 
@@ -34,6 +35,34 @@ export function validBindAddress(name: string, value: string): string | undefine
     );
   }
   return value;
+}
+
+/**
+ * True when a bind address (validated by {@link validBindAddress}) listens on
+ * loopback only: `localhost`, 127.0.0.0/8, `::1` (or 127/8 mapped into IPv6).
+ * An empty host means every interface.
+ */
+export function isLoopbackBind(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) !== 6) return false;
+  const mapped = /^(?:0*:)*:?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  if (mapped) return mapped[1].startsWith("127.");
+  return /^(?:0{0,4}:){2,7}0{0,3}1$/.test(host);
+}
+
+/** A byte count: digits, optionally with a Ki, Mi or Gi suffix (`1Mi` = 1,048,576). */
+export function byteSize(name: string, value: string): number {
+  const m = /^(\d{1,12})(Ki|Mi|Gi)?$/.exec(value.trim());
+  const n = m ? Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ""] ?? 1) : 0;
+  if (!m || n < 1 || n > Number.MAX_SAFE_INTEGER) {
+    throw new ConfigError(
+      `invalid value "${value}" for flag --${name}: want a positive byte count, e.g. 1048576 or 1Mi`,
+    );
+  }
+  return n;
 }
 
 export function validServerAddress(value: string): ServerTarget {
@@ -106,4 +135,66 @@ export function parseDuration(text: string): number | undefined {
     total += Number(m[1]) * UNIT_MS[m[2]];
   }
   return total;
+}
+
+/** `--namespace`, repeatable or comma-separated: DNS-1123 labels, each once. */
+export function namespaces(values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
+    const ns = part.trim();
+    if (ns === "") continue;
+    if (!DNS_LABEL.test(ns)) {
+      throw new ConfigError(
+        `invalid value "${part}" for flag --namespace: want a namespace name (lower-case letters, digits and "-", at most 63)`,
+      );
+    }
+    if (!out.includes(ns)) out.push(ns);
+  }
+  return out;
+}
+
+/** A label name with its optional DNS-subdomain prefix, as Kubernetes accepts it. */
+const LABEL_KEY =
+  "(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+const LABEL_VALUE = "(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?";
+const REQUIREMENTS = [
+  new RegExp(`^!\\s*${LABEL_KEY}$`),
+  new RegExp(`^${LABEL_KEY}$`),
+  new RegExp(`^${LABEL_KEY}\\s*(?:==|=|!=)\\s*${LABEL_VALUE}$`),
+  new RegExp(
+    `^${LABEL_KEY}\\s+(?:in|notin)\\s*\\(\\s*${LABEL_VALUE}(?:\\s*,\\s*${LABEL_VALUE})*\\s*\\)$`,
+  ),
+  new RegExp(`^${LABEL_KEY}\\s*[<>]\\s*-?\\d+$`),
+];
+
+/**
+ * `--label-selector`: checked here, so a typo fails at start-up rather
+ * than as a 400 on every list. The grammar is Kubernetes' (`a=b`, `a!=b`,
+ * `a in (b,c)`, `a notin (b)`, `a`, `!a`, `a>1`), requirements separated
+ * by commas outside parentheses.
+ */
+export function labelSelector(value: string): string {
+  const text = value.trim();
+  if (text === "") return "";
+  const parts: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")") depth--;
+    else if (text[i] === "," && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  for (const part of parts) {
+    const requirement = part.trim();
+    if (!REQUIREMENTS.some((re) => re.test(requirement))) {
+      throw new ConfigError(
+        `invalid value "${value}" for flag --label-selector: "${requirement}" is not a label requirement ` +
+          `(want e.g. router=lan, router!=lan, router in (lan,wan), router, !router)`,
+      );
+    }
+  }
+  return text;
 }

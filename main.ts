@@ -32,7 +32,7 @@ import { Manager } from "./k8s/manager.ts";
 import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { startHttp } from "./observability/server.ts";
+import { type Listener, startHttp } from "./observability/server.ts";
 import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
@@ -68,13 +68,32 @@ function webhookRunnables(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  return [serverRunnable("external-dns webhook", () => [startWebhookServer({
-    address,
-    provider,
-    domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
-    metrics,
-    log,
-  })])];
+  let listener: Listener | undefined;
+  const server = serverRunnable("external-dns webhook", () => [
+    listener = startWebhookServer({
+      address,
+      provider,
+      domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
+      metrics,
+      log,
+      maxBodyBytes: config.webhookMaxBodyBytes,
+    }),
+  ]);
+  // The webhook drains at the stop signal, beside the reconciles, not after
+  // them: its writes must end within the pod's grace period too.
+  const drain = () => void listener?.shutdown();
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  return [{
+    name: server.name,
+    start(manager) {
+      server.start(manager);
+      for (const s of signals) Deno.addSignalListener(s, drain);
+    },
+    async stop() {
+      for (const s of signals) Deno.removeSignalListener(s, drain);
+      await server.stop();
+    },
+  }];
 }
 
 /**
@@ -280,12 +299,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      namespaces: config.namespaces,
       onCache: (cache) =>
         sweepKinds.push({
           controller: HOSTMAPPING_CONTROLLER,
           comment: hostMappingComment,
           adoptTags: [],
           cache,
+          scope: { namespaces: config.namespaces },
         }),
     }),
     ...createSourceUnits([
@@ -309,12 +330,14 @@ export async function main(
       policy: config.policy,
       conflicts,
       dryRun: config.dryRun,
+      scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
         sweepKinds.push({
           controller: source.controller,
           comment: source.comment,
           adoptTags: source.adoptTags,
           cache,
+          scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
         }),
     }),
   ];

@@ -131,7 +131,7 @@ export class Manager implements ManagerStatus {
       await Promise.all(units.map((u) => u.controller.stop(1_000)));
       return 1;
     }
-    log.info("shutting down: draining reconciles");
+    log.info(units.length > 0 ? "shutting down: draining reconciles" : "shutting down");
     const drained = await Promise.all(
       units.map((u) => u.controller.stop(this.#o.drainTimeoutMs ?? 25_000)),
     );

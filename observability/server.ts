@@ -1,7 +1,8 @@
 /**
  * The HTTP endpoints: `/metrics` (Prometheus text) on the metrics address,
  * `/healthz` and `/readyz` on the probe address. One listener serves both
- * when the addresses are equal.
+ * when the addresses are equal. Only GET and HEAD are answered; other
+ * methods are 405.
  *
  * @module
  */
@@ -22,6 +23,18 @@ export function parseBindAddress(address: string): { hostname: string; port: num
   if (!m) throw new Error(`bad bind address "${address}"`);
   const host = m[1] ?? m[2] ?? "";
   return { hostname: host === "" ? "0.0.0.0" : host, port: Number(m[3]) };
+}
+
+/**
+ * The endpoints only read: anything but GET and HEAD is 405 (a scanner's
+ * POST or TRACE learns nothing and changes nothing), undefined otherwise.
+ */
+export function readOnly(method: string): Response | undefined {
+  if (method === "GET" || method === "HEAD") return undefined;
+  return new Response(`method ${method.slice(0, 20)} not allowed\n`, {
+    status: 405,
+    headers: { allow: "GET, HEAD" },
+  });
 }
 
 /** A running listener. */
@@ -61,7 +74,7 @@ export function startHttp(options: {
     const { hostname, port } = parseBindAddress(address);
     const server = Deno.serve(
       { hostname, port, onListen: () => {} },
-      (req) => handler(new URL(req.url).pathname),
+      (req) => readOnly(req.method) ?? handler(new URL(req.url).pathname),
     );
     servers.push({ port: server.addr.port, shutdown: () => server.shutdown() });
     log.info("listening", { address, port: server.addr.port });

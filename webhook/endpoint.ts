@@ -13,6 +13,8 @@
  */
 import { isIP } from "node:net";
 import type { HostEntry } from "../grpc/hosts_port.ts";
+import { canonicalIp } from "../controllers/hosts/ip.ts";
+import { hostnameProblem } from "../controllers/hosts/hostname.ts";
 
 /** The only media type of the webhook API (version 1). */
 export const MEDIA_TYPE = "application/external.dns.webhook+json;version=1";
@@ -154,9 +156,78 @@ export function recordTypeOf(ip: string): "A" | "AAAA" | undefined {
   return family === 4 ? "A" : family === 6 ? "AAAA" : undefined;
 }
 
-/** A DNS name as a hosts file holds it: lower case, no trailing dot. */
+/**
+ * A DNS name as a hosts file holds it: lower case, no trailing dot. Nothing
+ * else is changed: whitespace stays, and {@link checkEndpoint} refuses it.
+ */
 export function normalizeName(name: string): string {
-  return name.trim().toLowerCase().replace(/\.$/, "");
+  return name.toLowerCase().replace(/\.$/, "");
+}
+
+/** Why an endpoint can never be written: the keys of the per-request log's counts. */
+export type DropReason =
+  | "record_type"
+  | "invalid_name"
+  | "outside_domain_filter"
+  | "no_address_target";
+
+/** An endpoint a hosts file can hold: its name and canonical targets. */
+export interface Writable {
+  name: string;
+  type: "A" | "AAAA";
+  /** Canonical addresses of the record's family, no duplicates, in the order sent. */
+  targets: string[];
+  /** Targets left out: not an address of the record's family. */
+  badTargets: string[];
+}
+
+/** What {@link checkEndpoint} found: writable, or dropped with a reason and its detail. */
+export type Checked =
+  | { ok: Writable }
+  | { reason: DropReason; detail: string };
+
+/**
+ * Whether an endpoint can ever be written, and how: the one check of
+ * `/adjustendpoints` and `POST /records`. The name must pass router-hosts'
+ * own rules (controllers/hosts/hostname.ts) and `allowed` (the domain
+ * filter); targets are canonical addresses of the record's family (others
+ * are left out; none left drops the endpoint).
+ */
+export function checkEndpoint(e: Endpoint, allowed: (name: string) => boolean): Checked {
+  const type = e.recordType ?? "";
+  const dnsName = e.dnsName ?? "";
+  const shown = JSON.stringify(dnsName.length > 80 ? `${dnsName.slice(0, 80)}…` : dnsName);
+  if (type !== "A" && type !== "AAAA") {
+    return {
+      reason: "record_type",
+      detail: `${shown} ${JSON.stringify(type)}: a hosts file holds only A and AAAA`,
+    };
+  }
+  const name = normalizeName(dnsName);
+  const problem = hostnameProblem(name);
+  if (problem) return { reason: "invalid_name", detail: `${shown}: ${problem}` };
+  if (!allowed(name)) {
+    return { reason: "outside_domain_filter", detail: `${shown}: outside the domain filter` };
+  }
+  const seen = new Set<string>();
+  const badTargets: string[] = [];
+  for (const t of e.targets ?? []) {
+    const ip = canonicalIp(t);
+    if (ip === undefined || recordTypeOf(ip) !== type) badTargets.push(t);
+    else seen.add(ip);
+  }
+  const targets = [...seen];
+  if (targets.length === 0) {
+    const family = type === "A" ? "IPv4" : "IPv6";
+    const first = badTargets[0] === undefined
+      ? "no targets"
+      : JSON.stringify(badTargets[0].slice(0, 60));
+    return {
+      reason: "no_address_target",
+      detail: `${shown} ${type}: no target is an ${family} address (${first})`,
+    };
+  }
+  return { ok: { name, type, targets, badTargets } };
 }
 
 /** True when the webhook wrote this entry (its comment and its tag; the owner rule is separate). */
@@ -170,8 +241,10 @@ export function commentFor(dnsName: string): string {
 }
 
 /**
- * Our entries as endpoints, one per (name, record type), targets sorted, in
- * a stable order; aliases count as more names of the entry's address.
+ * Our entries as endpoints, one per (name, record type), targets canonical
+ * (as `/adjustendpoints` answers them, so an entry written in another
+ * spelling is no difference to plan) and sorted, in a stable order; aliases
+ * count as more names of the entry's address.
  */
 export function entriesToEndpoints(entries: readonly HostEntry[]): Endpoint[] {
   const groups = new Map<string, { dnsName: string; recordType: string; targets: Set<string> }>();
@@ -183,7 +256,7 @@ export function entriesToEndpoints(entries: readonly HostEntry[]): Endpoint[] {
       const key = `${dnsName} ${recordType}`;
       let g = groups.get(key);
       if (!g) groups.set(key, g = { dnsName, recordType, targets: new Set() });
-      g.targets.add(e.ipAddress);
+      g.targets.add(canonicalIp(e.ipAddress) ?? e.ipAddress);
     }
   }
   return [...groups.entries()]

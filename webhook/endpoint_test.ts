@@ -132,3 +132,18 @@ Deno.test("an entry is the webhook's only with both its comment and its tag", ()
   assertEquals(isWebhookEntry(entry({ comment: "k8s:default/a" })), false);
   assertEquals(isWebhookEntry(entry({ comment: undefined })), false);
 });
+
+Deno.test("entriesToEndpoints lists addresses in their canonical spelling", () => {
+  const entry = (hostname: string, ipAddress: string) => ({
+    id: hostname,
+    hostname,
+    ipAddress,
+    aliases: [],
+    comment: `external-dns:${hostname}`,
+    tags: ["external-dns"],
+    version: "1",
+  });
+  assertEquals(entriesToEndpoints([entry("six.home.arpa", "FD00:0::1")]), [
+    { dnsName: "six.home.arpa", targets: ["fd00::1"], recordType: "AAAA" },
+  ]);
+});

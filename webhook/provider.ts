@@ -8,7 +8,11 @@
  * of that read: an entry that moved in between fails its UpdateHost or
  * DeleteHost with a conflict, which becomes a failure external-dns retries
  * on its next sync against a fresh read. Failures never stop the other
- * changes; they are collected and named in the answer.
+ * changes; they are collected and named in the answer. What can never be
+ * written (checkEndpoint in endpoint.ts) is skipped, not failed: external-dns
+ * would retry it forever. One `POST /records` runs at a time, at most
+ * {@link PARALLEL_WRITES} writes at once, and none is started once the
+ * request's signal aborted (client gone, deadline, shutdown).
  *
  * @module
  */
@@ -16,32 +20,56 @@ import type { HostEntry, HostsPort } from "../grpc/hosts_port.ts";
 import { RouterHostsError } from "../grpc/errors.ts";
 import { domainAllowed, entryTags, ownerAllows, type Policy } from "../controllers/hosts/policy.ts";
 import type { Logger } from "../observability/log.ts";
+import { canonicalIp } from "../controllers/hosts/ip.ts";
 import {
   type Changes,
+  checkEndpoint,
   commentFor,
+  type DropReason,
   type Endpoint,
   entriesToEndpoints,
   isWebhookEntry,
   normalizeName,
   recordTypeOf,
-  splitSupported,
   WEBHOOK_TAG,
+  type Writable,
 } from "./endpoint.ts";
 
 /** What a change did, for the metric `router_hosts_webhook_changes_total{action,outcome}`. */
 export type ChangeAction = "create" | "update" | "delete";
 /**
- * skipped = outside the domain filter, a record type a hosts file cannot
- * hold, or a delete under `--policy=upsert-only`.
+ * skipped = can never be written (a record type a hosts file cannot hold, a
+ * name router-hosts refuses, outside the domain filter, a target that is not
+ * an address), or a delete under `--policy=upsert-only`; cancelled = not
+ * started because the request was abandoned.
  */
-export type ChangeOutcome = "success" | "failure" | "skipped";
+export type ChangeOutcome = "success" | "failure" | "skipped" | "cancelled";
+
+/** How many problems a result names (the log line stays short). */
+export const SAMPLE = 5;
 
 /** The result of applying `plan.Changes`. */
 export interface ApplyResult {
-  /** One line per failed name: "create a.home.arpa 10.0.0.1: <reason>". */
+  /** One line per failed change, worth retrying: "create a.home.arpa 10.0.0.1: <reason>". */
   failures: string[];
   /** router-hosts writes made. */
   writes: number;
+  /** Endpoints and targets skipped because they can never be written. */
+  skipped: number;
+  /** The first {@link SAMPLE} reasons for skipping. */
+  skipSample: string[];
+  /** Writes not started: the request was abandoned (client gone, deadline, shutdown). */
+  cancelled: number;
+}
+
+/** The result of `/adjustendpoints`. */
+export interface AdjustResult {
+  /** The endpoints kept: index in the request, name and canonical targets. */
+  kept: { index: number; name: string; targets: string[] }[];
+  /** Endpoints dropped, by reason. */
+  dropped: Partial<Record<DropReason | "bad_target", number>>;
+  /** The first {@link SAMPLE} reasons. */
+  sample: string[];
 }
 
 /** Options of {@link WebhookProvider}. */
@@ -53,15 +81,16 @@ export interface WebhookProviderOptions {
   onChange?: (action: ChangeAction, outcome: ChangeOutcome) => void;
 }
 
-/** Writes at once to router-hosts per phase: enough to overlap round trips, few enough to be polite. */
-const PARALLEL_WRITES = 8;
-
-function sameIp(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}
+/** Writes at once to router-hosts, across requests: enough to overlap round trips, few enough to be polite. */
+export const PARALLEL_WRITES = 8;
 
 function reason(e: unknown): string {
   return e instanceof RouterHostsError || e instanceof Error ? e.message : String(e);
+}
+
+/** The canonical text of an entry's address (the server may hold another spelling). */
+function ipOf(h: HostEntry): string {
+  return canonicalIp(h.ipAddress) ?? h.ipAddress;
 }
 
 async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
@@ -72,12 +101,19 @@ async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<void
   await Promise.all(Array.from({ length: Math.min(PARALLEL_WRITES, items.length) }, worker));
 }
 
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((t) => set.has(t));
+}
+
 /** external-dns's provider interface over router-hosts. */
 export class WebhookProvider {
   readonly #hosts: HostsPort;
   readonly #policy: Policy;
   readonly #log: Logger;
   readonly #onChange: (action: ChangeAction, outcome: ChangeOutcome) => void;
+  /** The `POST /records` before this one; applies run one after the other. */
+  #applying: Promise<unknown> = Promise.resolve();
 
   constructor(options: WebhookProviderOptions) {
     this.#hosts = options.hosts;
@@ -99,90 +135,128 @@ export class WebhookProvider {
     );
   }
 
-  /** `POST /adjustendpoints`: keeps A and AAAA, logs what it drops. Returns the kept indexes. */
-  adjust(endpoints: readonly Endpoint[]): number[] {
-    const { dropped } = splitSupported(endpoints);
-    for (const e of dropped) {
-      this.#log.info("external-dns webhook: dropping a record type a hosts file cannot hold", {
-        dnsName: e.dnsName,
-        recordType: e.recordType,
-      });
-    }
-    return endpoints.flatMap((e, i) => dropped.includes(e) ? [] : [i]);
+  /**
+   * `POST /adjustendpoints`: keeps what a hosts file can hold and the
+   * server would accept (checkEndpoint), with canonical names and targets,
+   * so external-dns never plans a write that cannot succeed. Linear.
+   */
+  adjust(endpoints: readonly Endpoint[]): AdjustResult {
+    const result: AdjustResult = { kept: [], dropped: {}, sample: [] };
+    const count = (why: DropReason | "bad_target", detail: string) => {
+      result.dropped[why] = (result.dropped[why] ?? 0) + 1;
+      if (result.sample.length < SAMPLE) result.sample.push(detail);
+    };
+    endpoints.forEach((e, index) => {
+      const checked = checkEndpoint(e, (name) => domainAllowed(this.#policy, name));
+      if ("reason" in checked) return count(checked.reason, checked.detail);
+      for (const t of checked.ok.badTargets) {
+        count("bad_target", `${checked.ok.name} ${checked.ok.type}: ${JSON.stringify(t)} left out`);
+      }
+      result.kept.push({ index, name: checked.ok.name, targets: checked.ok.targets });
+    });
+    return result;
   }
 
   /** `POST /records`: deletes, then updates, then creates, against one fresh read. */
-  async apply(changes: Required<Changes>): Promise<ApplyResult> {
+  apply(changes: Required<Changes>, signal?: AbortSignal): Promise<ApplyResult> {
+    const run = this.#applying.then(() => this.#apply(changes, signal));
+    this.#applying = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(changes: Required<Changes>, signal?: AbortSignal): Promise<ApplyResult> {
+    const result: ApplyResult = {
+      failures: [],
+      writes: 0,
+      skipped: 0,
+      skipSample: [],
+      cancelled: 0,
+    };
+    const skip = (action: ChangeAction, detail: string) => {
+      this.#onChange(action, "skipped");
+      result.skipped++;
+      if (result.skipSample.length < SAMPLE) result.skipSample.push(detail);
+    };
+    const allowed = (action: ChangeAction) => (name: string) =>
+      action === "delete" || domainAllowed(this.#policy, name);
+    const writable = (action: ChangeAction, endpoints: Endpoint[]): Writable[] =>
+      endpoints.flatMap((e) => {
+        const checked = checkEndpoint(e, allowed(action));
+        if ("reason" in checked) {
+          skip(action, `${action} ${checked.detail}`);
+          return [];
+        }
+        for (const t of checked.ok.badTargets) {
+          skip(
+            action,
+            `${action} ${checked.ok.name} ${checked.ok.type} ${JSON.stringify(t)}: not an address`,
+          );
+        }
+        return [checked.ok];
+      });
+    const deletes = writable("delete", changes.delete);
+    const updates = writable("update", changes.updateNew);
+    const creates = writable("create", changes.create);
+    if (signal?.aborted) {
+      result.cancelled = deletes.length + updates.length + creates.length;
+      return result;
+    }
+
     const all = await this.#hosts.listHosts();
-    const ours = all.filter((e) => this.owns(e));
-    const foreign = all.filter((e) => !this.owns(e));
-    const result: ApplyResult = { failures: [], writes: 0 };
     const tags = entryTags(this.#policy, [WEBHOOK_TAG]);
-    const oursFor = (name: string, type: string) =>
-      ours.filter((e) => normalizeName(e.hostname) === name && recordTypeOf(e.ipAddress) === type);
+    // Indexes of the read: ours by "name type" and by alias, others' by name.
+    const ours = new Map<string, HostEntry[]>();
+    const aliased = new Map<string, HostEntry[]>();
+    const foreign = new Map<string, HostEntry[]>();
+    const push = (m: Map<string, HostEntry[]>, key: string, h: HostEntry) => {
+      const list = m.get(key);
+      if (list) list.push(h);
+      else m.set(key, [h]);
+    };
+    for (const h of all) {
+      const type = recordTypeOf(ipOf(h));
+      if (!this.owns(h)) {
+        push(foreign, normalizeName(h.hostname), h);
+        continue;
+      }
+      push(ours, `${normalizeName(h.hostname)} ${type}`, h);
+      for (const a of h.aliases) push(aliased, `${normalizeName(a)} ${type}`, h);
+    }
 
     const write = async (action: ChangeAction, what: string, call: () => Promise<unknown>) => {
       if (action === "delete" && this.#policy.mode === "upsert-only") {
-        this.#onChange(action, "skipped");
-        this.#log.info(`external-dns webhook: not done under --policy=upsert-only: ${what}`);
+        skip(action, `${what}: not done under --policy=upsert-only`);
+        return;
+      }
+      if (signal?.aborted) {
+        this.#onChange(action, "cancelled");
+        result.cancelled++;
         return;
       }
       try {
         await call();
         result.writes++;
         this.#onChange(action, "success");
-        this.#log.info(`external-dns webhook: ${what}`);
+        this.#log.debug(`external-dns webhook: ${what}`);
       } catch (e) {
         this.#onChange(action, "failure");
         result.failures.push(`${what}: ${reason(e)}`);
-        this.#log.warn(`external-dns webhook: ${what} failed`, { error: reason(e) });
+        this.#log.debug(`external-dns webhook: ${what} failed`, { error: reason(e) });
       }
-    };
-    const usable = (
-      action: ChangeAction,
-      e: Endpoint,
-    ): { name: string; type: string } | undefined => {
-      const name = normalizeName(e.dnsName ?? "");
-      const type = e.recordType ?? "";
-      if (name === "" || !splitSupported([e]).kept.length) {
-        this.#onChange(action, "skipped");
-        return undefined;
-      }
-      if (action !== "delete" && !domainAllowed(this.#policy, name)) {
-        this.#log.warn("external-dns webhook: name outside the domain filter not written", {
-          dnsName: name,
-        });
-        this.#onChange(action, "skipped");
-        return undefined;
-      }
-      return { name, type };
-    };
-    const targetsOf = (action: ChangeAction, e: Endpoint, type: string) => {
-      const wrong = (e.targets ?? []).filter((t) => recordTypeOf(t) !== type);
-      for (const t of wrong) {
-        result.failures.push(
-          `${e.dnsName} ${type} ${t}: not an ${type === "A" ? "IPv4" : "IPv6"} address`,
-        );
-        this.#onChange(action, "failure");
-      }
-      return [...new Set((e.targets ?? []).filter((t) => recordTypeOf(t) === type))];
     };
 
     // A name is an entry's hostname (the entry goes) or one of its aliases
     // (the alias goes, the entry stays).
-    const deletes = changes.delete.flatMap((e) => {
-      const u = usable("delete", e);
-      if (!u) return [];
-      const targets = targetsOf("delete", e, u.type);
-      const hit = (h: HostEntry) =>
-        recordTypeOf(h.ipAddress) === u.type && targets.some((t) => sameIp(t, h.ipAddress));
+    const deleting = deletes.flatMap((d) => {
+      const key = `${d.name} ${d.type}`;
+      const targets = new Set(d.targets);
+      const hit = (h: HostEntry) => targets.has(ipOf(h));
       return [
-        ...oursFor(u.name, u.type).filter(hit).map((h) => ({ h, alias: undefined })),
-        ...ours.filter((h) => hit(h) && h.aliases.some((a) => normalizeName(a) === u.name))
-          .map((h) => ({ h, alias: u.name })),
+        ...(ours.get(key) ?? []).filter(hit).map((h) => ({ h, alias: undefined })),
+        ...(aliased.get(key) ?? []).filter(hit).map((h) => ({ h, alias: d.name })),
       ];
     });
-    await inParallel(deletes, ({ h, alias }) =>
+    await inParallel(deleting, ({ h, alias }) =>
       alias === undefined
         ? write(
           "delete",
@@ -200,27 +274,17 @@ export class WebhookProvider {
             }),
         ));
 
-    const updates = changes.updateNew.flatMap((e) => {
-      const u = usable("update", e);
-      return u ? [{ ...u, targets: targetsOf("update", e, u.type) }] : [];
-    });
     await inParallel(
       updates,
-      (u) => this.#update(u.name, oursFor(u.name, u.type), u.targets, write, tags),
+      (u) => this.#update(u.name, ours.get(`${u.name} ${u.type}`) ?? [], u.targets, write, tags),
     );
 
-    const creates = changes.create.flatMap((e) => {
-      const u = usable("create", e);
-      if (!u) return [];
-      const have = oursFor(u.name, u.type);
-      return targetsOf("create", e, u.type)
-        .filter((t) => !have.some((h) => sameIp(h.ipAddress, t)))
-        .map((ip) => ({ name: u.name, ip }));
+    const creating = creates.flatMap((c) => {
+      const have = new Set((ours.get(`${c.name} ${c.type}`) ?? []).map(ipOf));
+      return c.targets.filter((t) => !have.has(t)).map((ip) => ({ name: c.name, ip }));
     });
-    await inParallel(creates, ({ name, ip }) => {
-      const taken = foreign.find((h) =>
-        normalizeName(h.hostname) === name && sameIp(h.ipAddress, ip)
-      );
+    await inParallel(creating, ({ name, ip }) => {
+      const taken = (foreign.get(name) ?? []).find((h) => ipOf(h) === ip);
       if (taken) {
         this.#onChange("create", "failure");
         result.failures.push(
@@ -242,8 +306,9 @@ export class WebhookProvider {
 
   /**
    * One name's new targets: entries already at a target stay, the others
-   * move to a missing target in place (UpdateHost with the version read),
-   * what is left over is deleted or added.
+   * move to a missing target in place (UpdateHost with the version read and
+   * only the fields that change: the address, and the tags when they
+   * differ), what is left over is deleted or added.
    */
   async #update(
     name: string,
@@ -252,8 +317,10 @@ export class WebhookProvider {
     write: (action: ChangeAction, what: string, call: () => Promise<unknown>) => Promise<void>,
     tags: string[],
   ): Promise<void> {
-    const missing = targets.filter((t) => !current.some((h) => sameIp(h.ipAddress, t)));
-    const movable = current.filter((h) => !targets.some((t) => sameIp(t, h.ipAddress)));
+    const have = new Set(current.map(ipOf));
+    const wanted = new Set(targets);
+    const missing = targets.filter((t) => !have.has(t));
+    const movable = current.filter((h) => !wanted.has(ipOf(h)));
     for (const [i, h] of movable.entries()) {
       const ip = missing[i];
       if (ip === undefined) {
@@ -267,7 +334,12 @@ export class WebhookProvider {
           "update",
           `update ${name} ${h.ipAddress} → ${ip}`,
           () =>
-            this.#hosts.updateHost({ id: h.id, expectedVersion: h.version, ipAddress: ip, tags }),
+            this.#hosts.updateHost({
+              id: h.id,
+              expectedVersion: h.version,
+              ipAddress: ip,
+              ...(sameTags(h.tags, tags) ? {} : { tags }),
+            }),
         );
       }
     }

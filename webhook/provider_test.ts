@@ -24,6 +24,15 @@ function setup(policy: Partial<Policy> = {}) {
   return { hosts, provider, changes };
 }
 
+/** A result with no failure, nothing skipped or cancelled. */
+const done = (writes: number, skipped = 0, skipSample: string[] = []) => ({
+  failures: [],
+  writes,
+  skipped,
+  skipSample,
+  cancelled: 0,
+});
+
 const plan = (c: Changes): Required<Changes> => ({
   create: [],
   updateOld: [],
@@ -37,7 +46,7 @@ Deno.test("create: one entry per target, with our comment and tags (owner tag wi
   const result = await provider.apply(plan({
     create: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1", "10.0.0.2"] }],
   }));
-  assertEquals(result, { failures: [], writes: 2 });
+  assertEquals(result, done(2));
   assertEquals(
     [...hosts.entries.values()].map((e) => [e.hostname, e.ipAddress, e.comment, e.tags]),
     [
@@ -111,7 +120,7 @@ Deno.test("delete removes our entries only; a person's entry with the same name 
   const result = await provider.apply(plan({
     delete: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1", "10.0.0.2"] }],
   }));
-  assertEquals(result, { failures: [], writes: 1 });
+  assertEquals(result, done(1));
   assertEquals([...hosts.entries.keys()], [mine.id]);
 });
 
@@ -153,9 +162,129 @@ Deno.test("outside the domain filter, or not A/AAAA: skipped, nothing written", 
       { dnsName: "t.home.arpa", recordType: "TXT", targets: ["heritage=external-dns"] },
     ],
   }));
-  assertEquals(result, { failures: [], writes: 0 });
+  assertEquals(result.skipped, 2);
+  assertEquals(result.failures, []);
   assertEquals(hosts.entries.size, 0);
   assertEquals(changes, ["create:skipped", "create:skipped"]);
+});
+
+Deno.test("what can never be written is skipped with its reason, never written, never failed", async () => {
+  const { hosts, provider, changes } = setup();
+  const result = await provider.apply(plan({
+    create: [
+      { dnsName: "a.home.arpa", recordType: "A", targets: ["not-an-ip"] },
+      { dnsName: `${"x".repeat(300)}.home.arpa`, recordType: "A", targets: ["10.0.0.1"] },
+      { dnsName: "a..b.home.arpa", recordType: "A", targets: ["10.0.0.1"] },
+      { dnsName: "a.home.arpa\n10.6.6.6 evil", recordType: "A", targets: ["10.0.0.1"] },
+      { dnsName: "", recordType: "A", targets: ["10.0.0.1"] },
+      { dnsName: "c.home.arpa", targets: ["10.0.0.1"] },
+      { dnsName: "d.home.arpa", recordType: "AAAA", targets: ["10.0.0.1"] },
+      { dnsName: "e.home.arpa", recordType: "A", targets: ["10.0.0.5", "bogus"] },
+    ],
+  }));
+  assertEquals(result.failures, []);
+  assertEquals(result.writes, 1);
+  assertEquals(result.skipped, 8);
+  assertEquals(result.skipSample.length, 5);
+  assertMatch(
+    result.skipSample[0],
+    /"a\.home\.arpa" A: no target is an IPv4 address \("not-an-ip"\)/,
+  );
+  assertMatch(result.skipSample[1], /exceeds maximum length/);
+  assertMatch(result.skipSample[2], /consecutive dots/);
+  assertMatch(result.skipSample[3], /invalid label/);
+  assertMatch(result.skipSample[4], /cannot be empty/);
+  assertEquals([...hosts.entries.values()].map((e) => `${e.hostname} ${e.ipAddress}`), [
+    "e.home.arpa 10.0.0.5",
+  ]);
+  assertEquals(changes.filter((c) => c === "create:skipped").length, 8);
+});
+
+Deno.test("IPv6 targets are written and matched in one canonical spelling", async () => {
+  const { hosts, provider } = setup();
+  hosts.add(ours("six.home.arpa", "FD00:0::1"));
+  const result = await provider.apply(plan({
+    create: [
+      { dnsName: "six.home.arpa", recordType: "AAAA", targets: ["FD00::1", "fd00:0::1"] },
+      { dnsName: "v6.home.arpa", recordType: "AAAA", targets: ["FD00::2", "fd00:0:0::2"] },
+    ],
+  }));
+  assertEquals(result, done(1));
+  assertEquals(
+    [...hosts.entries.values()].map((e) => `${e.hostname} ${e.ipAddress}`),
+    ["six.home.arpa FD00:0::1", "v6.home.arpa fd00::2"],
+  );
+  const deleted = await provider.apply(plan({
+    delete: [{ dnsName: "six.home.arpa", recordType: "AAAA", targets: ["fd00::1"] }],
+  }));
+  assertEquals(deleted, done(1));
+});
+
+Deno.test("an IP move sends only the address: the entry's version moves by one", async () => {
+  const { hosts, provider } = setup();
+  const a = hosts.add(ours("a.home.arpa", "10.0.0.1"));
+  const before = Number(a.version);
+  await provider.apply(plan({
+    updateOld: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+    updateNew: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.2"] }],
+  }));
+  const after = hosts.entries.get(a.id)!;
+  assertEquals([after.ipAddress, Number(after.version) - before], ["10.0.0.2", 1]);
+  // Tags that differ from ours (an owner id set since) are sent with the move.
+  const { hosts: hosts2, provider: owned } = setup({ ownerId: "lab" });
+  const b = hosts2.add(ours("b.home.arpa", "10.0.0.1"));
+  await owned.apply(plan({
+    updateOld: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+    updateNew: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.2"] }],
+  }));
+  assertEquals(hosts2.entries.get(b.id)?.tags, ["external-dns", "owner:lab"]);
+});
+
+Deno.test("an aborted request starts no write; what was not started is counted", async () => {
+  const { hosts, provider, changes } = setup();
+  const abort = new AbortController();
+  hosts.add(ours("a.home.arpa", "10.0.0.1"));
+  const creates = Array.from({ length: 40 }, (_, i) => ({
+    dnsName: `n${i}.home.arpa`,
+    recordType: "A",
+    targets: ["10.0.1.1"],
+  }));
+  // The client goes away once the first writes are under way.
+  const addHost = hosts.addHost.bind(hosts);
+  hosts.addHost = (h) => {
+    abort.abort(new Error("the client closed the connection"));
+    return addHost(h);
+  };
+  const result = await provider.apply(plan({ create: creates }), abort.signal);
+  assertEquals(result.writes <= 8, true, `writes ${result.writes}`);
+  assertEquals(result.writes + result.cancelled, 40);
+  assertEquals(changes.filter((c) => c === "create:cancelled").length, result.cancelled);
+  const late = await provider.apply(plan({ create: creates }), abort.signal);
+  assertEquals([late.writes, late.cancelled], [0, 40]);
+});
+
+Deno.test("one POST /records at a time, at most 8 writes at once across requests", async () => {
+  const { hosts, provider } = setup();
+  let running = 0;
+  let peak = 0;
+  const addHost = hosts.addHost.bind(hosts);
+  hosts.addHost = async (h) => {
+    peak = Math.max(peak, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    running--;
+    return addHost(h);
+  };
+  const batch = (p: string) =>
+    plan({
+      create: Array.from({ length: 30 }, (_, i) => ({
+        dnsName: `${p}${i}.home.arpa`,
+        recordType: "A",
+        targets: ["10.0.2.1"],
+      })),
+    });
+  const results = await Promise.all([provider.apply(batch("a")), provider.apply(batch("b"))]);
+  assertEquals(results.map((r) => r.writes), [30, 30]);
+  assertEquals(peak, 8);
 });
 
 Deno.test("a create for an entry we already hold is a no-op (external-dns retrying)", async () => {
@@ -164,20 +293,45 @@ Deno.test("a create for an entry we already hold is a no-op (external-dns retryi
   const result = await provider.apply(plan({
     create: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
   }));
-  assertEquals(result, { failures: [], writes: 0 });
+  assertEquals(result, done(0));
   assertEquals(hosts.calls, ["ListHosts"]);
 });
 
-Deno.test("adjust keeps the indexes of A and AAAA endpoints", () => {
+Deno.test("adjust keeps what can be written, canonical, and counts the rest by reason", () => {
+  const { provider } = setup({ domainFilter: ["home.arpa"] });
+  const result = provider.adjust([
+    { dnsName: "A.Home.Arpa.", recordType: "A", targets: ["10.0.0.1", "10.0.0.1", "x"] },
+    { dnsName: "a.home.arpa", recordType: "TXT" },
+    { dnsName: "b.home.arpa", recordType: "AAAA", targets: ["FD00:0::1"] },
+    { dnsName: "c.example.com", recordType: "A", targets: ["10.0.0.1"] },
+    { dnsName: "localhost..home.arpa", recordType: "A", targets: ["10.0.0.1"] },
+    { dnsName: "d.home.arpa", recordType: "A", targets: ["not-an-ip"] },
+  ]);
+  assertEquals(result.kept, [
+    { index: 0, name: "a.home.arpa", targets: ["10.0.0.1"] },
+    { index: 2, name: "b.home.arpa", targets: ["fd00::1"] },
+  ]);
+  assertEquals(result.dropped, {
+    bad_target: 1,
+    record_type: 1,
+    outside_domain_filter: 1,
+    invalid_name: 1,
+    no_address_target: 1,
+  });
+  assertEquals(result.sample.length, 5);
+});
+
+Deno.test("adjust is linear: 300,000 endpoints, half dropped, in one pass", () => {
   const { provider } = setup();
-  assertEquals(
-    provider.adjust([
-      { dnsName: "a", recordType: "A" },
-      { dnsName: "a", recordType: "TXT" },
-      { dnsName: "b", recordType: "AAAA" },
-    ]),
-    [0, 2],
-  );
+  const endpoints = Array.from({ length: 300_000 }, (_, i) => ({
+    dnsName: `n${i}.home.arpa`,
+    recordType: i % 2 ? "TXT" : "A",
+    targets: ["10.0.0.1"],
+  }));
+  const result = provider.adjust(endpoints);
+  assertEquals(result.kept.length, 150_000);
+  assertEquals(result.dropped, { record_type: 150_000 });
+  assertEquals(result.sample.length, 5);
 });
 
 Deno.test("--policy=upsert-only: deletes are skipped, creates and updates still land", async () => {
@@ -189,7 +343,10 @@ Deno.test("--policy=upsert-only: deletes are skipped, creates and updates still 
     updateOld: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.2"] }],
     updateNew: [{ dnsName: "b.home.arpa", recordType: "A", targets: ["10.0.0.3"] }],
   }));
-  assertEquals(result, { failures: [], writes: 1 });
+  assertEquals(
+    result,
+    done(1, 1, ["delete a.home.arpa 10.0.0.1: not done under --policy=upsert-only"]),
+  );
   assertEquals(
     [...hosts.entries.values()].map((e) => `${e.hostname} ${e.ipAddress}`),
     ["a.home.arpa 10.0.0.1", "b.home.arpa 10.0.0.3"],
@@ -211,6 +368,6 @@ Deno.test("delete of a name that is an alias of our entry removes the alias, kee
   const result = await provider.apply(plan({
     delete: [{ dnsName: "www.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
   }));
-  assertEquals(result, { failures: [], writes: 1 });
+  assertEquals(result, done(1));
   assertEquals(hosts.entries.get(a.id)?.aliases, ["x.home.arpa"]);
 });

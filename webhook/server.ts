@@ -7,22 +7,31 @@
  * |------------------------|---------------------------------------------------------|
  * | GET /                  | 200 the domain filter (negotiation)                     |
  * | GET /records           | 200 our entries as endpoints                            |
- * | POST /adjustendpoints  | 200 the endpoints a hosts file can hold (A, AAAA)       |
- * | POST /records          | 204 applied; 500 naming every failed name (retry)       |
+ * | POST /adjustendpoints  | 200 the endpoints that can be written, canonical        |
+ * | POST /records          | 204 applied (what can never be written is skipped);     |
+ * |                        | 500 naming every failed change, 503 when cancelled      |
  * | GET /healthz           | 200 ok                                                  |
  *
  * Bodies are `application/external.dns.webhook+json;version=1`: another
  * request Content-Type is 415, an Accept that excludes it is 406, a body
- * that is not external-dns's JSON is 400 with the reason.
+ * that is not external-dns's JSON is 400 with the reason, one larger than
+ * the limit 413. external-dns v0.19.0 retries 500–510 on its next sync and
+ * exits on any other error status of `POST /records`, so a permanent
+ * problem is never answered 4xx there: it is skipped (and dropped earlier,
+ * at `/adjustendpoints`). One log line per request, with counts.
+ *
+ * The listener is http1.ts: connection cap, timeouts, streamed body limit,
+ * cancellation when the client goes away, draining shutdown.
  *
  * @module
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import { parseBindAddress } from "../observability/server.ts";
-import type { Logger } from "../observability/log.ts";
+import type { Fields, Logger } from "../observability/log.ts";
 import type { Listener } from "../observability/server.ts";
 import { BadBody, domainFilterJson, MEDIA_TYPE, parseChanges, parseEndpoints } from "./endpoint.ts";
-import type { ChangeAction, ChangeOutcome, WebhookProvider } from "./provider.ts";
+import { type ChangeAction, type ChangeOutcome, SAMPLE, type WebhookProvider } from "./provider.ts";
+import { BodyTooLarge, DEFAULT_LIMITS, type Http1Limits, serveHttp1 } from "./http1.ts";
 
 /** The route names of the metrics' `endpoint` label. */
 export type WebhookRoute =
@@ -60,7 +69,7 @@ export class WebhookMetrics {
     this.changes = new Counter({
       name: "router_hosts_webhook_changes_total",
       help:
-        "external-dns changes applied per endpoint target, by action (create, update, delete) and outcome (success, failure, skipped)",
+        "external-dns changes applied per endpoint target, by action (create, update, delete) and outcome (success, failure, skipped, cancelled)",
       labelNames: ["action", "outcome"],
       registers,
     });
@@ -121,6 +130,10 @@ export interface WebhookServerOptions {
   domainFilter: { include: readonly string[]; exclude: readonly string[] };
   metrics: WebhookMetrics;
   log: Logger;
+  /** The largest request body (`--webhook-max-body-bytes`; default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Connection and timing limits of the listener (defaults: http1.ts). */
+  limits?: Partial<Omit<Http1Limits, "maxBodyBytes">>;
 }
 
 function json(body: unknown, status = 200): Response {
@@ -137,20 +150,49 @@ function text(message: string, status: number, headers: Record<string, string> =
   });
 }
 
-async function readJson(req: Request): Promise<unknown> {
-  const body = await req.text();
+/** Reads a body of at most `limit` bytes, as a stream: a larger one is never held whole. */
+async function readBody(req: Request, limit: number): Promise<string> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+async function readJson(req: Request, limit: number): Promise<unknown> {
+  const body = await readBody(req, limit);
   try {
     return JSON.parse(body);
   } catch (e) {
-    throw new BadBody(`body is not JSON: ${(e as Error).message}`);
+    throw new BadBody(`body is not JSON: ${(e as Error).message.slice(0, 200)}`);
   }
 }
+
+/** A handled request: the answer, the metric outcome, and the counts for its log line. */
+type Handled = [Response, string, Fields?];
 
 /** The request handler, separate from the listener so unit tests call it directly. */
 export function webhookHandler(
   options: Omit<WebhookServerOptions, "address">,
 ): (req: Request) => Promise<Response> {
   const { provider, metrics, log } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
   const negotiated = domainFilterJson(options.domainFilter.include, options.domainFilter.exclude);
 
   const routes: Record<string, { route: WebhookRoute; methods: string[] }> = {
@@ -160,22 +202,67 @@ export function webhookHandler(
     "/healthz": { route: "healthz", methods: ["GET"] },
   };
 
-  const apply = async (req: Request): Promise<[Response, string]> => {
-    const result = await provider.apply(parseChanges(await readJson(req)));
-    if (result.failures.length === 0) return [new Response(null, { status: 204 }), "ok"];
-    const names = result.failures.join("\n");
-    return [
-      text(`${result.failures.length} change(s) failed, external-dns will retry:\n${names}`, 500),
-      "partial_failure",
-    ];
+  const apply = async (req: Request): Promise<Handled> => {
+    const changes = parseChanges(await readJson(req, maxBodyBytes));
+    const result = await provider.apply(changes, req.signal);
+    const fields: Fields = {
+      create: changes.create.length,
+      update: changes.updateNew.length,
+      delete: changes.delete.length,
+      writes: result.writes,
+      failed: result.failures.length,
+      skipped: result.skipped,
+      cancelled: result.cancelled,
+    };
+    if (result.skipSample.length > 0) fields.skippedSample = result.skipSample;
+    if (result.failures.length > 0) fields.failedSample = result.failures.slice(0, SAMPLE);
+    if (result.failures.length > 0) {
+      const names = result.failures.join("\n");
+      return [
+        text(`${result.failures.length} change(s) failed, external-dns will retry:\n${names}`, 500),
+        "partial_failure",
+        fields,
+      ];
+    }
+    if (result.cancelled > 0) {
+      const why = req.signal.reason instanceof Error ? req.signal.reason.message : "cancelled";
+      return [
+        text(`${result.cancelled} change(s) not started (${why}); external-dns will retry`, 503),
+        "cancelled",
+        fields,
+      ];
+    }
+    return [new Response(null, { status: 204 }), "ok", fields];
   };
 
-  const handle = async (req: Request, route: WebhookRoute): Promise<[Response, string]> => {
+  const adjust = async (req: Request): Promise<Handled> => {
+    const raw = await readJson(req, maxBodyBytes);
+    const endpoints = parseEndpoints(raw);
+    const result = provider.adjust(endpoints);
+    // Answer with the endpoints as sent, fields we do not model included,
+    // with the name and targets as they will be written.
+    const original = (raw ?? []) as Record<string, unknown>[];
+    const answer = result.kept.map((k) => ({
+      ...original[k.index],
+      dnsName: k.name,
+      targets: k.targets,
+    }));
+    const fields: Fields = { received: endpoints.length, kept: result.kept.length };
+    if (result.sample.length > 0) {
+      fields.dropped = result.dropped;
+      fields.droppedSample = result.sample;
+    }
+    return [json(answer), "ok", fields];
+  };
+
+  const handle = async (req: Request, route: WebhookRoute): Promise<Handled> => {
     const posting = req.method === "POST";
     if (posting && !contentTypeAccepted(req.headers.get("content-type"))) {
       return [
         text(
-          `Content-Type must be ${MEDIA_TYPE}, not ${req.headers.get("content-type") ?? "none"}`,
+          `Content-Type must be ${MEDIA_TYPE}, not ${
+            (req.headers.get("content-type") ?? "none").slice(0, 100)
+          }`,
           415,
         ),
         "unsupported_media_type",
@@ -185,7 +272,9 @@ export function webhookHandler(
     if (answers && !acceptAllows(req.headers.get("accept"))) {
       return [
         text(
-          `this API answers only in ${MEDIA_TYPE}; Accept was ${req.headers.get("accept")}`,
+          `this API answers only in ${MEDIA_TYPE}; Accept was ${
+            req.headers.get("accept")?.slice(0, 100)
+          }`,
           406,
         ),
         "not_acceptable",
@@ -196,13 +285,10 @@ export function webhookHandler(
       if (route === "negotiate") return [json(negotiated), "ok"];
       if (route === "records") return [json(await provider.records()), "ok"];
       if (route === "apply_changes") return await apply(req);
-      const raw = await readJson(req);
-      const kept = provider.adjust(parseEndpoints(raw));
-      // Answer with the endpoints as sent, fields we do not model included.
-      const original = (raw ?? []) as unknown[];
-      return [json(kept.map((i) => original[i])), "ok"];
+      return await adjust(req);
     } catch (e) {
       if (e instanceof BadBody) return [text(`bad request body: ${e.message}`, 400), "bad_request"];
+      if (e instanceof BodyTooLarge) return [text(e.message, 413), "too_large"];
       log.warn("external-dns webhook: request failed", {
         route,
         error: (e as Error).message,
@@ -224,16 +310,21 @@ export function webhookHandler(
     const route: WebhookRoute = spec.route === "records" && req.method === "POST"
       ? "apply_changes"
       : spec.route;
-    const [response, outcome] = await handle(req, route);
+    const [response, outcome, fields] = await handle(req, route);
+    const seconds = (performance.now() - started) / 1000;
     metrics.requests.inc({ endpoint: route, outcome });
-    metrics.duration.observe({ endpoint: route }, (performance.now() - started) / 1000);
-    if (outcome !== "ok") {
-      log.debug("external-dns webhook answer", {
-        method: req.method,
-        route,
-        status: response.status,
-      });
-    }
+    metrics.duration.observe({ endpoint: route }, seconds);
+    const line = {
+      method: req.method,
+      route,
+      status: response.status,
+      ms: Math.round(seconds * 1000),
+      ...fields,
+    };
+    // POST /records writes: always worth a line. The rest only when something is off.
+    if (route === "apply_changes" || fields?.dropped !== undefined) {
+      log.info("external-dns webhook request", line);
+    } else if (outcome !== "ok") log.debug("external-dns webhook answer", line);
     return response;
   };
 }
@@ -241,11 +332,23 @@ export function webhookHandler(
 /** Starts the webhook listener. */
 export function startWebhookServer(options: WebhookServerOptions): Listener {
   const { hostname, port } = parseBindAddress(options.address);
-  const handler = webhookHandler(options);
-  const server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  const limits: Http1Limits = {
+    ...DEFAULT_LIMITS,
+    ...options.limits,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+  };
+  const server = serveHttp1({
+    hostname,
+    port,
+    handler: webhookHandler(options),
+    limits,
+    log: options.log,
+  });
   options.log.info("external-dns webhook listening", {
     address: options.address,
-    port: server.addr.port,
+    port: server.port,
+    maxBodyBytes: limits.maxBodyBytes,
+    maxConnections: limits.maxConnections,
   });
-  return { port: server.addr.port, shutdown: () => server.shutdown() };
+  return { port: server.port, shutdown: () => server.shutdown() };
 }

@@ -7,23 +7,25 @@ import { MEDIA_TYPE } from "./endpoint.ts";
 import { WebhookProvider } from "./provider.ts";
 import { acceptAllows, contentTypeAccepted, webhookHandler, WebhookMetrics } from "./server.ts";
 
-function setup() {
+function setup(maxBodyBytes?: number) {
   const hosts = new FakeHosts();
   const registry = new Registry();
-  const log = new Logger({ sink: () => {} });
+  const lines: Record<string, unknown>[] = [];
+  const log = new Logger({ sink: (line) => lines.push(JSON.parse(line)), level: "info" });
   const metrics = new WebhookMetrics(registry);
   const handler = webhookHandler({
     provider: new WebhookProvider({ hosts, policy: DEFAULT_POLICY, log }),
     domainFilter: { include: ["home.arpa"], exclude: [] },
     metrics,
     log,
+    maxBodyBytes,
   });
   const call = (
     method: string,
     path: string,
-    init: { body?: string; headers?: Record<string, string> } = {},
+    init: { body?: BodyInit; headers?: Record<string, string>; signal?: AbortSignal } = {},
   ) => handler(new Request(`http://webhook${path}`, { method, ...init }));
-  return { hosts, registry, call };
+  return { hosts, registry, call, lines };
 }
 
 const SEND = { "content-type": MEDIA_TYPE, accept: MEDIA_TYPE };
@@ -76,6 +78,90 @@ Deno.test("POST /adjustendpoints answers the A/AAAA endpoints as sent, unknown f
   const res = await call("POST", "/adjustendpoints", { headers: SEND, body: JSON.stringify(sent) });
   assertEquals(res.status, 200);
   assertEquals(await res.json(), [sent[0]]);
+});
+
+Deno.test("POST /adjustendpoints: names and targets as they will be written; one log line with counts", async () => {
+  const { call, lines } = setup();
+  const sent = [
+    { dnsName: "Six.Home.Arpa.", recordType: "AAAA", targets: ["FD00::1", "fd00:0::1"] },
+    ...Array.from({ length: 1000 }, (_, i) => ({
+      dnsName: `t${i}.home.arpa`,
+      recordType: "TXT",
+      targets: ["x"],
+    })),
+    { dnsName: "a..b.home.arpa", recordType: "A", targets: ["10.0.0.1"] },
+    { dnsName: "ip.home.arpa", recordType: "A", targets: ["not-an-ip"] },
+  ];
+  const res = await call("POST", "/adjustendpoints", { headers: SEND, body: JSON.stringify(sent) });
+  assertEquals(await res.json(), [
+    { dnsName: "six.home.arpa", recordType: "AAAA", targets: ["fd00::1"] },
+  ]);
+  assertEquals(lines.length, 1);
+  assertEquals(lines[0].received, 1003);
+  assertEquals(lines[0].kept, 1);
+  assertEquals(lines[0].dropped, { record_type: 1000, invalid_name: 1, no_address_target: 1 });
+  assertEquals((lines[0].droppedSample as string[]).length, 5);
+});
+
+Deno.test("a body over the limit is 413, also when it arrives as a stream of unknown length", async () => {
+  const { call, hosts } = setup(1000);
+  const big = JSON.stringify({
+    create: Array.from({ length: 100 }, (_, i) => ({
+      dnsName: `n${i}.home.arpa`,
+      recordType: "A",
+      targets: ["10.0.0.1"],
+    })),
+  });
+  const whole = await call("POST", "/records", { headers: SEND, body: big });
+  assertEquals(whole.status, 413);
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull: (c) => {
+      pulled++;
+      c.enqueue(new TextEncoder().encode(" ".repeat(400)));
+    },
+  });
+  const streamed = await call("POST", "/adjustendpoints", { headers: SEND, body: stream });
+  assertEquals(streamed.status, 413);
+  assertMatch(await streamed.text(), /larger than 1000 bytes/);
+  // Read up to the limit, not on: the endless stream was pulled a few times only.
+  assertEquals(pulled <= 5, true, `pulled ${pulled}`);
+  assertEquals(hosts.calls, []);
+});
+
+Deno.test("POST /records: what can never be written is 204 (external-dns exits on 4xx, retries 5xx)", async () => {
+  const { call, hosts, lines } = setup();
+  const res = await call("POST", "/records", {
+    headers: SEND,
+    body: JSON.stringify({
+      create: [
+        { dnsName: "a.home.arpa", recordType: "A", targets: ["not-an-ip"] },
+        { dnsName: "localhost\n", recordType: "A", targets: ["10.0.0.1"] },
+        { dnsName: "", recordType: "A", targets: ["10.0.0.1"] },
+        { dnsName: "b.home.arpa", targets: ["10.0.0.1"] },
+      ],
+    }),
+  });
+  assertEquals(res.status, 204);
+  assertEquals(hosts.calls, ["ListHosts"]);
+  assertEquals(lines.length, 1);
+  assertEquals([lines[0].skipped, lines[0].writes, lines[0].status], [4, 0, 204]);
+});
+
+Deno.test("POST /records: a request abandoned before its writes is 503 (retried) and writes nothing", async () => {
+  const { call, hosts } = setup();
+  const abort = new AbortController();
+  abort.abort(new Error("the client closed the connection"));
+  const res = await call("POST", "/records", {
+    headers: SEND,
+    signal: abort.signal,
+    body: JSON.stringify({
+      create: [{ dnsName: "a.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+    }),
+  });
+  assertEquals(res.status, 503);
+  assertMatch(await res.text(), /1 change\(s\) not started \(the client closed the connection\)/);
+  assertEquals(hosts.calls, []);
 });
 
 Deno.test("bad bodies are 400 with the reason", async () => {

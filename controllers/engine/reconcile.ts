@@ -60,6 +60,8 @@ import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalize } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import { isNotFound } from "../../k8s/client.ts";
+import type { Store } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
@@ -103,6 +105,8 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   hosts: HostsPort;
   writer: ObjectWriter<V>;
   get: (key: string) => V | undefined;
+  /** Objects that left the watch scope, as last seen (k8s/builder.ts); removed once released. */
+  departed?: Store<V>;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;
@@ -176,7 +180,7 @@ export class SourceReconciler<V extends SourceView> {
   /** Level-triggered: reads the cached object and makes the server match it. */
   async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
     const view = this.#d.get(key);
-    if (!view) return {};
+    if (!view) return await this.#departed(key, signal);
     const log = this.#d.log.with({ key });
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
       return await this.#release(key, view, log, signal);
@@ -188,17 +192,46 @@ export class SourceReconciler<V extends SourceView> {
   }
 
   /**
+   * An object that left the watch scope (its labels no longer match
+   * `--label-selector`) is released like one no longer selected; an object
+   * gone meanwhile is fine.
+   */
+  async #departed(key: string, signal?: AbortSignal): Promise<Outcome> {
+    const view = this.#d.departed?.get(key);
+    if (!view) return {};
+    const log = this.#d.log.with({ key });
+    try {
+      if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
+        log.info("left the watch scope (--label-selector)");
+      }
+      await this.#release(key, view, log, signal, true);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    this.#d.departed?.apply(key, undefined);
+    return {};
+  }
+
+  /**
    * An object that is no longer selected: delete its entries, then remove
    * the annotation and our finalizer. One that never was costs no request.
    */
-  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  async #release(
+    key: string,
+    view: V,
+    log: Logger,
+    signal?: AbortSignal,
+    departed = false,
+  ): Promise<Outcome> {
     const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
     if (!hasFinalizer && view.hostIds === undefined) return {};
     log.info("no longer selected; deleting its entries");
     await this.#cleanup(key, view, log, signal);
     const current = view.hostIds === undefined
       ? view
-      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
+        unguarded: departed,
+      });
     if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
     this.#report.forget(key, view.uid);
     return {};

@@ -12,6 +12,7 @@ import type { EventRecorder } from "../../k8s/events.ts";
 import { KeyIndex } from "../../k8s/key_index.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { RequestApi } from "../../k8s/object_writer.ts";
+import type { WatchScope } from "../../k8s/scope.ts";
 import type { ListWatchClient } from "../../k8s/watcher.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { Metrics } from "../../observability/metrics.ts";
@@ -53,6 +54,8 @@ export interface SourceUnitOptions {
   onCache?: (source: AnySource, cache: SourceCache) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
+  scope?: WatchScope;
 }
 
 /** A source kind's cache, as the orphan sweep reads it. */
@@ -69,7 +72,7 @@ export interface SourceCache {
  * cache has synced.
  */
 export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOptions): Unit[] {
-  const informers = o.informers ?? new InformerRegistry(o.kube, o.log);
+  const informers = o.informers ?? new InformerRegistry(o.kube, o.log, o.scope?.namespaces);
   const dns = o.dns ?? systemDnsResolver;
   const clusterIP = new ClusterIngressIP({
     service: o.ingressService,
@@ -163,6 +166,7 @@ function createSourceUnit<V extends SourceView>(
     resyncPeriodMs: o.resyncPeriodMs,
     informers,
     dryRun: o.dryRun,
+    scope: o.scope,
   }, {
     resource: source.resource,
     project: source.project,
@@ -193,12 +197,13 @@ function createSourceUnit<V extends SourceView>(
   for (const { dependency, index } of indexes) {
     builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
   }
-  const built = builder.complete(({ store, writer }) => {
+  const built = builder.complete(({ store, writer, departed }) => {
     const rec = new SourceReconciler<V>({
       source,
       hosts: o.hosts,
       writer,
       get: (key) => store.get(key),
+      departed,
       events: o.events,
       log,
       context,

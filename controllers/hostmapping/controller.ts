@@ -336,6 +336,8 @@ export interface HostMappingUnitOptions {
   onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** `--namespace`: watch only these; all when omitted or empty. */
+  namespaces?: readonly string[];
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -361,6 +363,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     dryRun: o.dryRun,
+    scope: { namespaces: o.namespaces },
   }, {
     resource: HOSTMAPPING,
     project: projectHostMapping,

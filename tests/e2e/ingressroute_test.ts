@@ -117,7 +117,7 @@ Deno.test(
     sanitizeResources: false,
   },
   (t) =>
-    withBed({ traefik: true, hostsFileJitterMs: 20 }, (bed) =>
+    withBed({ traefik: true, hostsFileJitterMs: 100 }, (bed) =>
       withOperators(bed, async (ops) => {
         let op: OperatorProcess | undefined;
         op = await ops.start({ args: [`--default-ingress-ip=${INGRESS_IP}`] });

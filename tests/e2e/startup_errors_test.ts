@@ -62,6 +62,11 @@ Deno.test("startup errors: exit 2 with one line naming the flag", async (t) => {
         `--tls-key=${other.keyPath}`,
       ], /--tls-key .*: private key does not match the certificate/],
       ["no kubeconfig", [...tls], /kubeconfig: .*\/nonexistent\/kubeconfig/],
+      [
+        "a webhook bound beyond loopback without the acknowledging flag",
+        [...tls, "--controllers=false", "--webhook-bind-address=0.0.0.0:18888"],
+        /--webhook-bind-address=0\.0\.0\.0:18888 is not a loopback address: the webhook API has no authentication, so anyone who reaches this port can create and delete hosts entries.*--webhook-allow-network-bind/,
+      ],
     ];
     for (const [name, args, pattern, env] of cases) {
       await t.step(name, async () => {

@@ -120,7 +120,7 @@ let bundled: Promise<string> | undefined;
 
 /**
  * The emulator bundled for Node (`deno bundle --platform node`), rebuilt when
- * a source is newer than the bundle. It runs on Node because Deno 2.9's
+ * its sources' content changes. It runs on Node because Deno 2.9's
  * HTTP/2 server can crash inside nghttp2 when a client's GOAWAY arrives
  * (denoland/deno#36788) — and the operator closes idle connections with one.
  */
@@ -131,12 +131,20 @@ function emulatorBundle(): Promise<string> {
       join(ROOT, "proto", "mod.ts"),
       join(ROOT, "proto", "router_hosts", "v1", "hosts.proto"),
     ];
-    const newest = Math.max(...sources.map((f) => Deno.statSync(f).mtime?.getTime() ?? 0));
-    const built = await Deno.stat(EMULATOR_BUNDLE).then((s) => s.mtime?.getTime() ?? 0, () => 0);
-    if (built > newest) return EMULATOR_BUNDLE;
-    await Deno.mkdir(dirname(EMULATOR_BUNDLE), { recursive: true });
+    // Named by the sources' content, not their mtime: the cache is shared by
+    // several checkouts, each of which must run its own emulator.
+    const digest = new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        new TextEncoder().encode(sources.sort().map((f) => Deno.readTextFileSync(f)).join("\0")),
+      ),
+    );
+    const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const bundle = EMULATOR_BUNDLE.replace(/\.mjs$/, `-${hash}.mjs`);
+    if (await Deno.stat(bundle).then(() => true, () => false)) return bundle;
+    await Deno.mkdir(dirname(bundle), { recursive: true });
     // The output name must end in .mjs: the bundler picks the module format by it.
-    const temp = `${EMULATOR_BUNDLE}.${Deno.pid}.tmp.mjs`;
+    const temp = `${bundle}.${Deno.pid}.tmp.mjs`;
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "bundle",
@@ -156,8 +164,8 @@ function emulatorBundle(): Promise<string> {
         `bundling the router-hosts emulator failed: ${new TextDecoder().decode(out.stderr)}`,
       );
     }
-    await Deno.rename(temp, EMULATOR_BUNDLE);
-    return EMULATOR_BUNDLE;
+    await Deno.rename(temp, bundle);
+    return bundle;
   })();
   return bundled;
 }
