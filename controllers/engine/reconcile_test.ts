@@ -301,6 +301,24 @@ Deno.test("reconcile: an entry a person made for our ip+hostname is refused, not
   assertEquals(h.conflicting.get(KEY) ?? 0, 0);
 });
 
+Deno.test("reconcile: a name held at another IP (a person's or an object's) is a conflict, no second entry", async () => {
+  const hosts = new FakeHosts();
+  const hand = hosts.add({ ipAddress: "10.66.0.9", hostname: "b.lan", comment: "printer" });
+  const other = hosts.add({ ipAddress: "10.66.0.3", hostname: "C.lan", comment: "k8s:apps/c" });
+  const h = harness(route([hostRule("a.lan", "b.lan", "c.lan")]), { hosts });
+  await h.run();
+  assertEquals(Object.keys(h.kube.annotation() ?? {}), ["a.lan"]);
+  assertEquals(h.hosts.entries.size, 3, "only a.lan added");
+  assertEquals([h.hosts.entries.get(hand.id), h.hosts.entries.get(other.id)], [hand, other]);
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+  assertMatch(
+    h.events.list[0].note,
+    /b\.lan \(held by a hand-made entry, comment "printer", entry /,
+  );
+  assertMatch(h.events.list[0].note, /c\.lan \(held by "k8s:apps\/c", entry .* -> 10\.66\.0\.3\)/);
+  assertEquals(h.conflicting.get(KEY), 2);
+});
+
 Deno.test("reconcile: partial failure records the created ids before throwing", async () => {
   const h = harness(route([hostRule("a.lan", "b.lan", "c.lan")]));
   const orig = h.hosts.addHost.bind(h.hosts);
