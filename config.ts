@@ -230,6 +230,13 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
       `invalid value "${inactivity}" for flag --watch-inactivity-timeout: want a duration of at least 1s, e.g. 90s`,
     );
   }
+  const maxHostsRaw = get("max-hosts-per-object");
+  const maxHostsPerObject = Number(maxHostsRaw);
+  if (!/^\d+$/.test(maxHostsRaw) || maxHostsPerObject < 1 || maxHostsPerObject > 10_000) {
+    throw new ConfigError(
+      `invalid value "${maxHostsRaw}" for flag --max-hosts-per-object: want a whole number from 1 to 10000`,
+    );
+  }
   const gc = get("gc-interval");
   const gcIntervalMs = gc === "0" ? 0 : parseDuration(gc);
   if (gcIntervalMs === undefined || (gcIntervalMs > 0 && gcIntervalMs < 1000)) {
@@ -261,6 +268,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
       excludeDomains: domains("exclude-domains", raw.get("exclude-domains")),
       mode: policyMode(get("policy")),
       ownerId: ownerId(get("owner-id")),
+      maxHostsPerObject,
     },
     dryRun: parseBool("dry-run", get("dry-run")),
     gcIntervalMs,

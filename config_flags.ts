@@ -191,6 +191,13 @@ export const FLAGS: readonly FlagSpec[] = [
       "tag every entry owner:<id> and touch only entries with this tag (or none, adopted and tagged); for several clusters sharing one router-hosts server",
   },
   {
+    name: "max-hosts-per-object",
+    kind: "int",
+    default: "400",
+    help:
+      "hostnames one object (route, Ingress, Service) may have entries for; beyond it the first ones are kept and the object gets one TooManyHosts Warning",
+  },
+  {
     name: "dry-run",
     kind: "bool",
     default: "false",

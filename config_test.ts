@@ -216,17 +216,25 @@ Deno.test("policy flags: domain filters repeat and split at commas; policy, owne
     "--owner-id=cluster-a",
     "--dry-run",
     "--gc-interval=1h",
+    "--max-hosts-per-object=50",
   ]);
   assertEquals(c.policy, {
     domainFilter: ["home.arpa", "lan", "example.org"],
     excludeDomains: ["private.home.arpa"],
     mode: "upsert-only",
     ownerId: "cluster-a",
+    maxHostsPerObject: 50,
   });
   assertEquals(c.dryRun, true);
   assertEquals(c.gcIntervalMs, 3_600_000);
   const d = parseConfig(TLS);
-  assertEquals(d.policy, { domainFilter: [], excludeDomains: [], mode: "sync", ownerId: "" });
+  assertEquals(d.policy, {
+    domainFilter: [],
+    excludeDomains: [],
+    mode: "sync",
+    ownerId: "",
+    maxHostsPerObject: 400,
+  });
   assertEquals(d.dryRun, false);
   assertEquals(d.gcIntervalMs, 0);
 });
@@ -236,6 +244,8 @@ Deno.test("bad policy flags name the flag", () => {
     const [arg, flag] of [
       ["--policy=delete", "--policy"],
       ["--owner-id=a b", "--owner-id"],
+      ["--max-hosts-per-object=0", "--max-hosts-per-object"],
+      ["--max-hosts-per-object=many", "--max-hosts-per-object"],
       ["--owner-id=owner:x", "--owner-id"],
       ["--domain-filter=bad..name", "--domain-filter"],
       ["--exclude-domains=*.x", "--exclude-domains"],

@@ -10,8 +10,8 @@ import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.
 import { apiVersionOf } from "../../k8s/resource.ts";
 import { fingerprint } from "../../k8s/view.ts";
 import type { Logger } from "../../observability/log.ts";
-import { AdoptionRefusedError } from "../hosts/sync.ts";
 import { describeHolder } from "../hosts/policy.ts";
+import { AdoptionRefusedError } from "../hosts/sync.ts";
 import type { DesiredHosts, Source, SourceView } from "./source.ts";
 import { syncFailure } from "./sync_error.ts";
 
@@ -76,7 +76,7 @@ export class SourceEvents<V extends SourceView> {
       view,
       "Warning",
       "HostnameConflict",
-      `${hostnames.length} hostname(s) are already held by another object; that object keeps ` +
+      `${hostnames.length} hostname(s) are already held by another object or entry; it keeps ` +
         `them and this one takes over when it lets them go: ${listSome(holders)}`,
     );
   }

@@ -67,23 +67,19 @@ import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import { isNotFound } from "../../k8s/client.ts";
 import type { Logger } from "../../observability/log.ts";
 import { planSync, serializeHostIds, type SyncPlan, type TrackedHost } from "./host_ids.ts";
-import {
-  AdoptionRefusedError,
-  deleteHost,
-  type EnsureAction,
-  ensureHost,
-  forEachLimit,
-} from "../hosts/sync.ts";
+import { deleteHost, type EnsureAction, ensureHost, forEachLimit } from "../hosts/sync.ts";
+import { canonicalIp } from "../hosts/ip.ts";
 import {
   DEFAULT_POLICY,
   domainAllowed,
   entryTags,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   type Policy,
   withOwner,
 } from "../hosts/policy.ts";
 import {
+  capHosts,
   type Claims,
   filterDesired,
   NO_CLAIMS,
@@ -200,16 +196,21 @@ export class SourceReconciler<V extends SourceView> {
     signal: AbortSignal | undefined,
   ): Promise<SyncReport> {
     const { key, view, writer } = input;
-    const desired = filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context));
+    const desired = capHosts(
+      this.#policy,
+      filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context)),
+    );
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
-    const ingress = desired.hosts.length === 0
+    const found = desired.hosts.length === 0
       ? { ip: "" }
       : await this.#s.ingressIP(view, this.#d.context);
-    if ("missing" in ingress) {
-      this.#report.noIngressIP(view, desired.hosts, ingress, log);
-      return ingress.retry ? { error: new Error(ingress.missing) } : {};
+    if ("missing" in found) {
+      this.#report.noIngressIP(view, desired.hosts, found, log);
+      return found.retry ? { error: new Error(found.missing) } : {};
     }
+    // One spelling per address (hosts/ip.ts), in entries and Events alike.
+    const ingress = "ip" in found ? { ...found, ip: canonicalIp(found.ip) ?? found.ip } : found;
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
@@ -218,8 +219,12 @@ export class SourceReconciler<V extends SourceView> {
     const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
     // One entry per hostname and IP (a hostname at several IPs has several).
     const entries = desired.hosts.flatMap((hostname) =>
-      ("byHost" in ingress ? ingress.byHost[hostname.toLowerCase()] ?? [] : [ingress.ip])
-        .map((ip) => ({ hostname, ip }))
+      [
+        ...new Set(
+          ("byHost" in ingress ? ingress.byHost[hostname.toLowerCase()] ?? [] : [ingress.ip])
+            .map((ip) => canonicalIp(ip) ?? ip),
+        ),
+      ].map((ip) => ({ hostname, ip }))
     );
     const plan = planSync(tracked, entries.map((e) => e.hostname));
     // Part of the object that does not read may still name hosts we track:
@@ -339,9 +344,7 @@ export class SourceReconciler<V extends SourceView> {
     }
     // Hostnames another object holds: it keeps them (never updated or
     // deleted here), and this key waits for it to let go instead of retrying.
-    const conflicts = failures.filter((f) =>
-      f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
-    );
+    const conflicts = failures.filter((f) => isHostnameConflict(f.error));
     this.#report.hostnameConflicts(key, current, conflicts, log);
     const report: SyncReport = {
       managed: next.length,

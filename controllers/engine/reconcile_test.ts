@@ -293,3 +293,21 @@ Deno.test("scope: a departed object leaves the entries the other kind of the sam
   assertEquals([...hosts.entries.keys()], [shared.id], "a.lan released, db.lan left to the peer");
   assertEquals(h.departed.has(KEY), false);
 });
+
+Deno.test("reconcile: a name held at another IP (a person's or an object's) is a conflict, no second entry", async () => {
+  const hosts = new FakeHosts();
+  const hand = hosts.add({ ipAddress: "10.66.0.9", hostname: "b.lan", comment: "printer" });
+  const other = hosts.add({ ipAddress: "10.66.0.3", hostname: "C.lan", comment: "k8s:apps/c" });
+  const h = harness(route([hostRule("a.lan", "b.lan", "c.lan")]), { hosts });
+  await h.run();
+  assertEquals(Object.keys(h.kube.annotation() ?? {}), ["a.lan"]);
+  assertEquals(h.hosts.entries.size, 3, "only a.lan added");
+  assertEquals([h.hosts.entries.get(hand.id), h.hosts.entries.get(other.id)], [hand, other]);
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+  assertMatch(
+    h.events.list[0].note,
+    /b\.lan \(held by a hand-made entry, comment "printer", entry /,
+  );
+  assertMatch(h.events.list[0].note, /c\.lan \(held by "k8s:apps\/c", entry .* -> 10\.66\.0\.3\)/);
+  assertEquals(h.conflicting.get(KEY), 2);
+});

@@ -88,6 +88,30 @@ export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHos
   };
 }
 
+/**
+ * `desired` with at most `--max-hosts-per-object` hostnames: the first ones,
+ * in the object's order, and one problem (one `TooManyHosts` Warning per
+ * object and change) saying how many were dropped. A dropped name gets no
+ * entry, and loses the one it had.
+ */
+export function capHosts(policy: Policy, desired: DesiredHosts): DesiredHosts {
+  const max = policy.maxHostsPerObject;
+  if (desired.hosts.length <= max) return desired;
+  const dropped = desired.hosts.slice(max);
+  const shown = dropped.slice(0, 5).join(", ");
+  const more = dropped.length > 5 ? ` and ${dropped.length - 5} more` : "";
+  return {
+    ...desired,
+    hosts: desired.hosts.slice(0, max),
+    problems: [...desired.problems, {
+      reason: "TooManyHosts",
+      message: `${desired.hosts.length} hostnames, more than --max-hosts-per-object=${max}: ` +
+        `the first ${max} are kept, the other ${dropped.length} get no entry: ${shown}${more}`,
+      fields: { hostnames: desired.hosts.length, dropped: dropped.length },
+    }],
+  };
+}
+
 /** What a source reads besides its own object. */
 export interface SourceContext {
   /** `--default-ingress-ip`; "" when not set. */

@@ -30,6 +30,8 @@ import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import { SyncBook } from "./sync_report.ts";
 import { ConflictBoard, type Policy } from "../hosts/policy.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
+import { parseHostIds } from "./host_ids.ts";
 
 /** What every host controller (each source, HostMapping) is built from. */
 export interface ControllerUnitOptions {
@@ -60,6 +62,8 @@ export interface SourceUnitOptions extends ControllerUnitOptions {
   informers?: InformerRegistry;
   /** Each source's cache, for the orphan sweep. */
   onCache?: (source: AnySource, cache: SourceCache) => void;
+  /** Live repair: how an entry change finds and wakes the objects tracking it. */
+  entries?: EntryWakeups;
   /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
   scope?: WatchScope;
 }
@@ -125,6 +129,13 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
     views.set(source, unit.get);
     return unit.unit;
   });
+}
+
+/** The entry ids an object's host-ids annotation names (none when it is absent or corrupt). */
+function trackedIds(view: SourceView): string[] {
+  if (view.hostIds === undefined) return [];
+  const parsed = parseHostIds(view.hostIds);
+  return "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [];
 }
 
 function mergeClaims(all: Claims[]): Claims {
@@ -222,6 +233,10 @@ function createSourceUnit<V extends SourceView>(
     const report = await reconciler.releaseDeparted({ key, view: gone, writer, claims }, signal);
     if (!report.error) departed.apply(key, undefined);
     return book.settle(key, report);
+  });
+  o.entries?.register(source.controller, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) => trackersIn(built.store, ids, trackedIds),
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

@@ -29,13 +29,14 @@ import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import { ControllerBuilder } from "../../k8s/builder.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import { AdoptionRefusedError, deleteHost, deleteUntracked, ensureHost } from "../hosts/sync.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
   deletesOnDelete,
   describeHolder,
   domainRefusal,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   ownerAllows,
   type Policy,
@@ -45,6 +46,7 @@ import { failureError } from "../engine/sync_error.ts";
 import { asError, SyncBook, type SyncReport } from "../engine/sync_report.ts";
 import { finalizeReporting } from "../../k8s/finalizer.ts";
 import type { ControllerUnitOptions, SourceCache } from "../engine/wiring.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 import {
   classifyError,
   errorStatus,
@@ -151,6 +153,14 @@ export class HostMappingReconciler {
       return await this.#refused(writer, view, "DomainFiltered", message, [], log);
     }
 
+    // The CRD refuses these too, but Helm never upgrades a CRD: objects it let in stay refused here.
+    const invalid = [view.spec.hostname, ...view.spec.aliases]
+      .map((name) => hostnameProblem(name)).find((p) => p !== null);
+    if (invalid) {
+      const message = `${invalid}; nothing is written`;
+      return await this.#refused(writer, view, "InvalidSpec", message, [], log);
+    }
+
     // Upsert-only never deletes, so it needs no finalizer.
     const current = mayDelete(this.#policy) ? await ensureFinalizer() : view;
     try {
@@ -185,11 +195,10 @@ export class HostMappingReconciler {
       }
       return { managed: 1, conflicts: [] };
     } catch (e) {
-      if (e instanceof AdoptionRefusedError && isOperatorEntry(e.entry)) {
-        const { hostname, ip } = current.spec;
-        const message = `${hostname} -> ${ip} is already held by another object ` +
-          `(${describeHolder(e.entry)}); it keeps the entry, and this HostMapping takes over ` +
-          `when it lets it go`;
+      if (isHostnameConflict(e)) {
+        const { hostname } = current.spec;
+        const message = `${hostname} is already held (by ${describeHolder(e.entry)}); ` +
+          `it keeps the name, and this HostMapping takes over when it lets it go`;
         return await this.#refused(writer, current, "HostnameConflict", message, [hostname], log);
       }
       return await this.#failed(writer, current, e, log);
@@ -296,6 +305,8 @@ export class HostMappingReconciler {
 export interface HostMappingUnitOptions extends ControllerUnitOptions {
   /** The cache, for the orphan sweep. */
   onCache?: (cache: SourceCache) => void;
+  /** Live repair: how an entry change finds and wakes the HostMapping tracking it. */
+  entries?: EntryWakeups;
   /** `--namespace`: watch only these; all when omitted or empty. */
   namespaces?: readonly string[];
 }
@@ -339,6 +350,11 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     const view = store.get(key);
     if (!view) return {};
     return book.settle(key, await reconciler.reconcile({ key, view, writer }));
+  });
+  o.entries?.register(HOSTMAPPING_CONTROLLER, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) =>
+      trackersIn(built.store, ids, (v) => v.status.hostId ? [v.status.hostId] : []),
   });
   const informer = built.unit.informers[0];
   o.onCache?.({

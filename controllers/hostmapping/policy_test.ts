@@ -89,3 +89,52 @@ Deno.test("HostMapping: a finalizer another controller added meanwhile is never 
   assertEquals(h.object()!.metadata!.finalizers, ["example.com/other", HOSTMAPPING_FINALIZER]);
   assertEquals(h.hosts.entries.size, 1);
 });
+
+Deno.test("HostMapping: a name held at another IP (object or person) is a conflict, never a second entry", async () => {
+  const hosts = new FakeHosts();
+  const theirs = hosts.add({
+    ipAddress: "10.66.0.3",
+    hostname: "nas.home.arpa",
+    comment: "k8s:a/nas",
+  });
+  const hand = hosts.add({
+    ipAddress: "10.66.0.4",
+    hostname: "tv.home.arpa",
+    comment: "added by hand",
+  });
+  for (
+    const [name, hostname, holder] of [["b", "nas.home.arpa", theirs], [
+      "c",
+      "tv.home.arpa",
+      hand,
+    ]] as const
+  ) {
+    const h = harness(name, hostname, { hosts });
+    assertEquals(await h.reconcile(), undefined, "no error, no retry");
+    assertEquals(reasonOf(h), "HostnameConflict");
+    assertEquals(h.events.map((e) => e.reason), ["HostnameConflict"]);
+    assertMatch(
+      h.events[0].note,
+      new RegExp(`entry ${holder.id} -> ${holder.ipAddress.replaceAll(".", "\\.")}`),
+    );
+    assertEquals(h.gauges.conflicts, 1);
+  }
+  assertEquals([...hosts.entries.values()], [theirs, hand]);
+});
+
+Deno.test("HostMapping: a reserved name or alias is refused in status (InvalidSpec), nothing written", async () => {
+  for (
+    const [hostname, aliases] of [["localhost", []], ["nas.home.arpa", ["ip6-allnodes"]]] as const
+  ) {
+    const h = hostMappingRig({
+      name: "r",
+      spec: { hostname, ip: "10.0.0.5", aliases: [...aliases] },
+    });
+    assertEquals(await h.reconcile(), undefined);
+    await h.reconcile();
+    assertEquals(h.hosts.calls, [], "nothing reaches the server");
+    assertEquals(reasonOf(h), "InvalidSpec");
+    assertEquals(h.events.map((e) => e.reason), ["InvalidSpec"], "one Event per change");
+    assertMatch(h.events[0].note, /reserved name.*never written/);
+  }
+});

@@ -18,6 +18,7 @@
  * @module
  */
 import type { HostEntry } from "../../grpc/hosts_port.ts";
+import { AdoptionRefusedError, HostnameHeldError } from "./sync.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
 export const ON_DELETE_ANNOTATION = "router-hosts.fzymgc.house/on-delete";
@@ -40,7 +41,18 @@ export interface Policy {
   mode: PolicyMode;
   /** "" = no owner tag (compatible with the Go operator). */
   ownerId: string;
+  /** Hostnames one object may have entries for; the rest are dropped with one Warning. */
+  maxHostsPerObject: number;
 }
+
+/**
+ * `--max-hosts-per-object` by default. An object's `host-ids` annotation
+ * costs a hostname plus 32 bytes per host, so 400 of the longest names
+ * (253 characters) take 114,000 bytes: with kubectl's last-applied copy of
+ * the same names beside it, still under the API server's 256 KiB for all
+ * of an object's annotations together.
+ */
+export const DEFAULT_MAX_HOSTS_PER_OBJECT = 400;
 
 /** Sync everything, delete what goes, no owner: the Go operator's behaviour. */
 export const DEFAULT_POLICY: Policy = {
@@ -48,6 +60,7 @@ export const DEFAULT_POLICY: Policy = {
   excludeDomains: [],
   mode: "sync",
   ownerId: "",
+  maxHostsPerObject: DEFAULT_MAX_HOSTS_PER_OBJECT,
 };
 
 /** Normalises a `--domain-filter` value: lower case, no leading or trailing dot. */
@@ -134,18 +147,28 @@ export function withOwner(
  */
 const OPERATOR_COMMENT = /^k8s(-[a-z0-9]+)*:/;
 
-/**
- * Who holds an entry, for HostnameConflict Events and status: its comment,
- * its owner tags and its id (`"k8s:apps/web" owner:a, entry 01H…`).
- */
-export function describeHolder(entry: Pick<HostEntry, "id" | "comment" | "tags">): string {
-  const owners = ownerTagsOf(entry).map((t) => ` ${t}`).join("");
-  return `${JSON.stringify(entry.comment ?? "")}${owners}, entry ${entry.id}`;
-}
-
 /** True when `entry` is another object's (ours or another installation's), not a person's. */
 export function isOperatorEntry(entry: Pick<HostEntry, "comment" | "tags">): boolean {
   return OPERATOR_COMMENT.test(entry.comment ?? "") || ownerTagsOf(entry).length > 0;
+}
+
+/**
+ * True when `error` means another holder has the hostname: another object's
+ * entry (any IP), or anyone's entry at another IP. Only a person's entry of
+ * the very same ip+hostname stays an adoption refusal.
+ */
+export function isHostnameConflict(error: unknown): error is AdoptionRefusedError {
+  return error instanceof HostnameHeldError ||
+    (error instanceof AdoptionRefusedError && isOperatorEntry(error.entry));
+}
+
+/** Who holds an entry, for Events and status: the object's comment and owner, or a person. */
+export function describeHolder(entry: HostEntry): string {
+  const owners = ownerTagsOf(entry).map((t) => ` ${t}`).join("");
+  const who = isOperatorEntry(entry)
+    ? JSON.stringify(entry.comment ?? "") + owners
+    : `a hand-made entry, comment ${JSON.stringify(entry.comment ?? "")}`;
+  return `${who}, entry ${entry.id} -> ${entry.ipAddress}`;
 }
 
 /** What the object says about its entries when it is deleted. */
@@ -203,13 +226,14 @@ export class ConflictBoard {
     }
   }
 
-  /** An entry of `hostname` was deleted: wakes its waiters once. */
-  release(hostname: string): void {
+  /** An entry of `hostname` was deleted: wakes its waiters once; returns how many. */
+  release(hostname: string): number {
     const name = hostname.toLowerCase();
     const waiters = this.#waiting.get(name);
-    if (!waiters) return;
+    if (!waiters) return 0;
     this.#waiting.delete(name);
     for (const wake of waiters.values()) wake();
+    return waiters.size;
   }
 
   /** How many hostnames are waited for (for tests). */
