@@ -37,6 +37,12 @@ export interface RouterHostsOptions {
    * that race by nature and no such knob; it ignores this. Default 0.
    */
   hostsFileJitterMs?: number;
+  /**
+   * false: answer WatchHosts with UNIMPLEMENTED, as a server from before it
+   * does. The real v0.13.0 server implements it, so this runs the emulator
+   * with `--no-watch-hosts`. Default true.
+   */
+  watchHosts?: boolean;
 }
 
 /** One line of the generated hosts file. */
@@ -120,7 +126,7 @@ let bundled: Promise<string> | undefined;
 
 /**
  * The emulator bundled for Node (`deno bundle --platform node`), rebuilt when
- * a source is newer than the bundle. It runs on Node because Deno 2.9's
+ * its sources' content changes. It runs on Node because Deno 2.9's
  * HTTP/2 server can crash inside nghttp2 when a client's GOAWAY arrives
  * (denoland/deno#36788) — and the operator closes idle connections with one.
  */
@@ -131,12 +137,20 @@ function emulatorBundle(): Promise<string> {
       join(ROOT, "proto", "mod.ts"),
       join(ROOT, "proto", "router_hosts", "v1", "hosts.proto"),
     ];
-    const newest = Math.max(...sources.map((f) => Deno.statSync(f).mtime?.getTime() ?? 0));
-    const built = await Deno.stat(EMULATOR_BUNDLE).then((s) => s.mtime?.getTime() ?? 0, () => 0);
-    if (built > newest) return EMULATOR_BUNDLE;
-    await Deno.mkdir(dirname(EMULATOR_BUNDLE), { recursive: true });
+    // Named by the sources' content, not their mtime: the cache is shared by
+    // several checkouts, each of which must run its own emulator.
+    const digest = new Uint8Array(
+      await crypto.subtle.digest(
+        "SHA-256",
+        new TextEncoder().encode(sources.sort().map((f) => Deno.readTextFileSync(f)).join("\0")),
+      ),
+    );
+    const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const bundle = EMULATOR_BUNDLE.replace(/\.mjs$/, `-${hash}.mjs`);
+    if (await Deno.stat(bundle).then(() => true, () => false)) return bundle;
+    await Deno.mkdir(dirname(bundle), { recursive: true });
     // The output name must end in .mjs: the bundler picks the module format by it.
-    const temp = `${EMULATOR_BUNDLE}.${Deno.pid}.tmp.mjs`;
+    const temp = `${bundle}.${Deno.pid}.tmp.mjs`;
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "bundle",
@@ -156,8 +170,8 @@ function emulatorBundle(): Promise<string> {
         `bundling the router-hosts emulator failed: ${new TextDecoder().decode(out.stderr)}`,
       );
     }
-    await Deno.rename(temp, EMULATOR_BUNDLE);
-    return EMULATOR_BUNDLE;
+    await Deno.rename(temp, bundle);
+    return bundle;
   })();
   return bundled;
 }
@@ -171,6 +185,8 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
     ? "the real server always asks for a client certificate (clientAuth: false)"
     : opts.unixSocket
     ? "the real server does not serve on a unix socket (unixSocket: true)"
+    : opts.watchHosts === false
+    ? "the real server implements WatchHosts (watchHosts: false)"
     : undefined;
   if (emulatorOnly && opts.kind === "real") {
     throw new Error(`the test requires the real router-hosts server, but ${emulatorOnly}`);
@@ -241,6 +257,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
       ...(clientAuth ? [] : ["--no-client-auth"]),
       ...(socketPath ? ["--unix-socket", socketPath] : []),
       ...(opts.hostsFileJitterMs ? ["--hosts-file-jitter-ms", String(opts.hostsFileJitterMs)] : []),
+      ...(opts.watchHosts === false ? ["--no-watch-hosts"] : []),
     ]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
 
