@@ -387,3 +387,15 @@ Deno.test("adjust lets the event loop turn during a large request (probes keep a
   assertEquals(result.kept.length, 20_000);
   assertEquals(during > 0, true, "no timer ran while 20,000 endpoints were checked");
 });
+
+Deno.test("reserved names (localhost, ip6-*) are never planned nor written", async () => {
+  const { hosts, provider } = setup();
+  const sent = ["localhost", "localhost.localdomain", "ip6-localhost", "broadcasthost"].map((
+    dnsName,
+  ) => ({ dnsName, recordType: "A", targets: ["10.1.0.17"] }));
+  const adjusted = await provider.adjust(sent);
+  assertEquals([adjusted.kept, adjusted.dropped], [[], { invalid_name: 4 }]);
+  const result = await provider.apply(plan({ create: sent }));
+  assertEquals([result.writes, result.skipped, result.failures], [0, 4, []]);
+  assertEquals(hosts.entries.size, 0);
+});
