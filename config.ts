@@ -20,6 +20,8 @@ import {
   domains,
   HelpRequested,
   isLoopbackBind,
+  labelSelector,
+  namespaces,
   ownerId,
   parseBool,
   parseDuration,
@@ -59,6 +61,10 @@ export interface Config {
   maxConcurrentReconciles: number;
   /** Every object is re-checked against the server this often. */
   resyncPeriodMs: number;
+  /** `--namespace`: the only namespaces watched; empty: all. */
+  namespaces: string[];
+  /** `--label-selector`: source objects must match it; "" = every object. */
+  labelSelector: string;
   /** Opted-in Services become entries (`--enable-service`). */
   enableService: boolean;
   /** networking.k8s.io/v1 Ingresses become entries (`--enable-ingress`). */
@@ -224,6 +230,13 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
       `invalid value "${inactivity}" for flag --watch-inactivity-timeout: want a duration of at least 1s, e.g. 90s`,
     );
   }
+  const maxHostsRaw = get("max-hosts-per-object");
+  const maxHostsPerObject = Number(maxHostsRaw);
+  if (!/^\d+$/.test(maxHostsRaw) || maxHostsPerObject < 1 || maxHostsPerObject > 10_000) {
+    throw new ConfigError(
+      `invalid value "${maxHostsRaw}" for flag --max-hosts-per-object: want a whole number from 1 to 10000`,
+    );
+  }
   const gc = get("gc-interval");
   const gcIntervalMs = gc === "0" ? 0 : parseDuration(gc);
   if (gcIntervalMs === undefined || (gcIntervalMs > 0 && gcIntervalMs < 1000)) {
@@ -243,6 +256,8 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
     logLevel: level as Level,
     maxConcurrentReconciles: workers,
     resyncPeriodMs,
+    namespaces: namespaces(raw.get("namespace")),
+    labelSelector: labelSelector(get("label-selector")),
     enableService,
     enableIngress,
     ingressClasses,
@@ -253,6 +268,7 @@ export function parseConfig(args: readonly string[], env: ConfigEnv = {}): Confi
       excludeDomains: domains("exclude-domains", raw.get("exclude-domains")),
       mode: policyMode(get("policy")),
       ownerId: ownerId(get("owner-id")),
+      maxHostsPerObject,
     },
     dryRun: parseBool("dry-run", get("dry-run")),
     gcIntervalMs,

@@ -71,6 +71,20 @@ export const FLAGS: readonly FlagSpec[] = [
       "namespace/name of the Service (e.g. Traefik's) whose LoadBalancer address is the IP of IngressRoute/IngressRouteTCP hosts; entries follow it when it changes",
   },
   {
+    name: "namespace",
+    kind: "list",
+    default: "",
+    help:
+      "watch only these namespaces (HostMappings and every source; one watch per namespace); repeatable or comma-separated; default: all",
+  },
+  {
+    name: "label-selector",
+    kind: "string",
+    default: "",
+    help:
+      "watch only source objects with these labels (a Kubernetes label selector, applied by the API server, e.g. router=lan); not HostMappings, Gateways or the --ingress-service Service",
+  },
+  {
     name: "enable-service",
     kind: "bool",
     default: "false",
@@ -175,6 +189,13 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "",
     help:
       "tag every entry owner:<id> and touch only entries with this tag (or none, adopted and tagged); for several clusters sharing one router-hosts server",
+  },
+  {
+    name: "max-hosts-per-object",
+    kind: "int",
+    default: "400",
+    help:
+      "hostnames one object (route, Ingress, Service) may have entries for; beyond it the first ones are kept and the object gets one TooManyHosts Warning",
   },
   {
     name: "dry-run",

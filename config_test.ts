@@ -216,17 +216,25 @@ Deno.test("policy flags: domain filters repeat and split at commas; policy, owne
     "--owner-id=cluster-a",
     "--dry-run",
     "--gc-interval=1h",
+    "--max-hosts-per-object=50",
   ]);
   assertEquals(c.policy, {
     domainFilter: ["home.arpa", "lan", "example.org"],
     excludeDomains: ["private.home.arpa"],
     mode: "upsert-only",
     ownerId: "cluster-a",
+    maxHostsPerObject: 50,
   });
   assertEquals(c.dryRun, true);
   assertEquals(c.gcIntervalMs, 3_600_000);
   const d = parseConfig(TLS);
-  assertEquals(d.policy, { domainFilter: [], excludeDomains: [], mode: "sync", ownerId: "" });
+  assertEquals(d.policy, {
+    domainFilter: [],
+    excludeDomains: [],
+    mode: "sync",
+    ownerId: "",
+    maxHostsPerObject: 400,
+  });
   assertEquals(d.dryRun, false);
   assertEquals(d.gcIntervalMs, 0);
 });
@@ -236,6 +244,8 @@ Deno.test("bad policy flags name the flag", () => {
     const [arg, flag] of [
       ["--policy=delete", "--policy"],
       ["--owner-id=a b", "--owner-id"],
+      ["--max-hosts-per-object=0", "--max-hosts-per-object"],
+      ["--max-hosts-per-object=many", "--max-hosts-per-object"],
       ["--owner-id=owner:x", "--owner-id"],
       ["--domain-filter=bad..name", "--domain-filter"],
       ["--exclude-domains=*.x", "--exclude-domains"],
@@ -262,6 +272,40 @@ Deno.test("--webhook-bind-address is off by default; --controllers=false needs i
     assertThrows(() => parseConfig([...TLS, "--webhook-bind-address=8888"])).message,
     /^invalid value "8888" for flag --webhook-bind-address/,
   );
+});
+
+Deno.test("scope flags: --namespace repeats and splits at commas; --label-selector is kept as given", () => {
+  const d = parseConfig(TLS);
+  assertEquals([d.namespaces, d.labelSelector], [[], ""]);
+  const c = parseConfig([
+    ...TLS,
+    "--namespace=apps,web",
+    "--namespace",
+    "apps",
+    "--namespace=infra",
+    "--label-selector=router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x",
+  ]);
+  assertEquals(c.namespaces, ["apps", "web", "infra"]);
+  assertEquals(c.labelSelector, "router in (lan, wan),!legacy,tier!=dev,example.com/team=a,x");
+  assertMatch(usage(), /--namespace\b/);
+  assertMatch(usage(), /--label-selector\b/);
+});
+
+Deno.test("bad scope flags name the flag and the bad part", () => {
+  for (
+    const [arg, pattern] of [
+      ["--namespace=Apps", /--namespace/],
+      ["--namespace=a/b", /--namespace/],
+      ["--label-selector=router=a b", /--label-selector.*"router=a b" is not/],
+      ["--label-selector=a=b,,c", /--label-selector: "" is not/],
+      ["--label-selector=router in lan", /--label-selector/],
+      ["--label-selector=a==b==c", /--label-selector/],
+      ["--label-selector=-bad=x", /--label-selector/],
+    ] as const
+  ) {
+    const e = assertThrows(() => parseConfig([...TLS, arg]), arg);
+    assertMatch(e.message, pattern);
+  }
 });
 
 Deno.test("a non-loopback --webhook-bind-address needs --webhook-allow-network-bind", () => {

@@ -136,3 +136,65 @@ export function parseDuration(text: string): number | undefined {
   }
   return total;
 }
+
+/** `--namespace`, repeatable or comma-separated: DNS-1123 labels, each once. */
+export function namespaces(values: string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const part of (values ?? []).flatMap((v) => v.split(","))) {
+    const ns = part.trim();
+    if (ns === "") continue;
+    if (!DNS_LABEL.test(ns)) {
+      throw new ConfigError(
+        `invalid value "${part}" for flag --namespace: want a namespace name (lower-case letters, digits and "-", at most 63)`,
+      );
+    }
+    if (!out.includes(ns)) out.push(ns);
+  }
+  return out;
+}
+
+/** A label name with its optional DNS-subdomain prefix, as Kubernetes accepts it. */
+const LABEL_KEY =
+  "(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+const LABEL_VALUE = "(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?";
+const REQUIREMENTS = [
+  new RegExp(`^!\\s*${LABEL_KEY}$`),
+  new RegExp(`^${LABEL_KEY}$`),
+  new RegExp(`^${LABEL_KEY}\\s*(?:==|=|!=)\\s*${LABEL_VALUE}$`),
+  new RegExp(
+    `^${LABEL_KEY}\\s+(?:in|notin)\\s*\\(\\s*${LABEL_VALUE}(?:\\s*,\\s*${LABEL_VALUE})*\\s*\\)$`,
+  ),
+  new RegExp(`^${LABEL_KEY}\\s*[<>]\\s*-?\\d+$`),
+];
+
+/**
+ * `--label-selector`: checked here, so a typo fails at start-up rather
+ * than as a 400 on every list. The grammar is Kubernetes' (`a=b`, `a!=b`,
+ * `a in (b,c)`, `a notin (b)`, `a`, `!a`, `a>1`), requirements separated
+ * by commas outside parentheses.
+ */
+export function labelSelector(value: string): string {
+  const text = value.trim();
+  if (text === "") return "";
+  const parts: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(") depth++;
+    else if (text[i] === ")") depth--;
+    else if (text[i] === "," && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  for (const part of parts) {
+    const requirement = part.trim();
+    if (!REQUIREMENTS.some((re) => re.test(requirement))) {
+      throw new ConfigError(
+        `invalid value "${value}" for flag --label-selector: "${requirement}" is not a label requirement ` +
+          `(want e.g. router=lan, router!=lan, router in (lan,wan), router, !router)`,
+      );
+    }
+  }
+  return text;
+}

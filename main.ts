@@ -21,6 +21,9 @@ import { INGRESSROUTE, INGRESSROUTETCP } from "./controllers/sources/ingressrout
 import { serviceSource } from "./controllers/sources/service.ts";
 import { RouterHostsClient } from "./grpc/client.ts";
 import type { HostsPort } from "./grpc/hosts_port.ts";
+import { HostsWatch } from "./grpc/watch_hosts.ts";
+import { EntryWakeups, notingWrites, watchUnit } from "./controllers/hosts/live.ts";
+import { WatchMetrics } from "./observability/watch_metrics.ts";
 import { watchTlsFiles } from "./grpc/rotation.ts";
 import { SettlingHosts } from "./grpc/settle.ts";
 import { socketPermissionProblem } from "./grpc/target.ts";
@@ -32,7 +35,7 @@ import { Manager } from "./k8s/manager.ts";
 import { loopRunnable, type Runnable, serverRunnable } from "./k8s/runnable.ts";
 import { Logger } from "./observability/log.ts";
 import { Metrics } from "./observability/metrics.ts";
-import { type Listener, startHttp } from "./observability/server.ts";
+import { startHttp } from "./observability/server.ts";
 import { isWebhookEntry } from "./webhook/endpoint.ts";
 import { WebhookProvider } from "./webhook/provider.ts";
 import { startWebhookServer, WebhookMetrics } from "./webhook/server.ts";
@@ -68,9 +71,10 @@ function webhookRunnables(
     log,
     onChange: (action, outcome) => metrics.change(action, outcome),
   });
-  let listener: Listener | undefined;
-  const server = serverRunnable("external-dns webhook", () => [
-    listener = startWebhookServer({
+  // The webhook drains at the stop signal, beside the reconciles, not after
+  // them: its writes must end within the pod's grace period too.
+  return [serverRunnable("external-dns webhook", () => [
+    startWebhookServer({
       address,
       provider,
       domainFilter: { include: config.policy.domainFilter, exclude: config.policy.excludeDomains },
@@ -78,22 +82,7 @@ function webhookRunnables(
       log,
       maxBodyBytes: config.webhookMaxBodyBytes,
     }),
-  ]);
-  // The webhook drains at the stop signal, beside the reconciles, not after
-  // them: its writes must end within the pod's grace period too.
-  const drain = () => void listener?.shutdown();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  return [{
-    name: server.name,
-    start(manager) {
-      server.start(manager);
-      for (const s of signals) Deno.addSignalListener(s, drain);
-    },
-    async stop() {
-      for (const s of signals) Deno.removeSignalListener(s, drain);
-      await server.stop();
-    },
-  }];
+  ], { drainAtStopSignal: true })];
 }
 
 /**
@@ -277,7 +266,21 @@ export async function main(
   const metrics = new Metrics(registry);
   const client = grpcClient(config, tls, metrics);
   const settled = settling(client, config, metrics, log);
-  const hosts = config.dryRun ? dryRunHosts(settled, log) : settled;
+  const conflicts = new ConflictBoard();
+  // Live repair (README "Live repair"): the leader's one WatchHosts stream
+  // wakes the objects whose entries changed on the server.
+  const watchMetrics = new WatchMetrics(registry);
+  const entries = new EntryWakeups(conflicts, (cause) => watchMetrics.repairs.inc({ cause }));
+  const watch = new HostsWatch({
+    source: client,
+    onChanges: (changes) => entries.changed(changes),
+    log: log.with({ component: "watch" }),
+    observer: watchMetrics.observer(),
+  });
+  const served = config.dryRun ? dryRunHosts(settled, log) : settled;
+  // The controllers' writes are noted so they do not wake them again; the
+  // webhook's are not: its deletes must wake our objects waiting for a name.
+  const hosts = config.dryRun ? served : notingWrites(settled, watch);
   const identity = `${Deno.hostname()}_${crypto.randomUUID()}`;
   const events = config.dryRun ? new DryRunEvents(log) : new KubeEventRecorder({
     api: kube,
@@ -285,7 +288,6 @@ export async function main(
     controller: REPORTING_CONTROLLER,
     instance: identity,
   });
-  const conflicts = new ConflictBoard();
   const sweepKinds: SweepKind[] = [];
   const units = [
     createHostMappingUnit({
@@ -298,13 +300,16 @@ export async function main(
       resyncPeriodMs: config.resyncPeriodMs,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
+      namespaces: config.namespaces,
       onCache: (cache) =>
         sweepKinds.push({
           controller: HOSTMAPPING_CONTROLLER,
           comment: hostMappingComment,
           adoptTags: [],
           cache,
+          scope: { namespaces: config.namespaces },
         }),
     }),
     ...createSourceUnits([
@@ -327,16 +332,20 @@ export async function main(
       ingressService: config.ingressService,
       policy: config.policy,
       conflicts,
+      entries,
       dryRun: config.dryRun,
+      scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
         sweepKinds.push({
           controller: source.controller,
           comment: source.comment,
           adoptTags: source.adoptTags,
           cache,
+          scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
         }),
     }),
   ];
+  units.push(watchUnit(watch));
   if (sweeping) {
     units.push(createOrphanSweepUnit({
       hosts,
@@ -368,7 +377,7 @@ export async function main(
     log,
     units,
     elector,
-    runnables: processRunnables(config, { client, hosts, tls, registry, log }),
+    runnables: processRunnables(config, { client, hosts: served, tls, registry, log }),
   });
   const code = await runManager(manager);
   settled.close();

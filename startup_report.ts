@@ -43,6 +43,8 @@ export function startupReport(
       workers: config.maxConcurrentReconciles,
       resyncPeriodMs: config.resyncPeriodMs,
       gateway: config.enableGateway,
+      namespaces: config.namespaces.length > 0 ? config.namespaces : undefined,
+      labelSelector: config.labelSelector || undefined,
       domainFilter: policy.domainFilter.length > 0 ? policy.domainFilter : undefined,
       excludeDomains: policy.excludeDomains.length > 0 ? policy.excludeDomains : undefined,
       policy: policy.mode,
@@ -58,6 +60,13 @@ export function startupReport(
   }
   if (config.gcIntervalMs > 0 && policy.mode !== "sync") {
     warn("--gc-interval is ignored under --policy=upsert-only: the orphan sweep deletes");
+  }
+  if (
+    config.gcIntervalMs > 0 && policy.mode === "sync" && config.labelSelector && !policy.ownerId
+  ) {
+    warn(
+      "--gc-interval with --label-selector and no --owner-id: the orphan sweep leaves source entries alone (it cannot tell an orphan from an object outside the selector); only HostMapping entries are swept",
+    );
   }
   if (tls?.certNotAfter && tls.certNotAfter.getTime() < now) {
     warn("the client certificate has expired; router-hosts will refuse it", {

@@ -65,3 +65,25 @@ Deno.test("--insecure warns; a unix socket over TLS says its name is not verifie
     [["info", "unix socket target: the server certificate's chain is verified, its name is not"]],
   );
 });
+
+Deno.test("the scope is in the settings line; a sweep under a selector without an owner id warns", () => {
+  const args = [...TLS, "--default-ingress-ip=10.0.0.1", "--namespace=a,b"];
+  const scoped = parseConfig([...args, "--label-selector=router=lan", "--gc-interval=1h"]);
+  const lines = startupReport(scoped, material, "https://api", NOW);
+  assertEquals([lines[0].fields?.namespaces, lines[0].fields?.labelSelector], [
+    ["a", "b"],
+    "router=lan",
+  ]);
+  assertEquals(lines.slice(1).map((l) => l.msg.split(":")[0]), [
+    "--gc-interval with --label-selector and no --owner-id",
+  ]);
+  const owned = parseConfig([
+    ...args,
+    "--label-selector=router=lan",
+    "--gc-interval=1h",
+    "--owner-id=a",
+  ]);
+  assertEquals(startupReport(owned, material, "https://api", NOW).length, 1);
+  const plain = startupReport(parseConfig(args), material, "https://api", NOW);
+  assertEquals(plain[0].fields?.labelSelector, undefined);
+});

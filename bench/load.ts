@@ -158,7 +158,9 @@ function componentPids(operatorPid: number): Record<string, number> {
     if (/\/kube-apiserver /.test(cmd)) found["kube-apiserver"] = pid;
     else if (/\/etcd /.test(cmd)) found.etcd = pid;
     else if (
-      /router-hosts-emulator\.mjs serve|router_hosts_emulator\/main\.ts serve/.test(cmd) &&
+      /router-hosts-emulator(-[0-9a-f]+)?\.mjs serve|router_hosts_emulator\/main\.ts serve/.test(
+        cmd,
+      ) &&
       !cmd.startsWith("sh ")
     ) {
       found["router-hosts"] = pid;

@@ -13,12 +13,15 @@ import { Buffer } from "node:buffer";
 import {
   decodeBoolResponse,
   decodeEntryResponse,
+  decodeWatchHostsResponse,
   encodeAddHostRequest,
   encodeDeleteHostRequest,
   encodeEmpty,
   encodeGetHostRequest,
   encodeSearchHostsRequest,
   encodeUpdateHostRequest,
+  encodeWatchHostsRequest,
+  type WatchHostsMessage,
   type WireHostEntry,
 } from "../proto/hosts_codec.ts";
 import { codeName, RouterHostsError } from "./errors.ts";
@@ -27,7 +30,21 @@ import { isIpLiteral, parseTarget, type ServerTarget } from "./target.ts";
 import { secureContextOf, type TlsMaterial } from "./tls.ts";
 import { diagnoseTls } from "./tls_diagnosis.ts";
 
-export type { HostEntry, HostUpdate, NewHost } from "./hosts_port.ts";
+/** What a WatchHosts follow stream reports, in order: messages, then exactly one end. */
+export interface WatchHandlers {
+  message(msg: WatchHostsMessage): void;
+  /** The stream ended: `error` is undefined only when the server closed it with OK. */
+  end(error: RouterHostsError | undefined): void;
+}
+
+/** An open WatchHosts stream. */
+export interface WatchCall {
+  /** Ends the stream from our side; `end` still follows (CANCELLED). */
+  cancel(): void;
+}
+
+/** How a WatchHosts stream ends when the client takes a new identity (replaceTls): reopen at once. */
+export const WATCH_ROTATED = "client identity replaced; the stream reopens with it";
 
 /** Called after every RPC, for metrics: method, status code name ("OK", ...), seconds. */
 export type CallObserver = (method: string, code: string, seconds: number) => void;
@@ -92,6 +109,8 @@ export class RouterHostsClient implements HostsPort {
   #tls?: TlsMaterial;
   #stub: grpc.Client;
   #lastDiagnosis?: { at: number; text: string | undefined };
+  /** Open WatchHosts streams: a new identity (replaceTls) ends them, so they reopen with it. */
+  readonly #watches = new Set<{ cancel(): void }>();
 
   constructor(options: ClientOptions) {
     this.address = options.address;
@@ -142,7 +161,85 @@ export class RouterHostsClient implements HostsPort {
     this.#tls = material;
     this.#stub = this.#makeStub(material);
     this.#lastDiagnosis = undefined;
+    for (const call of this.#watches) call.cancel();
     setTimeout(() => old.close(), this.#deadlineMs).unref?.();
+  }
+
+  /**
+   * Opens a WatchHosts stream in follow mode: a full snapshot now and a fresh
+   * one after every change, until either side ends it. No deadline (it is
+   * meant to stay open); the request side is never half-closed, because the
+   * server ends a follow stream when its client does. Not counted in the
+   * call observer: it is one long read, not a request.
+   */
+  watchHosts(handlers: WatchHandlers): WatchCall {
+    const call = this.#stub.makeBidiStreamRequest(
+      SERVICE + "WatchHosts",
+      serializer(encodeWatchHostsRequest),
+      decodeWatchHostsResponse,
+      new grpc.Metadata(),
+      {},
+    );
+    /** Why we ended it ourselves, when we did. */
+    let endedBecause: string | undefined;
+    const open = {
+      cancel: () => {
+        endedBecause = WATCH_ROTATED;
+        call.cancel();
+      },
+    };
+    this.#watches.add(open);
+    call.on("data", (msg: WatchHostsMessage) => handlers.message(msg));
+    // grpc-js reports a failure both as "error" and as "status"; "status" comes exactly once.
+    call.on("error", () => {});
+    call.on("status", (status: grpc.StatusObject) => {
+      this.#watches.delete(open);
+      if (status.code === grpc.status.OK) {
+        handlers.end(undefined);
+        return;
+      }
+      if (endedBecause) {
+        handlers.end(
+          new RouterHostsError({
+            code: status.code,
+            method: "WatchHosts",
+            address: this.address,
+            serverMessage: endedBecause,
+          }),
+        );
+        return;
+      }
+      const err = Object.assign(new Error(status.details), status) as grpc.ServiceError;
+      this.#fail("WatchHosts", err, Date.now() + 3_000).then(
+        (e) => handlers.end(e),
+        (e) => handlers.end(e),
+      );
+    });
+    call.write({ follow: true });
+    this.#endOnGoAway(() => !this.#watches.has(open), () => {
+      endedBecause = "the server is closing the connection (GOAWAY)";
+      call.cancel();
+    });
+    return { cancel: () => call.cancel() };
+  }
+
+  /**
+   * A server shutting down cleanly sends GOAWAY and then waits for open
+   * streams to finish (router-hosts: up to 30 s). grpc-js keeps a follow
+   * stream open on the old connection, so the channel leaving READY while
+   * it is open ends it: the server stops at once and the caller reconnects.
+   */
+  #endOnGoAway(ended: () => boolean, end: () => void): void {
+    const channel = this.#stub.getChannel();
+    const watch = (last: grpc.connectivityState) => {
+      channel.watchConnectivityState(last, Infinity, () => {
+        if (ended()) return;
+        const now = channel.getConnectivityState(false);
+        if (last === grpc.connectivityState.READY && now !== last) end();
+        else watch(now);
+      });
+    };
+    watch(channel.getConnectivityState(false));
   }
 
   /** Creates an entry; returns it with its id and version. */

@@ -17,6 +17,13 @@
  * (three Gateway route kinds watching Gateways) share one informer and one
  * cache.
  *
+ * A {@link WatchScope} narrows the reconciled kind to some namespaces and a
+ * label selector (the registry's kinds to the namespaces only: they are
+ * dependencies, read whatever their labels). An object whose labels stop
+ * matching leaves the cache while it still exists, maybe carrying our
+ * finalizer: it is kept in {@link Built.departed} and its key queued, so
+ * the reconciler can undo what it did for it.
+ *
  * @module
  */
 import type { Logger } from "../observability/log.ts";
@@ -25,15 +32,16 @@ import { Controller, type Reconciler } from "./controller.ts";
 import type { InformerLike, Unit } from "./manager.ts";
 import { ObjectWriter, type RequestApi, type ViewMeta } from "./object_writer.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
-import type { Store } from "./store.ts";
-import { Informer, type ListWatchClient } from "./watcher.ts";
+import { ScopedInformer, type WatchScope } from "./scope.ts";
+import { Store } from "./store.ts";
+import type { ListWatchClient } from "./watcher.ts";
 
 /** A kind watched into a cache: what it is and what of it is kept. */
 export interface WatchedKind<T> {
   resource: ResourceType;
   /** Keeps only what the controllers read; a change of anything else wakes nobody. */
   project: (obj: KubeObject) => T;
-  /** Watch one namespace only; all namespaces when omitted. */
+  /** Watch this one namespace, whatever the registry's scope; its namespaces when omitted. */
   namespace?: string;
   /** Watch only the objects this field selector matches, e.g. `metadata.name=traefik`. */
   fieldSelector?: string;
@@ -44,16 +52,21 @@ export type ChangeListener<T> = (key: string, obj: T | undefined, previous: T | 
 
 /** One informer whose changes go to every subscriber. */
 export class SharedInformer<T> implements InformerLike {
-  readonly #informer: Informer<T>;
+  readonly #informer: ScopedInformer<T>;
   readonly #listeners: ChangeListener<T>[] = [];
   readonly #missingListeners: ((missing: boolean) => void)[] = [];
 
-  constructor(client: ListWatchClient, kind: WatchedKind<T>, log: Logger) {
-    this.#informer = new Informer<T>({
+  constructor(
+    client: ListWatchClient,
+    kind: WatchedKind<T>,
+    log: Logger,
+    namespaces?: readonly string[],
+  ) {
+    this.#informer = new ScopedInformer<T>({
       client,
       resource: kind.resource,
       project: kind.project,
-      namespace: kind.namespace,
+      namespaces: kind.namespace ? [kind.namespace] : namespaces,
       fieldSelector: kind.fieldSelector,
       log,
       onChange: (key, obj, previous) => {
@@ -101,22 +114,32 @@ export class SharedInformer<T> implements InformerLike {
   }
 }
 
-/** One shared informer per watched kind (by identity of its {@link WatchedKind}). */
+/**
+ * One shared informer per watched kind (by identity of its {@link WatchedKind}),
+ * watching `namespaces` (all when omitted) unless the kind names its own.
+ */
 export class InformerRegistry {
   readonly #client: ListWatchClient;
   readonly #log: Logger;
+  readonly #namespaces?: readonly string[];
   readonly #informers = new Map<WatchedKind<unknown>, SharedInformer<unknown>>();
 
-  constructor(client: ListWatchClient, log: Logger) {
+  constructor(client: ListWatchClient, log: Logger, namespaces?: readonly string[]) {
     this.#client = client;
     this.#log = log;
+    this.#namespaces = namespaces;
   }
 
   /** The informer of `kind`, created on first use. */
   get<T>(kind: WatchedKind<T>): SharedInformer<T> {
     let informer = this.#informers.get(kind as WatchedKind<unknown>);
     if (!informer) {
-      informer = new SharedInformer(this.#client, kind as WatchedKind<unknown>, this.#log);
+      informer = new SharedInformer(
+        this.#client,
+        kind as WatchedKind<unknown>,
+        this.#log,
+        this.#namespaces,
+      );
       this.#informers.set(kind as WatchedKind<unknown>, informer);
     }
     return informer as SharedInformer<T>;
@@ -136,6 +159,8 @@ export interface BuilderOptions {
   informers?: InformerRegistry;
   /** Log the writer's writes instead of making them (--dry-run). */
   dryRun?: boolean;
+  /** Namespaces and label selector of the reconciled kind; everything when omitted. */
+  scope?: WatchScope;
 }
 
 /** The reconciled kind. */
@@ -156,6 +181,13 @@ export interface Built<V extends ViewMeta> {
   writer: ObjectWriter<V>;
   /** The informer registry (to read watched kinds' caches). */
   informers: InformerRegistry;
+  /**
+   * Objects that left the scope (their labels stopped matching the selector)
+   * while not being deleted, as last seen; their keys are queued. The
+   * reconciler removes a key once it has undone its work for it; the key
+   * goes by itself when the object comes back into scope.
+   */
+  departed: Store<V>;
 }
 
 /** A built controller: the unit the manager runs, and its parts. */
@@ -178,7 +210,7 @@ export class ControllerBuilder<V extends ViewMeta> {
     this.#o = options;
     this.#for = kind;
     this.#informers = options.informers ??
-      new InformerRegistry(options.kube, options.log);
+      new InformerRegistry(options.kube, options.log, options.scope?.namespaces);
   }
 
   /** Starts a controller that reconciles `kind`. */
@@ -208,14 +240,32 @@ export class ControllerBuilder<V extends ViewMeta> {
     // The informer's events need the controller's queue, which needs the
     // reconciler, which needs the informer's store: `controller` is declared
     // below, and informers only call back once they run.
-    const informer = new Informer<V>({
+    const scope = this.#o.scope;
+    const departed = new Store<V>();
+    const informer = new ScopedInformer<V>({
       client: this.#o.kube,
       resource: kind.resource,
       project: kind.project,
+      namespaces: scope?.namespaces,
+      labelSelector: scope?.labelSelector || undefined,
       log,
-      onChange: (key, obj, previous) => {
+      onChange: (key, obj, previous, last) => {
         kind.onChange?.(key, obj, previous);
-        if (obj && (kind.needsReconcile?.(previous, obj) ?? true)) controller.queue.add(key);
+        if (obj) {
+          departed.apply(key, undefined);
+          if (kind.needsReconcile?.(previous, obj) ?? true) controller.queue.add(key);
+          return;
+        }
+        // Without a selector an object leaves the cache only when deleted.
+        // With one, it still exists when it was not being deleted, or when
+        // it still carries finalizers (an object goes only once they are gone).
+        const seen = last ?? previous;
+        if (
+          scope?.labelSelector && seen && (!seen.deletionTimestamp || seen.finalizers.length > 0)
+        ) {
+          departed.apply(key, seen);
+          controller.queue.add(key);
+        }
       },
       onMissing: kind.onMissing,
     });
@@ -234,6 +284,7 @@ export class ControllerBuilder<V extends ViewMeta> {
         dryRun: this.#o.dryRun ? log : undefined,
       }),
       informers: this.#informers,
+      departed,
     };
     const controller: Controller = new Controller({
       name: this.#o.name,

@@ -89,7 +89,31 @@ export interface RecorderOptions {
 const SERIES_WINDOW_MS = 10 * 60_000;
 /** A series is written to the API server at most this often. */
 const SERIES_WRITE_MS = 30_000;
-const MAX_NOTE = 1024;
+/**
+ * The API server refuses a note longer than this many BYTES of UTF-8 (its
+ * event validation compares the Go string's length), whatever the API
+ * version (events.k8s.io/v1 `note`, core/v1 `message`).
+ */
+export const MAX_NOTE_BYTES = 1024;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8, on a character boundary,
+ * ending in "…" when cut.
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  // A UTF-8 character is at most 4 bytes: shorter texts need no encoding.
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  const ellipsis = "…";
+  let end = maxBytes - encoder.encode(ellipsis).length;
+  // Back to the first byte of the character that does not fit (continuations are 10xxxxxx).
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return decoder.decode(bytes.subarray(0, end)) + ellipsis;
+}
 
 /** Writes Events to the API server with aggregation and per-object rate limits. */
 export class KubeEventRecorder implements EventRecorder {
@@ -116,6 +140,15 @@ export class KubeEventRecorder implements EventRecorder {
       return;
     }
     const name = `${regarding.name}.${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const shortNote = truncateUtf8(note, MAX_NOTE_BYTES);
+    if (shortNote !== note) {
+      // The Event shows the start; the log line keeps the rest (within the logger's own cap).
+      this.#o.log.info("event note cut to the API server's limit; the full note follows", {
+        reason,
+        object: keyOf(regarding),
+        note,
+      });
+    }
     const fresh: Series = {
       name,
       namespace: regarding.namespace,
@@ -137,7 +170,7 @@ export class KubeEventRecorder implements EventRecorder {
       reportingInstance: this.#o.instance,
       action: "Reconcile",
       reason,
-      note: note.length > MAX_NOTE ? note.slice(0, MAX_NOTE - 1) + "…" : note,
+      note: shortNote,
       type,
       regarding,
     };

@@ -1,7 +1,13 @@
-import { assertEquals, assertMatch } from "../tests/assert.ts";
+import { assertEquals, assertMatch, assertOk } from "../tests/assert.ts";
 import { Logger } from "../observability/log.ts";
 import { FakeClock } from "./clock.ts";
-import { type EventRegarding, KubeEventRecorder, microTime } from "./events.ts";
+import {
+  type EventRegarding,
+  KubeEventRecorder,
+  MAX_NOTE_BYTES,
+  microTime,
+  truncateUtf8,
+} from "./events.ts";
 
 const obj: EventRegarding = {
   apiVersion: "router-hosts.fzymgc.house/v1alpha1",
@@ -50,6 +56,44 @@ Deno.test("an event is POSTed to events.k8s.io/v1 about the regarding object", a
   ]);
   assertEquals(body.regarding, obj);
   assertMatch(String(body.eventTime), /\.\d{6}Z$/);
+});
+
+const bytes = (s: string) => new TextEncoder().encode(s).length;
+
+Deno.test("truncateUtf8 counts bytes and cuts on a character boundary", () => {
+  assertEquals(truncateUtf8("short", 1024), "short");
+  assertEquals(truncateUtf8("x".repeat(1024), 1024), "x".repeat(1024));
+  // 1,023 characters + "…" is 1,026 bytes: what the API server refused.
+  const ascii = truncateUtf8("x".repeat(100_000), 1024);
+  assertEquals([bytes(ascii), ascii.endsWith("…")], [1024, true]);
+  for (const ch of ["é", "€", "😀"]) {
+    const cut = truncateUtf8(ch.repeat(100_000), 1024);
+    assertOk(bytes(cut) <= 1024 && bytes(cut) > 1024 - 4 - 3, `${ch}: ${bytes(cut)} bytes`);
+    assertEquals(cut.slice(0, -1).replaceAll(ch, ""), "", `${ch}: whole characters only`);
+  }
+});
+
+Deno.test("a long note is cut to the API server's byte limit; the log keeps it", () => {
+  const lines: string[] = [];
+  const requests: { body?: unknown }[] = [];
+  const recorder = new KubeEventRecorder({
+    api: {
+      request: <T>(o: { body?: unknown }) => {
+        requests.push(o);
+        return Promise.resolve({} as T);
+      },
+    },
+    log: new Logger({ sink: (l) => lines.push(l) }),
+    controller: "router-hosts.fzymgc.house/operator",
+    instance: "test",
+  });
+  const note = "règle ".repeat(20_000);
+  recorder.event(obj, "Warning", "InvalidRule", note);
+  const sent = (requests[0].body as { note: string }).note;
+  assertOk(bytes(sent) <= MAX_NOTE_BYTES, `${bytes(sent)} bytes`);
+  assertOk(note.startsWith(sent.slice(0, -1)));
+  assertEquals(lines.length, 1);
+  assertMatch(JSON.parse(lines[0]).note, /^règle règle/);
 });
 
 /** Lets the fake API's resolved promises settle. */

@@ -86,6 +86,8 @@ export class Manager implements ManagerStatus {
     using signals = signal ? undefined : stopSignals(this.#o.log);
     const stop = signal ?? signals!.signal;
     const started: Runnable[] = [];
+    const drain = () => started.forEach((r) => r.drain?.());
+    stop.addEventListener("abort", drain, { once: true });
     try {
       for (const r of this.#o.runnables ?? []) {
         await r.start(this);
@@ -93,6 +95,7 @@ export class Manager implements ManagerStatus {
       }
       return await this.#runUnits(stop);
     } finally {
+      stop.removeEventListener("abort", drain);
       for (const r of started.reverse()) await r.stop();
     }
   }
@@ -131,7 +134,7 @@ export class Manager implements ManagerStatus {
       await Promise.all(units.map((u) => u.controller.stop(1_000)));
       return 1;
     }
-    log.info("shutting down: draining reconciles");
+    log.info(units.length > 0 ? "shutting down: draining reconciles" : "shutting down");
     const drained = await Promise.all(
       units.map((u) => u.controller.stop(this.#o.drainTimeoutMs ?? 25_000)),
     );

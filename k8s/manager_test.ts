@@ -48,13 +48,14 @@ function unit(trail: string[], name: string): Unit & { synced: () => void } {
   };
 }
 
-function runnable(trail: string[], name: string, fail?: string): Runnable {
+function runnable(trail: string[], name: string, fail?: string, drains = false): Runnable {
   return {
     name,
     start(manager) {
       if (fail) throw new Error(fail);
       trail.push(`${name} starts (${manager.ready().reason})`);
     },
+    ...(drains ? { drain: () => void trail.push(`${name} drains`) } : {}),
     stop() {
       trail.push(`${name} stops`);
       return Promise.resolve();
@@ -67,13 +68,13 @@ async function until(done: () => boolean): Promise<void> {
   if (!done()) throw new Error("condition not reached");
 }
 
-Deno.test("runnables start before the informers and stop after the controllers drained, in reverse", async () => {
+Deno.test("runnables start before the informers and stop after the controllers drained, in reverse; a draining one drains at the stop signal", async () => {
   const trail: string[] = [];
   const u = unit(trail, "a");
   const manager = new Manager({
     log: quiet,
     units: [u],
-    runnables: [runnable(trail, "probes"), runnable(trail, "webhook")],
+    runnables: [runnable(trail, "probes"), runnable(trail, "webhook", undefined, true)],
   });
   const stop = new AbortController();
   const run = manager.run(stop.signal);
@@ -90,6 +91,7 @@ Deno.test("runnables start before the informers and stop after the controllers d
     "webhook starts (starting)",
     "a informer runs",
     "a controller starts",
+    "webhook drains",
     "a controller drains",
     "a informer stops",
     "webhook stops",

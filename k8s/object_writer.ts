@@ -25,7 +25,10 @@ export interface RequestApi {
 }
 
 /** What the writer reads of a cached view. */
-export type ViewMeta = Pick<ObjectView, "namespace" | "name" | "resourceVersion" | "finalizers">;
+export type ViewMeta = Pick<
+  ObjectView,
+  "namespace" | "name" | "resourceVersion" | "finalizers" | "deletionTimestamp"
+>;
 
 const MERGE_PATCH = "application/merge-patch+json";
 const JSON_PATCH = "application/json-patch+json";
@@ -121,9 +124,19 @@ export class ObjectWriter<V extends ViewMeta> {
     return this.#patch(view, { status }, { subresource: "status" });
   }
 
-  /** Sets (string) or removes (null) annotations, guarded by resourceVersion. */
-  writeAnnotations(view: V, annotations: Record<string, string | null>): Promise<V> {
+  /**
+   * Sets (string) or removes (null) annotations, guarded by resourceVersion —
+   * unless `unguarded`: for removing our own annotation from an object we
+   * no longer watch, whose cached version may be old, and where no newer
+   * value of it can be lost.
+   */
+  writeAnnotations(
+    view: V,
+    annotations: Record<string, string | null>,
+    options: { unguarded?: boolean } = {},
+  ): Promise<V> {
     if (this.#skipped(view, "write annotations", { annotations })) return Promise.resolve(view);
-    return this.#patch(view, { metadata: { resourceVersion: view.resourceVersion, annotations } });
+    const resourceVersion = options.unguarded ? undefined : view.resourceVersion;
+    return this.#patch(view, { metadata: { resourceVersion, annotations } });
   }
 }

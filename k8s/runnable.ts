@@ -23,6 +23,12 @@ export interface Runnable {
    * nothing else starts.
    */
   start(manager: ManagerStatus): Promise<void> | void;
+  /**
+   * Called at the stop signal, while the controllers drain, for a runnable
+   * whose work must end within the grace period too (a server taking
+   * writes); `stop` still follows.
+   */
+  drain?(): void;
   /** Stops it; called once, after the controllers drained, in reverse start order. */
   stop(): Promise<void>;
 }
@@ -34,13 +40,17 @@ export interface Server {
 
 /**
  * Servers bound by `listen` as one runnable. A failure to bind rejects the
- * start with "cannot listen: <reason>"; stop shuts every server down.
+ * start with "cannot listen: <reason>"; stop shuts every server down — or,
+ * with `drainAtStopSignal`, the stop signal already does (and stop waits).
  */
 export function serverRunnable(
   name: string,
   listen: (manager: ManagerStatus) => Server[],
+  options: { drainAtStopSignal?: boolean } = {},
 ): Runnable {
   let servers: Server[] = [];
+  let shutdown: Promise<unknown> | undefined;
+  const shut = () => shutdown ??= Promise.allSettled(servers.map((s) => s.shutdown()));
   return {
     name,
     start(manager) {
@@ -52,8 +62,9 @@ export function serverRunnable(
         });
       }
     },
+    ...(options.drainAtStopSignal ? { drain: () => void shut() } : {}),
     async stop() {
-      await Promise.allSettled(servers.map((s) => s.shutdown()));
+      await shut();
     },
   };
 }

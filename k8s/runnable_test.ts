@@ -27,6 +27,29 @@ Deno.test("serverRunnable: a bind failure is 'cannot listen: <reason>'; stop shu
   assertEquals(shut, ["metrics", "probes"]);
 });
 
+Deno.test("serverRunnable with drainAtStopSignal: drain shuts the servers down, stop waits for that, once", async () => {
+  let shutdowns = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => finish = r);
+  const server = serverRunnable("webhook", () => [{
+    shutdown: () => {
+      shutdowns++;
+      return finished;
+    },
+  }], { drainAtStopSignal: true });
+  await server.start(status);
+  server.drain?.();
+  assertEquals(shutdowns, 1);
+  let stopped = false;
+  const stopping = server.stop().then(() => stopped = true);
+  await Promise.resolve();
+  assertOk(!stopped, "stop waits for the drain");
+  finish();
+  await stopping;
+  assertEquals(shutdowns, 1);
+  assertEquals(serverRunnable("probes", () => []).drain, undefined, "others serve to the end");
+});
+
 Deno.test("loopRunnable: stop aborts the loop's signal and waits for the loop to end", async () => {
   let ended = false;
   const loop = loopRunnable("rotation", async (signal) => {

@@ -63,17 +63,29 @@ export class Store<T> {
    * Replaces the whole content with `items` (a fresh list) and returns what
    * changed: removals first (objects deleted while we were not watching),
    * then additions and modifications. Unchanged objects are not reported.
+   *
+   * With `within`, only the keys it accepts are replaced and the rest stay:
+   * a store shared by one informer per namespace, each listing only its own.
    */
-  replace(items: Map<string, T>): StoreChange<T>[] {
+  replace(items: Map<string, T>, within?: (key: string) => boolean): StoreChange<T>[] {
     const changes: StoreChange<T>[] = [];
     for (const key of this.#items.keys()) {
-      if (!items.has(key)) changes.push({ key, value: undefined, previous: this.#items.get(key) });
+      if (!items.has(key) && (within?.(key) ?? true)) {
+        changes.push({ key, value: undefined, previous: this.#items.get(key) });
+      }
     }
     for (const [key, value] of items) {
       const old = this.#items.get(key);
       if (old === undefined || !deepEqual(old, value)) changes.push({ key, value, previous: old });
     }
-    this.#items = items;
+    if (!within) {
+      this.#items = items;
+      return changes;
+    }
+    for (const change of changes) {
+      if (change.value === undefined) this.#items.delete(change.key);
+      else this.#items.set(change.key, change.value);
+    }
     return changes;
   }
 }

@@ -27,3 +27,16 @@ Deno.test("replace reports removals first, then additions and modifications only
   assertEquals(s.has("a"), false);
   assertEquals(s.values().sort(), [1, 1, 2]);
 });
+
+Deno.test("replace within: only the accepted keys are replaced, the others stay", () => {
+  const s = new Store<number>();
+  s.apply("a/x", 1);
+  s.apply("a/y", 1);
+  s.apply("b/x", 1);
+  const changes = s.replace(new Map([["a/y", 2]]), (key) => key.startsWith("a/"));
+  assertEquals(changes, [
+    { key: "a/x", value: undefined, previous: 1 },
+    { key: "a/y", value: 2, previous: 1 },
+  ]);
+  assertEquals(s.keys().sort(), ["a/y", "b/x"]);
+});

@@ -69,10 +69,21 @@ export interface InformerOptions<T> {
    */
   project: (obj: KubeObject) => T;
   log: Logger;
-  /** Called after the store changed; `obj` undefined means deleted. Must not block. */
-  onChange: (key: string, obj: T | undefined, previous: T | undefined) => void;
+  /**
+   * Called after the store changed; `obj` undefined means removed. `last` is
+   * the projection of the object a DELETED event carried (absent when a
+   * relist found the object gone): with a label selector, an object whose
+   * labels stopped matching arrives as DELETED while it still exists.
+   * Must not block.
+   */
+  onChange: (key: string, obj: T | undefined, previous: T | undefined, last?: T) => void;
   /** Called when the resource stops (true) or starts (false) being served. */
   onMissing?: (missing: boolean) => void;
+  /**
+   * The cache to fill; a fresh one when omitted. Informers of different
+   * namespaces may share one: each replaces only its namespace's keys.
+   */
+  store?: Store<T>;
   /** Objects per LIST page (default 500). */
   pageSize?: number;
   /** WATCH `timeoutSeconds` is drawn from this range (default 300–600 s). */
@@ -93,7 +104,7 @@ const FREE_RELISTS = 3;
 /** Lists and watches one resource into a {@link Store}; see the module documentation. */
 export class Informer<T> {
   /** The cache; read it from reconcilers, never write it. */
-  readonly store: Store<T> = new Store<T>();
+  readonly store: Store<T>;
   readonly #o: InformerOptions<T>;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -110,6 +121,7 @@ export class Informer<T> {
 
   constructor(options: InformerOptions<T>) {
     this.#o = options;
+    this.store = options.store ?? new Store<T>();
     this.#clock = options.clock ?? realClock;
     this.#random = options.random ?? Math.random;
     const rt = options.resource;
@@ -211,7 +223,8 @@ export class Informer<T> {
     } while (continueToken && !signal.aborted);
     if (signal.aborted) return;
     this.#resourceVersion = resourceVersion;
-    const changes = this.store.replace(items);
+    const ns = this.#o.resource.namespaced ? this.#o.namespace : undefined;
+    const changes = this.store.replace(items, ns ? (key) => key.startsWith(`${ns}/`) : undefined);
     this.#setMissing(false);
     this.#consecutiveGone = 0;
     this.#log.info("listed", { objects: items.size, changes: changes.length, resourceVersion });
@@ -250,7 +263,9 @@ export class Informer<T> {
     } else if (event.type === "DELETED") {
       const key = objectKey(obj);
       const previous = this.store.get(key);
-      if (this.store.apply(key, undefined)) this.#emit(key, undefined, previous);
+      if (this.store.apply(key, undefined)) {
+        this.#emit(key, undefined, previous, this.#project(key, obj));
+      }
     } else if (event.type !== "BOOKMARK") {
       this.#log.warn("unknown watch event type ignored", { type: event.type });
       return;
@@ -340,9 +355,9 @@ export class Informer<T> {
     }
   }
 
-  #emit(key: string, value: T | undefined, previous: T | undefined): void {
+  #emit(key: string, value: T | undefined, previous: T | undefined, last?: T): void {
     try {
-      this.#o.onChange(key, value, previous);
+      this.#o.onChange(key, value, previous, last);
     } catch (e) {
       this.#log.error("onChange handler threw", { key, error: e instanceof Error ? e : String(e) });
     }

@@ -3,7 +3,10 @@
  *
  * A logger carries bound fields (controller, object key, ...) and is passed
  * down explicitly; there is no global logger. Fields whose value is an Error
- * are rendered as their message only, never a stack of secrets.
+ * are rendered as their message only, never a stack of secrets. A line is
+ * bounded whatever a user put in an object: texts are cut at
+ * {@link MAX_LOG_TEXT} characters and lists at {@link MAX_LOG_ITEMS} items,
+ * each cut saying how much it left out.
  *
  * @module
  */
@@ -23,6 +26,25 @@ const encoder = new TextEncoder();
 const stdoutSink: Sink = (line) => {
   Deno.stdout.writeSync(encoder.encode(line + "\n"));
 };
+
+/** Longest text (message or field) a line carries. */
+export const MAX_LOG_TEXT = 8192;
+/** Most items of a list field a line carries. */
+export const MAX_LOG_ITEMS = 100;
+
+function capText(text: string): string {
+  return text.length <= MAX_LOG_TEXT
+    ? text
+    : `${text.slice(0, MAX_LOG_TEXT)}… (${text.length - MAX_LOG_TEXT} more characters)`;
+}
+
+function capValue(v: unknown): unknown {
+  if (typeof v === "string") return capText(v);
+  if (v instanceof Error) return capText(v.message);
+  if (!Array.isArray(v)) return v;
+  const kept = v.slice(0, MAX_LOG_ITEMS).map((x) => typeof x === "string" ? capText(x) : x);
+  return v.length > MAX_LOG_ITEMS ? [...kept, `… and ${v.length - MAX_LOG_ITEMS} more`] : kept;
+}
 
 /** A structured logger with bound fields. */
 export class Logger {
@@ -65,10 +87,15 @@ export class Logger {
 
   #log(level: Level, msg: string, fields?: Fields): void {
     if (!this.enabled(level)) return;
-    const line: Fields = { time: new Date().toISOString(), level, msg, ...this.#fields };
+    const line: Fields = {
+      time: new Date().toISOString(),
+      level,
+      msg: capText(msg),
+      ...this.#fields,
+    };
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
-        if (v !== undefined) line[k] = v instanceof Error ? v.message : v;
+        if (v !== undefined) line[k] = capValue(v);
       }
     }
     this.#sink(JSON.stringify(line));

@@ -86,6 +86,14 @@ class Writer {
     return this;
   }
 
+  /** A bool field (not sent when false, the proto3 default). */
+  bool(field: number, value: boolean): this {
+    if (!value) return this;
+    this.#varint((field << 3) | VARINT);
+    this.#varint(1);
+    return this;
+  }
+
   repeated(field: number, values: string[] | undefined): this {
     for (const v of values ?? []) this.string(field, v, true);
     return this;
@@ -149,6 +157,11 @@ class Reader {
 
   bool(): boolean {
     return this.#varint() !== 0;
+  }
+
+  /** A non-negative varint (int32 counts). */
+  uint(): number {
+    return this.#varint();
   }
 
   message(): Reader {
@@ -286,4 +299,56 @@ export function decodeBoolResponse(buf: Uint8Array): boolean {
     else r.skip(f.wire);
   }
   return value;
+}
+
+/** Encodes a WatchHostsRequest (the opening message; only `follow` is sent). */
+export function encodeWatchHostsRequest(req: { follow: boolean }): Uint8Array {
+  return new Writer().bool(1, req.follow).finish();
+}
+
+/** The fields of a snapshot entry the watch keeps: identity, version and name. */
+export interface WatchedEntry {
+  id: string;
+  hostname: string;
+  version: string;
+}
+
+/** One WatchHostsResponse: an entry of the snapshot in progress, or its end. */
+export type WatchHostsMessage =
+  | { entry: WatchedEntry }
+  | { complete: { count: number; changeId: string } }
+  | Record<string, never>;
+
+/** Reads only id, hostname and version of a snapshot entry: the rest is never kept. */
+function readWatchedEntry(r: Reader): WatchedEntry {
+  const e: WatchedEntry = { id: "", hostname: "", version: "" };
+  for (let f = r.next(); f; f = r.next()) {
+    if (f.wire === LEN && f.field === 1) e.id = r.string();
+    else if (f.wire === LEN && f.field === 3) e.hostname = r.string();
+    else if (f.wire === LEN && f.field === 8) e.version = r.string();
+    else r.skip(f.wire);
+  }
+  return e;
+}
+
+function readComplete(r: Reader): { count: number; changeId: string } {
+  const c = { count: 0, changeId: "" };
+  for (let f = r.next(); f; f = r.next()) {
+    if (f.wire === VARINT && f.field === 1) c.count = r.uint();
+    else if (f.wire === LEN && f.field === 4) c.changeId = r.string();
+    else r.skip(f.wire);
+  }
+  return c;
+}
+
+/** Decodes a WatchHostsResponse; `{}` when it carries neither payload. */
+export function decodeWatchHostsResponse(buf: Uint8Array): WatchHostsMessage {
+  const r = new Reader(buf);
+  let msg: WatchHostsMessage = {};
+  for (let f = r.next(); f; f = r.next()) {
+    if (f.field === 1 && f.wire === LEN) msg = { entry: readWatchedEntry(r.message()) };
+    else if (f.field === 2 && f.wire === LEN) msg = { complete: readComplete(r.message()) };
+    else r.skip(f.wire);
+  }
+  return msg;
 }

@@ -9,12 +9,14 @@ import { assertEquals, assertThrows } from "../tests/assert.ts";
 import {
   decodeBoolResponse,
   decodeEntryResponse,
+  decodeWatchHostsResponse,
   encodeAddHostRequest,
   encodeDeleteHostRequest,
   encodeEmpty,
   encodeGetHostRequest,
   encodeSearchHostsRequest,
   encodeUpdateHostRequest,
+  encodeWatchHostsRequest,
 } from "./hosts_codec.ts";
 import { hostsRoot } from "./mod.ts";
 
@@ -148,4 +150,36 @@ Deno.test("bool responses: DeleteHost success and Liveness alive", () => {
 Deno.test("truncated messages are errors, not silently short entries", () => {
   const bytes = encodeTheirs("GetHostResponse", { entry: { ...ENTRY } });
   assertThrows(() => decodeEntryResponse(bytes.slice(0, -3), 1));
+});
+
+Deno.test("WatchHostsRequest: follow is sent when true, absent when false", () => {
+  assertEquals(theirs("WatchHostsRequest", encodeWatchHostsRequest({ follow: true })), {
+    follow: true,
+  });
+  assertEquals(theirs("WatchHostsRequest", encodeWatchHostsRequest({ follow: false })), {});
+});
+
+Deno.test("WatchHostsResponse: an entry keeps id, hostname and version only; the terminator its count and change id", () => {
+  const entry = encodeTheirs("WatchHostsResponse", {
+    entry: { ...ENTRY, comment: "k8s:ns/a", ...TIMESTAMPS },
+  });
+  assertEquals(decodeWatchHostsResponse(entry), {
+    entry: { id: ENTRY.id, hostname: ENTRY.hostname, version: ENTRY.version },
+  });
+  const complete = encodeTheirs("WatchHostsResponse", {
+    complete: {
+      count: 12345,
+      generatedAt: TIMESTAMPS.createdAt,
+      contractVersion: "1",
+      changeId: "01JGZ8X9V6Q3W2E1R0T9Y8U7I6",
+    },
+  });
+  assertEquals(decodeWatchHostsResponse(complete), {
+    complete: { count: 12345, changeId: "01JGZ8X9V6Q3W2E1R0T9Y8U7I6" },
+  });
+  assertEquals(
+    decodeWatchHostsResponse(encodeTheirs("WatchHostsResponse", { complete: {} })),
+    { complete: { count: 0, changeId: "" } },
+  );
+  assertEquals(decodeWatchHostsResponse(new Uint8Array(0)), {});
 });

@@ -275,18 +275,36 @@ const SPEC: Record<string, FieldSpec[]> = {
   "router_hosts.v1.LivenessResponse": [[1, "alive", "bool", ""]],
   "router_hosts.v1.ReadinessRequest": [],
   "router_hosts.v1.ReadinessResponse": [[1, "ready", "bool", ""], [2, "reason", "string", ""]],
+  // WatchHosts, from the server's v0.13.0 .proto (the spec's table stops before it).
+  "router_hosts.v1.WatchHostsRequest": [[1, "follow", "bool", ""]],
+  "router_hosts.v1.SnapshotComplete": [
+    [1, "count", "int32", ""],
+    [2, "generated_at", "google.protobuf.Timestamp", ""],
+    [3, "contract_version", "string", ""],
+    [4, "change_id", "string", ""],
+  ],
+  "router_hosts.v1.WatchHostsResponse": [
+    [1, "entry", ENTRY, ""],
+    [2, "complete", "router_hosts.v1.SnapshotComplete", ""],
+  ],
 };
 
-/** [method, request, response, server streaming]: none of ours streams requests. */
-const METHODS: [string, string, string, boolean][] = [
-  ["AddHost", "AddHostRequest", "AddHostResponse", false],
-  ["GetHost", "GetHostRequest", "GetHostResponse", false],
-  ["UpdateHost", "UpdateHostRequest", "UpdateHostResponse", false],
-  ["DeleteHost", "DeleteHostRequest", "DeleteHostResponse", false],
-  ["ListHosts", "ListHostsRequest", "ListHostsResponse", true],
-  ["SearchHosts", "SearchHostsRequest", "SearchHostsResponse", true],
-  ["Liveness", "LivenessRequest", "LivenessResponse", false],
-  ["Readiness", "ReadinessRequest", "ReadinessResponse", false],
+/** Real (non-synthetic) oneofs: message → field → oneof name. */
+const ONEOFS: Record<string, Record<string, string>> = {
+  "router_hosts.v1.WatchHostsResponse": { entry: "payload", complete: "payload" },
+};
+
+/** [method, request, response, server streaming, client streaming]. */
+const METHODS: [string, string, string, boolean, boolean][] = [
+  ["AddHost", "AddHostRequest", "AddHostResponse", false, false],
+  ["GetHost", "GetHostRequest", "GetHostResponse", false, false],
+  ["UpdateHost", "UpdateHostRequest", "UpdateHostResponse", false, false],
+  ["DeleteHost", "DeleteHostRequest", "DeleteHostResponse", false, false],
+  ["ListHosts", "ListHostsRequest", "ListHostsResponse", true, false],
+  ["SearchHosts", "SearchHostsRequest", "SearchHostsResponse", true, false],
+  ["Liveness", "LivenessRequest", "LivenessResponse", false, false],
+  ["Readiness", "ReadinessRequest", "ReadinessResponse", false, false],
+  ["WatchHosts", "WatchHostsRequest", "WatchHostsResponse", true, true],
 ];
 
 /** protobufjs (keepCase: false) names fields as the .proto's snake_case in camelCase. */
@@ -314,7 +332,7 @@ Deno.test("every message's field numbers, names, types and labels equal the spec
       const synthetic = field.options?.proto3_optional === true;
       assertEquals(
         field.partOf?.name,
-        synthetic ? `_${field.name}` : undefined,
+        synthetic ? `_${field.name}` : ONEOFS[name]?.[field.name],
         `${name}.${field.name}`,
       );
     }
@@ -343,11 +361,11 @@ Deno.test("HostsService: full name, methods, request/response types and streamin
   });
   assertEquals(
     actual,
-    METHODS.map(([name, req, res, stream]) => [
+    METHODS.map(([name, req, res, stream, requestStream]) => [
       name,
       `.router_hosts.v1.${req}`,
       `.router_hosts.v1.${res}`,
-      false,
+      requestStream,
       stream,
     ]),
   );
@@ -356,11 +374,11 @@ Deno.test("HostsService: full name, methods, request/response types and streamin
   const definition = hostsPackageDefinition();
   const services = Object.keys(definition).filter((k) => "AddHost" in (definition[k] as object));
   assertEquals(services, [SERVICE]);
-  for (const [name, , , stream] of METHODS) {
+  for (const [name, , , stream, requestStream] of METHODS) {
     const m = method(name);
     assertEquals(
       [m.path, m.requestStream, m.responseStream],
-      [`/${SERVICE}/${name}`, false, stream],
+      [`/${SERVICE}/${name}`, requestStream, stream],
       name,
     );
   }

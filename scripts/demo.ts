@@ -11,7 +11,8 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { type HostEntry, RouterHostsClient } from "../grpc/client.ts";
+import { RouterHostsClient } from "../grpc/client.ts";
+import type { HostEntry } from "../grpc/hosts_port.ts";
 import { loadTlsMaterial } from "../grpc/tls.ts";
 import { installCrds, ROOT, startKube, startRouterHosts } from "../tests/testbed/mod.ts";
 import { eventually, startOperator } from "../tests/testbed/operator.ts";

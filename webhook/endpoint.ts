@@ -241,8 +241,10 @@ export function commentFor(dnsName: string): string {
 }
 
 /**
- * Our entries as endpoints, one per (name, record type), targets sorted, in
- * a stable order; aliases count as more names of the entry's address.
+ * Our entries as endpoints, one per (name, record type), targets canonical
+ * (as `/adjustendpoints` answers them, so an entry written in another
+ * spelling is no difference to plan) and sorted, in a stable order; aliases
+ * count as more names of the entry's address.
  */
 export function entriesToEndpoints(entries: readonly HostEntry[]): Endpoint[] {
   const groups = new Map<string, { dnsName: string; recordType: string; targets: Set<string> }>();
@@ -254,7 +256,7 @@ export function entriesToEndpoints(entries: readonly HostEntry[]): Endpoint[] {
       const key = `${dnsName} ${recordType}`;
       let g = groups.get(key);
       if (!g) groups.set(key, g = { dnsName, recordType, targets: new Set() });
-      g.targets.add(e.ipAddress);
+      g.targets.add(canonicalIp(e.ipAddress) ?? e.ipAddress);
     }
   }
   return [...groups.entries()]

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../tests/assert.ts";
+import { assertEquals, assertMatch, assertThrows } from "../tests/assert.ts";
 import type { HostEntry } from "../grpc/hosts_port.ts";
 import {
   BadBody,
@@ -10,6 +10,7 @@ import {
   recordTypeOf,
   splitSupported,
 } from "./endpoint.ts";
+import { checkEndpoint } from "./endpoint.ts";
 
 const entry = (p: Partial<HostEntry>): HostEntry => ({
   id: "01J",
@@ -131,4 +132,27 @@ Deno.test("an entry is the webhook's only with both its comment and its tag", ()
   assertEquals(isWebhookEntry(entry({ tags: [] })), false);
   assertEquals(isWebhookEntry(entry({ comment: "k8s:default/a" })), false);
   assertEquals(isWebhookEntry(entry({ comment: undefined })), false);
+});
+
+Deno.test("entriesToEndpoints lists addresses in their canonical spelling", () => {
+  const entry = (hostname: string, ipAddress: string) => ({
+    id: hostname,
+    hostname,
+    ipAddress,
+    aliases: [],
+    comment: `external-dns:${hostname}`,
+    tags: ["external-dns"],
+    version: "1",
+  });
+  assertEquals(entriesToEndpoints([entry("six.home.arpa", "FD00:0::1")]), [
+    { dnsName: "six.home.arpa", targets: ["fd00::1"], recordType: "AAAA" },
+  ]);
+});
+
+Deno.test("checkEndpoint drops the reserved names of a hosts file, saying why", () => {
+  for (const dnsName of ["localhost", "LOCALHOST.", "ip6-allnodes", "app.localhost"]) {
+    const r = checkEndpoint({ dnsName, recordType: "A", targets: ["10.1.0.17"] }, () => true);
+    assertEquals("reason" in r ? r.reason : "kept", "invalid_name", dnsName);
+    assertMatch("detail" in r ? r.detail : "", /reserved name|under localhost/, dnsName);
+  }
 });

@@ -101,6 +101,56 @@ once, so that combination is refused.
 router-hosts-operator.fzymgc.house
 {{- end }}
 
+{{/* The namespaced rules: a ClusterRole without watchNamespaces, a Role in each of them with. */}}
+{{- define "router-hosts-operator.watchRules" }}
+  # Cache (list+watch) and the cleanup finalizer (patch).
+  - apiGroups: ["router-hosts.fzymgc.house"]
+    resources: ["hostmappings"]
+    verbs: ["list", "watch", "patch"]
+  # phase, message, hostId, conditions.
+  - apiGroups: ["router-hosts.fzymgc.house"]
+    resources: ["hostmappings/status"]
+    verbs: ["patch"]
+  # Cache, the cleanup finalizer and the router-hosts.fzymgc.house/host-ids annotation.
+  - apiGroups: ["traefik.io"]
+    resources: ["ingressroutes", "ingressroutetcps"]
+    verbs: ["list", "watch", "patch"]
+  {{- if .Values.gateway.enabled }}
+  # Gateway API routes: cache, the cleanup finalizer and the host-ids annotation.
+  - apiGroups: ["gateway.networking.k8s.io"]
+    resources: ["httproutes", "grpcroutes", "tlsroutes"]
+    verbs: ["list", "watch", "patch"]
+  # Gateways: cached for their listeners and status.addresses (the routes' hostnames and IP).
+  - apiGroups: ["gateway.networking.k8s.io"]
+    resources: ["gateways"]
+    verbs: ["list", "watch"]
+  {{- end }}
+  {{- if .Values.serviceController.enabled }}
+  # Service source: cache, the cleanup finalizer and the host-ids annotation.
+  - apiGroups: [""]
+    resources: ["services"]
+    verbs: ["list", "watch", "patch"]
+  {{- end }}
+  {{- if .Values.ingress.enabled }}
+  # Ingress source: cache, the cleanup finalizer and the host-ids annotation.
+  - apiGroups: ["networking.k8s.io"]
+    resources: ["ingresses"]
+    verbs: ["list", "watch", "patch"]
+  {{- end }}
+  # Events on the reconciled objects, in their namespaces; patch counts a repeated event.
+  - apiGroups: ["events.k8s.io"]
+    resources: ["events"]
+    verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Namespaces (cluster-scoped), with the Gateway API: cached for their labels (listeners' allowedRoutes.namespaces.selector). */}}
+{{- define "router-hosts-operator.namespaceRules" }}
+  # Namespaces: cached for their labels (listeners' allowedRoutes.namespaces.selector).
+  - apiGroups: [""]
+    resources: ["namespaces"]
+    verbs: ["list", "watch"]
+{{- end }}
+
 {{/*
 The webhook port taken from webhook.bindAddress when it is a network bind
 (webhook.allowNetworkBind); empty when the webhook is off or on loopback,

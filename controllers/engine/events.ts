@@ -11,6 +11,7 @@ import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.
 import { apiVersionOf } from "../../k8s/resource.ts";
 import { fingerprint } from "../../k8s/view.ts";
 import type { Logger } from "../../observability/log.ts";
+import { describeHolder } from "../hosts/policy.ts";
 import { AdoptionRefusedError } from "../hosts/sync.ts";
 import type { DesiredHosts, Source, SourceView } from "./source.ts";
 import { isTerminal, syncFailure } from "./sync_error.ts";
@@ -66,12 +67,9 @@ export class SourceEvents<V extends SourceView> {
       return;
     }
     this.#conflicts.set(key, seen);
-    const holders = conflicts.map((f) => {
-      const e = (f.error as AdoptionRefusedError).entry;
-      return `${f.hostname} (held by ${JSON.stringify(e.comment ?? "")}${
-        e.tags.filter((t) => t.startsWith("owner:")).map((t) => ` ${t}`).join("")
-      }, entry ${e.id})`;
-    });
+    const holders = conflicts.map((f) =>
+      `${f.hostname} (held by ${describeHolder((f.error as AdoptionRefusedError).entry)})`
+    );
     log.warn("hostname conflict: another object holds these entries; waiting for it to let go", {
       hostnames,
     });
@@ -79,7 +77,7 @@ export class SourceEvents<V extends SourceView> {
       view,
       "Warning",
       "HostnameConflict",
-      `${hostnames.length} hostname(s) are already held by another object; that object keeps ` +
+      `${hostnames.length} hostname(s) are already held by another object or entry; it keeps ` +
         `them and this one takes over when it lets them go: ${listSome(holders)}`,
     );
   }

@@ -60,6 +60,8 @@ import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
 import { finalize } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
+import { isNotFound } from "../../k8s/client.ts";
+import type { Store } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
 import {
   HOST_IDS_ANNOTATION,
@@ -68,14 +70,16 @@ import {
   type SyncPlan,
   type TrackedHost,
 } from "./host_ids.ts";
-import { AdoptionRefusedError, deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { canonicalIp } from "../hosts/ip.ts";
 import {
+  capHosts,
   ConflictBoard,
   DEFAULT_POLICY,
   domainAllowed,
   entryTags,
   filterDesired,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   type Policy,
   withOwner,
@@ -101,6 +105,8 @@ export interface SourceReconcilerDeps<V extends SourceView> {
   hosts: HostsPort;
   writer: ObjectWriter<V>;
   get: (key: string) => V | undefined;
+  /** Objects that left the watch scope, as last seen (k8s/builder.ts); removed once released. */
+  departed?: Store<V>;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;
@@ -174,7 +180,7 @@ export class SourceReconciler<V extends SourceView> {
   /** Level-triggered: reads the cached object and makes the server match it. */
   async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
     const view = this.#d.get(key);
-    if (!view) return {};
+    if (!view) return await this.#departed(key, signal);
     const log = this.#d.log.with({ key });
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
       return await this.#release(key, view, log, signal);
@@ -186,17 +192,46 @@ export class SourceReconciler<V extends SourceView> {
   }
 
   /**
+   * An object that left the watch scope (its labels no longer match
+   * `--label-selector`) is released like one no longer selected; an object
+   * gone meanwhile is fine.
+   */
+  async #departed(key: string, signal?: AbortSignal): Promise<Outcome> {
+    const view = this.#d.departed?.get(key);
+    if (!view) return {};
+    const log = this.#d.log.with({ key });
+    try {
+      if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
+        log.info("left the watch scope (--label-selector)");
+      }
+      await this.#release(key, view, log, signal, true);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    this.#d.departed?.apply(key, undefined);
+    return {};
+  }
+
+  /**
    * An object that is no longer selected: delete its entries, then remove
    * the annotation and our finalizer. One that never was costs no request.
    */
-  async #release(key: string, view: V, log: Logger, signal?: AbortSignal): Promise<Outcome> {
+  async #release(
+    key: string,
+    view: V,
+    log: Logger,
+    signal?: AbortSignal,
+    departed = false,
+  ): Promise<Outcome> {
     const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
     if (!hasFinalizer && view.hostIds === undefined) return {};
     log.info("no longer selected; deleting its entries");
     await this.#cleanup(key, view, log, signal);
     const current = view.hostIds === undefined
       ? view
-      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null });
+      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
+        unguarded: departed,
+      });
     if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
     this.#report.forget(key, view.uid);
     return {};
@@ -209,17 +244,22 @@ export class SourceReconciler<V extends SourceView> {
     log: Logger,
     signal: AbortSignal | undefined,
   ): Promise<Outcome> {
-    const desired = filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context));
+    const desired = capHosts(
+      this.#policy,
+      filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context)),
+    );
     this.#report.problems(key, view, desired, log);
     // Without hosts no IP is needed: entries that are no longer wanted go all the same.
-    const ingress = desired.hosts.length === 0
+    const found = desired.hosts.length === 0
       ? { ip: "" }
       : await this.#s.ingressIP(view, this.#d.context);
-    if ("missing" in ingress) {
-      this.#report.noIngressIP(view, desired.hosts, ingress, log);
-      if (ingress.retry) throw new Error(ingress.missing);
+    if ("missing" in found) {
+      this.#report.noIngressIP(view, desired.hosts, found, log);
+      if (found.retry) throw new Error(found.missing);
       return {};
     }
+    // One spelling per address (hosts/ip.ts), in entries and Events alike.
+    const ingress = "ip" in found ? { ...found, ip: canonicalIp(found.ip) ?? found.ip } : found;
     this.#report.gotIngressIP(view.uid);
 
     const comment = this.#s.comment(view.namespace, view.name);
@@ -228,8 +268,12 @@ export class SourceReconciler<V extends SourceView> {
     const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
     // One entry per hostname and IP (a hostname at several IPs has several).
     const entries = desired.hosts.flatMap((hostname) =>
-      ("byHost" in ingress ? ingress.byHost[hostname.toLowerCase()] ?? [] : [ingress.ip])
-        .map((ip) => ({ hostname, ip }))
+      [
+        ...new Set(
+          ("byHost" in ingress ? ingress.byHost[hostname.toLowerCase()] ?? [] : [ingress.ip])
+            .map((ip) => canonicalIp(ip) ?? ip),
+        ),
+      ].map((ip) => ({ hostname, ip }))
     );
     const plan = planSync(tracked, entries.map((e) => e.hostname));
     // Part of the object that does not read may still name hosts we track:
@@ -348,9 +392,7 @@ export class SourceReconciler<V extends SourceView> {
     }
     // Hostnames another object holds: it keeps them (never updated or
     // deleted here), and this key waits for it to let go instead of retrying.
-    const conflicts = failures.filter((f) =>
-      f.error instanceof AdoptionRefusedError && isOperatorEntry(f.error.entry)
-    );
+    const conflicts = failures.filter((f) => isHostnameConflict(f.error));
     this.#setConflicts(key, conflicts.map((f) => f.hostname));
     this.#report.hostnameConflicts(key, current, conflicts, log);
     const rest = failures.filter((f) => !conflicts.includes(f));

@@ -123,6 +123,8 @@ interface Harness {
   events: Events;
   rec: SourceReconciler<SourceView>;
   store: Store<SourceView>;
+  /** Objects that left the watch scope (k8s/builder.ts fills it). */
+  departed: Store<SourceView>;
   tracked: Map<string, number>;
   /** Hostnames in conflict per key (router_hosts_hostname_conflicts). */
   conflicting: Map<string, number>;
@@ -159,6 +161,7 @@ function harness(
   const kube = new FakeKube(obj, order);
   const source: AnySource = o.kind ?? INGRESSROUTE;
   const store = new Store<SourceView>();
+  const departed = new Store<SourceView>();
   const events = new Events();
   const tracked = new Map<string, number>();
   const conflicting = new Map<string, number>();
@@ -172,6 +175,7 @@ function harness(
       store,
     }),
     get: (k) => store.get(k),
+    departed,
     events,
     log: new Logger({ sink: () => {} }),
     context: o.context ?? fakeContext({ defaultIngressIP: o.ingressIP ?? IP, cached: o.cached }),
@@ -189,6 +193,7 @@ function harness(
     events,
     rec,
     store,
+    departed,
     tracked,
     conflicting,
     order,
@@ -294,6 +299,24 @@ Deno.test("reconcile: an entry a person made for our ip+hostname is refused, not
   assertEquals(h.hosts.entries.get(hand.id), hand, "never touched");
   assertEquals(h.events.reasons(), ["AdoptionRefused"]);
   assertEquals(h.conflicting.get(KEY) ?? 0, 0);
+});
+
+Deno.test("reconcile: a name held at another IP (a person's or an object's) is a conflict, no second entry", async () => {
+  const hosts = new FakeHosts();
+  const hand = hosts.add({ ipAddress: "10.66.0.9", hostname: "b.lan", comment: "printer" });
+  const other = hosts.add({ ipAddress: "10.66.0.3", hostname: "C.lan", comment: "k8s:apps/c" });
+  const h = harness(route([hostRule("a.lan", "b.lan", "c.lan")]), { hosts });
+  await h.run();
+  assertEquals(Object.keys(h.kube.annotation() ?? {}), ["a.lan"]);
+  assertEquals(h.hosts.entries.size, 3, "only a.lan added");
+  assertEquals([h.hosts.entries.get(hand.id), h.hosts.entries.get(other.id)], [hand, other]);
+  assertEquals(h.events.reasons(), ["HostnameConflict"]);
+  assertMatch(
+    h.events.list[0].note,
+    /b\.lan \(held by a hand-made entry, comment "printer", entry /,
+  );
+  assertMatch(h.events.list[0].note, /c\.lan \(held by "k8s:apps\/c", entry .* -> 10\.66\.0\.3\)/);
+  assertEquals(h.conflicting.get(KEY), 2);
 });
 
 Deno.test("reconcile: partial failure records the created ids before throwing", async () => {
@@ -720,6 +743,51 @@ Deno.test("Ingress: an Ingress leaving the selected classes is released", async 
   assertEquals(h.hosts.entries.size, 0);
   assertEquals(h.kube.obj.metadata!.finalizers, []);
   assertEquals(h.kube.annotation(), undefined);
+});
+
+Deno.test("scope: an object that left the label selector is released and forgotten", async () => {
+  const h = harness(route([hostRule("a.lan", "b.lan")]));
+  await h.run();
+  assertEquals(h.hosts.entries.size, 2);
+  // The label change arrives as DELETED with the object as it now is.
+  h.kube.edit((o) => o.metadata!.labels = { router: "other" });
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, INGRESSROUTE.project(structuredClone(h.kube.obj)));
+  await h.rec.reconcile(KEY);
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.departed.has(KEY), false);
+  const writes = h.kube.patches.length;
+  await h.rec.reconcile(KEY);
+  assertEquals(h.kube.patches.length, writes, "released once; nothing left to do");
+});
+
+Deno.test("scope: a departed object known only from before a relist (stale version) is released", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const stale = INGRESSROUTE.project(structuredClone(h.kube.obj));
+  h.kube.edit((o) => o.metadata!.labels = { router: "other" });
+  h.kube.edit((o) => o.metadata!.labels = { router: "other", more: "x" });
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, stale);
+  await h.rec.reconcile(KEY);
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.kube.annotation(), undefined);
+  assertEquals(h.kube.obj.metadata!.finalizers, []);
+  assertEquals(h.departed.has(KEY), false);
+});
+
+Deno.test("scope: a departed object deleted meanwhile (404) counts as released", async () => {
+  const h = harness(route([hostRule("a.lan")]));
+  await h.run();
+  const gone = INGRESSROUTE.project(structuredClone(h.kube.obj));
+  h.kube.request = () => Promise.reject(new KubeApiError("gone", { status: 404 }));
+  h.store.apply(KEY, undefined);
+  h.departed.apply(KEY, gone);
+  await h.rec.reconcile(KEY);
+  assertEquals(h.hosts.entries.size, 0);
+  assertEquals(h.departed.has(KEY), false);
 });
 
 // ------------------------------------------------------------ Gateway routes

@@ -12,6 +12,7 @@ import type { EventRecorder } from "../../k8s/events.ts";
 import { KeyIndex } from "../../k8s/key_index.ts";
 import type { Unit } from "../../k8s/manager.ts";
 import type { RequestApi } from "../../k8s/object_writer.ts";
+import type { WatchScope } from "../../k8s/scope.ts";
 import type { ListWatchClient } from "../../k8s/watcher.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { Metrics } from "../../observability/metrics.ts";
@@ -27,6 +28,8 @@ import {
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
 import type { ConflictBoard, Policy } from "../hosts/policy.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
+import { parseHostIds } from "./host_ids.ts";
 
 /** Everything the source controllers are built from. */
 export interface SourceUnitOptions {
@@ -53,6 +56,10 @@ export interface SourceUnitOptions {
   onCache?: (source: AnySource, cache: SourceCache) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: how an entry change finds and wakes the objects tracking it. */
+  entries?: EntryWakeups;
+  /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
+  scope?: WatchScope;
 }
 
 /** A source kind's cache, as the orphan sweep reads it. */
@@ -69,7 +76,7 @@ export interface SourceCache {
  * cache has synced.
  */
 export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOptions): Unit[] {
-  const informers = o.informers ?? new InformerRegistry(o.kube, o.log);
+  const informers = o.informers ?? new InformerRegistry(o.kube, o.log, o.scope?.namespaces);
   const dns = o.dns ?? systemDnsResolver;
   const clusterIP = new ClusterIngressIP({
     service: o.ingressService,
@@ -118,6 +125,13 @@ export function createSourceUnits(sources: readonly AnySource[], o: SourceUnitOp
   });
 }
 
+/** The entry ids an object's host-ids annotation names (none when it is absent or corrupt). */
+function trackedIds(view: SourceView): string[] {
+  if (view.hostIds === undefined) return [];
+  const parsed = parseHostIds(view.hostIds);
+  return "tracked" in parsed ? parsed.tracked.map((t) => t.id) : [];
+}
+
 function mergeClaims(all: Claims[]): Claims {
   if (all.length === 1) return all[0];
   return {
@@ -163,6 +177,7 @@ function createSourceUnit<V extends SourceView>(
     resyncPeriodMs: o.resyncPeriodMs,
     informers,
     dryRun: o.dryRun,
+    scope: o.scope,
   }, {
     resource: source.resource,
     project: source.project,
@@ -193,12 +208,13 @@ function createSourceUnit<V extends SourceView>(
   for (const { dependency, index } of indexes) {
     builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
   }
-  const built = builder.complete(({ store, writer }) => {
+  const built = builder.complete(({ store, writer, departed }) => {
     const rec = new SourceReconciler<V>({
       source,
       hosts: o.hosts,
       writer,
       get: (key) => store.get(key),
+      departed,
       events: o.events,
       log,
       context,
@@ -222,6 +238,10 @@ function createSourceUnit<V extends SourceView>(
     });
     reconciler = rec;
     return (key, signal) => rec.reconcile(key, signal);
+  });
+  o.entries?.register(source.controller, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) => trackersIn(built.store, ids, trackedIds),
   });
   const informer = built.unit.informers[0];
   o.onCache?.(source, {

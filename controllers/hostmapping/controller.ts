@@ -27,17 +27,20 @@ import type { Unit } from "../../k8s/manager.ts";
 import type { Metrics } from "../../observability/metrics.ts";
 import { AdoptionRefusedError, deleteHost, deleteUntracked, ensureHost } from "../hosts/sync.ts";
 import { type Outcome, TerminalError } from "../../k8s/controller.ts";
+import { hostnameProblem } from "../hosts/hostname.ts";
 import {
   ConflictBoard,
   DEFAULT_POLICY,
   deletesOnDelete,
+  describeHolder,
   domainRefusal,
-  isOperatorEntry,
+  isHostnameConflict,
   mayDelete,
   ownerAllows,
   type Policy,
   RETAINED_TAG,
 } from "../hosts/policy.ts";
+import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 import {
   classifyError,
   errorStatus,
@@ -146,6 +149,15 @@ export class HostMappingReconciler {
       return {};
     }
 
+    // The CRD refuses these too, but Helm never upgrades a CRD: objects it let in stay refused here.
+    const invalid = [view.spec.hostname, ...view.spec.aliases]
+      .map((name) => hostnameProblem(name)).find((p) => p !== null);
+    if (invalid) {
+      this.#conflict(key, undefined);
+      await this.#refuse(view, "InvalidSpec", `${invalid}; nothing is written`, log);
+      return {};
+    }
+
     let current = view;
     // Upsert-only never deletes, so it needs no finalizer.
     if (mayDelete(this.#policy) && !current.finalizers.includes(HOSTMAPPING_FINALIZER)) {
@@ -183,15 +195,13 @@ export class HostMappingReconciler {
       this.#d.managed?.(key, true);
       return {};
     } catch (e) {
-      if (e instanceof AdoptionRefusedError && isOperatorEntry(e.entry)) {
+      if (isHostnameConflict(e)) {
         this.#conflict(key, current.spec.hostname);
         await this.#refuse(
           current,
           "HostnameConflict",
-          `${current.spec.hostname} -> ${current.spec.ip} is already held by another object ` +
-            `(entry ${e.entry.id}, comment ${JSON.stringify(e.entry.comment ?? "")}${
-              e.entry.tags.filter((t) => t.startsWith("owner:")).map((t) => `, ${t}`).join("")
-            }); it keeps the entry, and this HostMapping takes over when it lets it go`,
+          `${current.spec.hostname} is already held (by ${describeHolder(e.entry)}); ` +
+            `it keeps the name, and this HostMapping takes over when it lets it go`,
           log,
         );
         return {};
@@ -327,6 +337,10 @@ export interface HostMappingUnitOptions {
   onCache?: (cache: { ready(): boolean; has(key: string): boolean }) => void;
   /** Logs each Kubernetes write instead of making it (--dry-run). */
   dryRun?: boolean;
+  /** Live repair: how an entry change finds and wakes the HostMapping tracking it. */
+  entries?: EntryWakeups;
+  /** `--namespace`: watch only these; all when omitted or empty. */
+  namespaces?: readonly string[];
 }
 
 /** The controller name: the `controller` label of metrics and logs. */
@@ -352,6 +366,7 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     workers: o.workers,
     resyncPeriodMs: o.resyncPeriodMs,
     dryRun: o.dryRun,
+    scope: { namespaces: o.namespaces },
   }, {
     resource: HOSTMAPPING,
     project: projectHostMapping,
@@ -386,6 +401,11 @@ export function createHostMappingUnit(o: HostMappingUnitOptions): Unit {
     });
     reconciler = rec;
     return (key) => rec.reconcile(key);
+  });
+  o.entries?.register(HOSTMAPPING_CONTROLLER, {
+    wake: (key) => built.controller.queue.add(key),
+    tracking: (ids) =>
+      trackersIn(built.store, ids, (v) => v.status.hostId ? [v.status.hostId] : []),
   });
   const informer = built.unit.informers[0];
   o.onCache?.({

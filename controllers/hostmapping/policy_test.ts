@@ -173,3 +173,50 @@ Deno.test("HostMapping: upsert-only adds no finalizer; retain keeps the entry; o
   assertEquals(keep.kube.obj.metadata!.finalizers, []);
   assertEquals([...keep.hosts.entries.values()].map((e) => e.tags), [["retained"]]);
 });
+
+Deno.test("HostMapping: a name held at another IP (object or person) is a conflict, never a second entry", async () => {
+  const hosts = new FakeHosts();
+  const theirs = hosts.add({
+    ipAddress: "10.66.0.3",
+    hostname: "nas.home.arpa",
+    comment: "k8s:a/nas",
+  });
+  const hand = hosts.add({
+    ipAddress: "10.66.0.4",
+    hostname: "tv.home.arpa",
+    comment: "added by hand",
+  });
+  for (
+    const [name, hostname, holder] of [["b", "nas.home.arpa", theirs], [
+      "c",
+      "tv.home.arpa",
+      hand,
+    ]] as const
+  ) {
+    const h = harness(hmObj(name, hostname), { hosts });
+    assertEquals(await h.run(), {}, "no error, no retry");
+    assertEquals(reasonOf(h.kube.obj), "HostnameConflict");
+    assertEquals(h.events.reasons, ["HostnameConflict"]);
+    assertMatch(
+      h.events.notes[0],
+      new RegExp(`entry ${holder.id} -> ${holder.ipAddress.replaceAll(".", "\\.")}`),
+    );
+    assertEquals(h.conflicts.get(`home/${name}`), true);
+  }
+  assertEquals([...hosts.entries.values()], [theirs, hand]);
+});
+
+Deno.test("HostMapping: a reserved name or alias is refused in status (InvalidSpec), nothing written", async () => {
+  for (
+    const [hostname, aliases] of [["localhost", []], ["nas.home.arpa", ["ip6-allnodes"]]] as const
+  ) {
+    const obj = hmObj("r", hostname);
+    const h = harness({ ...obj, spec: { ...obj.spec, aliases: [...aliases] } });
+    assertEquals(await h.run(), {});
+    await h.run();
+    assertEquals(h.hosts.calls, [], "nothing reaches the server");
+    assertEquals(reasonOf(h.kube.obj), "InvalidSpec");
+    assertEquals(h.events.reasons, ["InvalidSpec"], "one Event per change");
+    assertMatch(h.events.notes[0], /reserved name.*never written/);
+  }
+});

@@ -13,6 +13,7 @@ import { deepEqual } from "../../k8s/equal.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import type { DesiredHost } from "../hosts/sync.ts";
+import { canonicalIp } from "../hosts/ip.ts";
 import type { HostMappingStatus } from "./status.ts";
 import { DEFAULT_POLICY, entryTags, type Policy, retainsOnDelete } from "../hosts/policy.ts";
 
@@ -93,7 +94,7 @@ function unique(xs: string[]): string[] {
 /** The entry a HostMapping wants (with the owner tag of `policy`). */
 export function desiredHost(view: HostMappingView, policy: Policy = DEFAULT_POLICY): DesiredHost {
   return {
-    ipAddress: view.spec.ip,
+    ipAddress: canonicalIp(view.spec.ip) ?? view.spec.ip,
     hostname: view.spec.hostname,
     comment: hostMappingComment(view.namespace, view.name),
     aliases: unique(view.spec.aliases),

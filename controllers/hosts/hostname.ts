@@ -9,8 +9,42 @@
 const LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 
 /**
- * Why router-hosts would refuse `name` as a hostname (its RFC 1035 label
- * rules, checked in the server's order), or null when it accepts it.
+ * The names of a standard hosts file's own lines (loopback, broadcast and
+ * the IPv6 multicast names, with the localhost6 spellings some
+ * distributions use). Whoever writes one of them redirects the host's own
+ * traffic, so no object and no webhook client may.
+ */
+export const RESERVED_HOSTNAMES: readonly string[] = [
+  "localhost",
+  "localhost.localdomain",
+  "localhost6",
+  "localhost6.localdomain6",
+  "broadcasthost",
+  "ip6-localhost",
+  "ip6-loopback",
+  "ip6-localnet",
+  "ip6-mcastprefix",
+  "ip6-allnodes",
+  "ip6-allrouters",
+  "ip6-allhosts",
+];
+
+/** Why `name` is reserved, or null: the names above, and every name under `localhost` (RFC 6761). */
+function reservedProblem(name: string): string | null {
+  const lower = name.toLowerCase();
+  if (RESERVED_HOSTNAMES.includes(lower)) {
+    return `${lower} is a reserved name (a line of every hosts file); it is never written`;
+  }
+  if (lower.endsWith(".localhost")) {
+    return `${lower} is under localhost, which always means this host (RFC 6761); it is never written`;
+  }
+  return null;
+}
+
+/**
+ * Why `name` cannot be written: router-hosts would refuse it (its RFC 1035
+ * label rules, checked in the server's order), or it is reserved
+ * ({@link RESERVED_HOSTNAMES}); null when it can.
  */
 export function hostnameProblem(name: string): string | null {
   if (name === "") return "hostname cannot be empty";
@@ -25,5 +59,5 @@ export function hostnameProblem(name: string): string | null {
     if (label === "") return "hostname cannot contain consecutive dots";
     if (!LABEL.test(label)) return `invalid label '${label}' in hostname`;
   }
-  return null;
+  return reservedProblem(name);
 }

@@ -14,3 +14,28 @@ Deno.test("hostnameProblem follows the server's rules", () => {
     /253/,
   );
 });
+
+Deno.test("hostnameProblem refuses the reserved names of a hosts file, any case", () => {
+  for (
+    const name of [
+      "localhost",
+      "LocalHost",
+      "localhost.localdomain",
+      "broadcasthost",
+      "ip6-localhost",
+      "ip6-loopback",
+      "ip6-localnet",
+      "ip6-mcastprefix",
+      "ip6-allnodes",
+      "ip6-allrouters",
+      "ip6-allhosts",
+      "app.localhost",
+    ]
+  ) {
+    assertMatch(hostnameProblem(name) ?? "accepted", /reserved|localhost/, name);
+    assertMatch(hostnameProblem(name)!, /never written/, name);
+  }
+  for (const name of ["localhost.home.arpa", "mylocalhost", "ip6-nas.lan", "broadcasthost2"]) {
+    assertEquals(hostnameProblem(name), null, name);
+  }
+});

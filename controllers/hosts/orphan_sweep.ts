@@ -12,7 +12,13 @@
  * - whose owner tag is not exactly ours (with `--owner-id`), or that has an
  *   owner tag at all (without);
  * - tagged `retained` (its object was deleted with `on-delete: retain`);
- * - outside the domain filter.
+ * - outside the domain filter;
+ * - of an object outside the kind's watch scope (`--namespace`,
+ *   `--label-selector`): the cache cannot tell whether it exists. Under a
+ *   label selector that is every entry of the kind, unless `--owner-id` is
+ *   set: then only entries tagged with our owner id are candidates, and
+ *   such an entry whose object is not in our cache is ours to delete —
+ *   its object is gone or left our scope.
  *
  * router-hosts' ListHosts ignores limit and offset (it streams everything),
  * so the sweep asks per comment prefix with SearchHosts instead: each call
@@ -23,6 +29,8 @@
 import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
 import { Controller, type Outcome } from "../../k8s/controller.ts";
 import type { Unit } from "../../k8s/manager.ts";
+import type { WatchScope } from "../../k8s/scope.ts";
+import { parseKey } from "../../k8s/resource.ts";
 import type { Metrics } from "../../observability/metrics.ts";
 import type { Logger } from "../../observability/log.ts";
 import { deleteHost } from "./sync.ts";
@@ -44,6 +52,15 @@ export interface SweepKind {
   adoptTags: readonly string[];
   /** The kind's cache. */
   cache: { ready(): boolean; has(key: string): boolean };
+  /** What the cache watches; everything when omitted. */
+  scope?: WatchScope;
+}
+
+/** Whether the kind's cache would hold the object of `key`, were it ours and alive. */
+export function inSweepScope(kind: Pick<SweepKind, "scope">, key: string, policy: Policy): boolean {
+  const namespaces = kind.scope?.namespaces ?? [];
+  if (namespaces.length > 0 && !namespaces.includes(parseKey(key).namespace)) return false;
+  return !kind.scope?.labelSelector || policy.ownerId !== "";
 }
 
 /** The comment prefix of a kind: its comment up to the namespace. */
@@ -92,7 +109,11 @@ export function findOrphans(
     if (candidates.length === 0) continue;
     // Kinds sharing a comment (IngressRoute and IngressRouteTCP): the entry
     // is an orphan only when no kind can have its object.
-    if (candidates.some(({ kind, key }) => !kind.cache.ready() || kind.cache.has(key))) continue;
+    if (
+      candidates.some(({ kind, key }) =>
+        !kind.cache.ready() || kind.cache.has(key) || !inSweepScope(kind, key, policy)
+      )
+    ) continue;
     orphans.push({ entry, controller: candidates[0].kind.controller, key: candidates[0].key });
   }
   return orphans;

@@ -200,3 +200,30 @@ Deno.test("OrphanSweep in a dry run neither counts nor reports the deletes it on
   assertEquals(counted, []);
   assertEquals(lines.includes("orphan entry deleted: its object no longer exists"), false);
 });
+
+Deno.test("scope: entries of objects outside the watched namespaces are never orphans", () => {
+  const scoped = kinds().map((k) => ({ ...k, scope: { namespaces: ["apps"] } }));
+  const inside = entry("k8s:apps/gone", []);
+  const outside = entry("k8s:other/x", []);
+  const found = findOrphans([inside, outside], scoped, DEFAULT_POLICY);
+  assertEquals(found.map((o) => o.entry.id), [inside.id]);
+});
+
+Deno.test("scope: under a label selector only entries with our owner tag can be orphans", () => {
+  const scoped = kinds().map((k) =>
+    k.controller === "hostmapping" ? k : { ...k, scope: { labelSelector: "router=lan" } }
+  );
+  const untagged = entry("k8s-ingress:apps/web", IR);
+  const ours = entry("k8s-ingress:apps/old", [...IR, "owner:a"]);
+  const theirs = entry("k8s-ingress:apps/theirs", [...IR, "owner:b"]);
+  const hm = entry("k8s:apps/gone", []);
+  assertEquals(
+    findOrphans([untagged, hm], scoped, DEFAULT_POLICY).map((o) => o.entry.id),
+    [hm.id],
+    "without an owner id the selected kinds' entries are left alone; HostMapping's are swept",
+  );
+  assertEquals(
+    findOrphans([untagged, ours, theirs], scoped, policy({ ownerId: "a" })).map((o) => o.entry.id),
+    [ours.id],
+  );
+});

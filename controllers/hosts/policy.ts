@@ -18,6 +18,7 @@
  * @module
  */
 import type { HostEntry } from "../../grpc/hosts_port.ts";
+import { AdoptionRefusedError, HostnameHeldError } from "./sync.ts";
 import type { DesiredHosts } from "../engine/source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
@@ -41,7 +42,18 @@ export interface Policy {
   mode: PolicyMode;
   /** "" = no owner tag (compatible with the Go operator). */
   ownerId: string;
+  /** Hostnames one object may have entries for; the rest are dropped with one Warning. */
+  maxHostsPerObject: number;
 }
+
+/**
+ * `--max-hosts-per-object` by default. An object's `host-ids` annotation
+ * costs a hostname plus 32 bytes per host, so 400 of the longest names
+ * (253 characters) take 114,000 bytes: with kubectl's last-applied copy of
+ * the same names beside it, still under the API server's 256 KiB for all
+ * of an object's annotations together.
+ */
+export const DEFAULT_MAX_HOSTS_PER_OBJECT = 400;
 
 /** Sync everything, delete what goes, no owner: the Go operator's behaviour. */
 export const DEFAULT_POLICY: Policy = {
@@ -49,6 +61,7 @@ export const DEFAULT_POLICY: Policy = {
   excludeDomains: [],
   mode: "sync",
   ownerId: "",
+  maxHostsPerObject: DEFAULT_MAX_HOSTS_PER_OBJECT,
 };
 
 /** Normalises a `--domain-filter` value: lower case, no leading or trailing dot. */
@@ -140,6 +153,25 @@ export function isOperatorEntry(entry: Pick<HostEntry, "comment" | "tags">): boo
   return OPERATOR_COMMENT.test(entry.comment ?? "") || ownerTagsOf(entry).length > 0;
 }
 
+/**
+ * True when `error` means another holder has the hostname: another object's
+ * entry (any IP), or anyone's entry at another IP. Only a person's entry of
+ * the very same ip+hostname stays an adoption refusal.
+ */
+export function isHostnameConflict(error: unknown): error is AdoptionRefusedError {
+  return error instanceof HostnameHeldError ||
+    (error instanceof AdoptionRefusedError && isOperatorEntry(error.entry));
+}
+
+/** Who holds an entry, for Events and status: the object's comment and owner, or a person. */
+export function describeHolder(entry: HostEntry): string {
+  const owners = ownerTagsOf(entry).map((t) => ` ${t}`).join("");
+  const who = isOperatorEntry(entry)
+    ? JSON.stringify(entry.comment ?? "") + owners
+    : `a hand-made entry, comment ${JSON.stringify(entry.comment ?? "")}`;
+  return `${who}, entry ${entry.id} -> ${entry.ipAddress}`;
+}
+
 /** What the object says about its entries when it is deleted. */
 export function retainsOnDelete(annotations: Record<string, string> | undefined): boolean {
   return annotations?.[ON_DELETE_ANNOTATION]?.trim().toLowerCase() === "retain";
@@ -192,6 +224,30 @@ export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHos
 }
 
 /**
+ * `desired` with at most `--max-hosts-per-object` hostnames: the first ones,
+ * in the object's order, and one problem (one `TooManyHosts` Warning per
+ * object and change) saying how many were dropped. A dropped name gets no
+ * entry, and loses the one it had.
+ */
+export function capHosts(policy: Policy, desired: DesiredHosts): DesiredHosts {
+  const max = policy.maxHostsPerObject;
+  if (desired.hosts.length <= max) return desired;
+  const dropped = desired.hosts.slice(max);
+  const shown = dropped.slice(0, 5).join(", ");
+  const more = dropped.length > 5 ? ` and ${dropped.length - 5} more` : "";
+  return {
+    ...desired,
+    hosts: desired.hosts.slice(0, max),
+    problems: [...desired.problems, {
+      reason: "TooManyHosts",
+      message: `${desired.hosts.length} hostnames, more than --max-hosts-per-object=${max}: ` +
+        `the first ${max} are kept, the other ${dropped.length} get no entry: ${shown}${more}`,
+      fields: { hostnames: desired.hosts.length, dropped: dropped.length },
+    }],
+  };
+}
+
+/**
  * Who waits for which hostname: a conflict's loser waits here, and whoever
  * deletes an entry of that hostname releases it, waking every waiter (any
  * controller) at once — so the loser takes over in seconds, without a
@@ -216,13 +272,14 @@ export class ConflictBoard {
     }
   }
 
-  /** An entry of `hostname` was deleted: wakes its waiters once. */
-  release(hostname: string): void {
+  /** An entry of `hostname` was deleted: wakes its waiters once; returns how many. */
+  release(hostname: string): number {
     const name = hostname.toLowerCase();
     const waiters = this.#waiting.get(name);
-    if (!waiters) return;
+    if (!waiters) return 0;
     this.#waiting.delete(name);
     for (const wake of waiters.values()) wake();
+    return waiters.size;
   }
 
   /** How many hostnames are waited for (for tests). */

@@ -7,6 +7,7 @@
  */
 import type { HostEntry, HostsPort, HostUpdate } from "../../grpc/hosts_port.ts";
 import { isOutcome, RouterHostsError } from "../../grpc/errors.ts";
+import { canonicalIp, sameIp } from "./ip.ts";
 
 /** The entry a Kubernetes object wants. */
 export interface DesiredHost {
@@ -40,6 +41,33 @@ export class AdoptionRefusedError extends Error {
   }
 }
 
+/**
+ * The hostname is held by another entry at another IP — another object's,
+ * another installation's or a person's. A hostname has one holder: we never
+ * add a second entry beside it (whichever line the hosts file answers with
+ * would win), and never take it.
+ */
+export class HostnameHeldError extends AdoptionRefusedError {
+  constructor(entry: HostEntry) {
+    super(entry);
+    this.message =
+      `${entry.hostname} is already held by entry ${entry.id} (-> ${entry.ipAddress}, ` +
+      `comment ${JSON.stringify(entry.comment ?? "")}) on router-hosts; a hostname has one holder`;
+    this.name = "HostnameHeldError";
+  }
+}
+
+/** The entries of `hostname` (any case, any IP). */
+export async function entriesNamed(api: HostsPort, hostname: string): Promise<HostEntry[]> {
+  const want = hostname.toLowerCase();
+  return (await api.searchHosts(hostname)).filter((e) => e.hostname.toLowerCase() === want);
+}
+
+/** The holder among entries of one name: the oldest (ULIDs sort by creation time). */
+function holderOf(entries: readonly HostEntry[]): HostEntry {
+  return entries.reduce((a, b) => (b.id < a.id ? b : a));
+}
+
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const sa = new Set(a), sb = new Set(b);
   return sa.size === sb.size && [...sb].every((x) => sa.has(x));
@@ -55,6 +83,7 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
 export function diffHost(entry: HostEntry, desired: DesiredHost): HostUpdate | undefined {
   const update: HostUpdate = { id: entry.id, expectedVersion: entry.version };
   let changed = false;
+  // `desired` is canonical (ensureHost): an entry spelled otherwise is rewritten once.
   if (entry.ipAddress !== desired.ipAddress) {
     update.ipAddress = desired.ipAddress;
     changed = true;
@@ -103,23 +132,35 @@ async function converge(
   }
 }
 
+/**
+ * Creates the entry, or adopts ours of the same ip+hostname. Another
+ * holder of the hostname wins: at the same IP it is {@link AdoptionRefusedError},
+ * at another IP {@link HostnameHeldError}. Two writers racing for a free
+ * name both add; each then looks again, and the newer entry is deleted by
+ * its writer, so one holder remains.
+ */
 async function createOrAdopt(
   api: HostsPort,
   desired: DesiredHost,
   owns: (entry: HostEntry) => boolean,
 ): Promise<EnsureResult> {
+  const named = await entriesNamed(api, desired.hostname);
+  const mine = named.find((e) => owns(e) && sameIp(e.ipAddress, desired.ipAddress));
+  if (mine) return { action: "adopted", entry: (await converge(api, mine, desired)).entry };
+  refuseHeld(named.filter((e) => !owns(e)), desired);
+  let entry: HostEntry;
   try {
-    const entry = await api.addHost({
+    entry = await api.addHost({
       ipAddress: desired.ipAddress,
       hostname: desired.hostname,
       comment: desired.comment,
       aliases: desired.aliases,
       tags: desired.tags,
     });
-    return { action: "created", entry };
   } catch (e) {
     if (!isOutcome(e, "already-exists")) throw e;
-    const existing = await api.findExact(desired.ipAddress, desired.hostname);
+    const existing = (await entriesNamed(api, desired.hostname))
+      .filter((x) => sameIp(x.ipAddress, desired.ipAddress));
     const mine = existing.find(owns);
     if (!mine) {
       if (existing.length > 0) throw new AdoptionRefusedError(existing[0]);
@@ -129,6 +170,22 @@ async function createOrAdopt(
     const { entry } = await converge(api, mine, desired);
     return { action: "adopted", entry };
   }
+  const created = entry;
+  const older = (await entriesNamed(api, desired.hostname))
+    .filter((e) => !owns(e) && e.id < created.id);
+  if (older.length > 0) {
+    await deleteHost(api, created.id);
+    refuseHeld(older, desired);
+  }
+  return { action: "created", entry };
+}
+
+/** Throws for the holder among `others` (entries of the name that are not ours), if any. */
+function refuseHeld(others: readonly HostEntry[], desired: DesiredHost): void {
+  if (others.length === 0) return;
+  const same = others.find((e) => sameIp(e.ipAddress, desired.ipAddress));
+  if (same) throw new AdoptionRefusedError(same);
+  throw new HostnameHeldError(holderOf(others));
 }
 
 /** Options of {@link ensureHost}. */
@@ -146,17 +203,18 @@ export interface EnsureOptions {
  * Makes the entry exist as `desired`.
  *
  * With `knownId` (from status or annotation): read it; equal → no write;
- * different → update; gone → create again ("recreated"). Without: create;
- * on ALREADY_EXISTS adopt the existing entry only if `owns` accepts it,
- * else throw {@link AdoptionRefusedError}.
+ * different → update; gone → create again ("recreated"). Without: adopt
+ * ours of the same ip+hostname, or create when nobody holds the hostname
+ * (see {@link createOrAdopt}). The IP is written in its canonical form.
  */
 export async function ensureHost(
   api: HostsPort,
-  desired: DesiredHost,
+  wanted: DesiredHost,
   knownId: string | undefined,
   owns: (entry: HostEntry) => boolean,
   options: EnsureOptions = {},
 ): Promise<EnsureResult> {
+  const desired = { ...wanted, ipAddress: canonicalIp(wanted.ipAddress) ?? wanted.ipAddress };
   if (knownId) {
     let foreign = false;
     try {
@@ -217,7 +275,8 @@ export async function deleteUntracked(
   hostname: string,
   owns: (entry: HostEntry) => boolean,
 ): Promise<number> {
-  const found = (await api.findExact(ipAddress, hostname)).filter(owns);
+  const found = (await entriesNamed(api, hostname))
+    .filter((e) => sameIp(e.ipAddress, ipAddress) && owns(e));
   for (const entry of found) await deleteHost(api, entry.id);
   return found.length;
 }

@@ -9,6 +9,7 @@ import {
   type DesiredHost,
   diffHost,
   ensureHost,
+  HostnameHeldError,
 } from "./sync.ts";
 
 const desired: DesiredHost = {
@@ -20,12 +21,12 @@ const desired: DesiredHost = {
 };
 const ours = (e: HostEntry) => e.comment === "k8s:default/nas";
 
-Deno.test("no known id: AddHost once and return the created entry with its version", async () => {
+Deno.test("no known id: AddHost once, between two looks for another holder of the name", async () => {
   const api = new FakeHosts();
   const r = await ensureHost(api, desired, undefined, ours);
   assertEquals(r.action, "created");
   assertEquals(r.entry.version, "1");
-  assertEquals(api.calls, ["AddHost"]);
+  assertEquals(api.calls, ["SearchHosts", "AddHost", "SearchHosts"]);
 });
 
 Deno.test("known id and equal entry (lists as sets): one GetHost, no write", async () => {
@@ -113,4 +114,87 @@ Deno.test("delete: NOT_FOUND and impossible ids count as done; other errors prop
       }),
     );
   await assertRejects(() => deleteHost(e, "01HZZZZZZZZZZZZZZZZZZZZZ01"));
+});
+
+Deno.test("one hostname, one holder: an entry of the name at another IP is never shadowed", async () => {
+  for (
+    const holder of [
+      { ipAddress: "10.66.0.3", hostname: "nas.lan", comment: "added by hand" },
+      { ipAddress: "10.66.0.3", hostname: "NAS.lan", comment: "k8s:other/nas" },
+      {
+        ipAddress: "10.66.0.3",
+        hostname: "nas.lan",
+        comment: "k8s:default/nas",
+        tags: ["owner:b"],
+      },
+    ]
+  ) {
+    const api = new FakeHosts();
+    const held = api.add(holder);
+    const owned = (e: HostEntry) => ours(e) && !e.tags.some((t) => t.startsWith("owner:"));
+    const e = await assertRejects(() => ensureHost(api, desired, undefined, owned));
+    assertOk(e instanceof HostnameHeldError, holder.comment);
+    assertEquals(e.entry.id, held.id);
+    assertEquals(api.calls, ["SearchHosts"], "no AddHost beside the holder");
+    assertEquals([...api.entries.values()], [held]);
+  }
+});
+
+Deno.test("one object may hold several entries of its name (IPv4 and IPv6)", async () => {
+  const api = new FakeHosts();
+  const v4 = await ensureHost(api, desired, undefined, ours);
+  const v6 = await ensureHost(api, { ...desired, ipAddress: "fd00::5" }, undefined, ours);
+  assertEquals([v4.action, v6.action], ["created", "created"]);
+  assertEquals(api.entries.size, 2);
+});
+
+Deno.test("two writers racing for a free name: the newer entry is deleted by its writer", async () => {
+  const api = new FakeHosts();
+  const add = api.addHost.bind(api);
+  let rival: HostEntry | undefined;
+  api.addHost = (h) => {
+    // Another object's AddHost lands first, after our first look.
+    rival = api.add({ ipAddress: "10.66.0.3", hostname: "nas.lan", comment: "k8s:other/nas" });
+    return add(h);
+  };
+  const e = await assertRejects(() => ensureHost(api, desired, undefined, ours));
+  assertOk(e instanceof HostnameHeldError);
+  assertEquals(e.entry.id, rival!.id);
+  assertEquals([...api.entries.keys()], [rival!.id]);
+});
+
+Deno.test("canonical IPs: every spelling makes one entry, written in RFC 5952 form", async () => {
+  const api = new FakeHosts();
+  const first = await ensureHost(api, { ...desired, ipAddress: "FD00::1" }, undefined, ours);
+  assertEquals(first.entry.ipAddress, "fd00::1");
+  for (const spelling of ["fd00::1", "fd00:0::1"]) {
+    const again = await ensureHost(api, { ...desired, ipAddress: spelling }, undefined, ours);
+    assertEquals([again.action, again.entry.id], ["adopted", first.entry.id]);
+  }
+  assertEquals(api.entries.size, 1);
+  // An entry of ours written before, spelled otherwise, is rewritten once (IP only).
+  const old = api.add({ ...desired, hostname: "old.lan", ipAddress: "FD00:0::2" });
+  const fixed = await ensureHost(
+    api,
+    { ...desired, hostname: "old.lan", ipAddress: "fd00::2" },
+    old.id,
+    ours,
+  );
+  assertEquals([fixed.action, fixed.entry.ipAddress, fixed.entry.version], [
+    "updated",
+    "fd00::2",
+    "2",
+  ]);
+});
+
+Deno.test("an IP move sends only the IP: the version moves by exactly 1", async () => {
+  const api = new FakeHosts();
+  const created = await ensureHost(api, desired, undefined, ours);
+  const moved = await ensureHost(
+    api,
+    { ...desired, ipAddress: "10.0.0.6" },
+    created.entry.id,
+    ours,
+  );
+  assertEquals([moved.action, moved.entry.version], ["updated", "2"]);
 });

@@ -26,6 +26,12 @@ const cases: Case[] = [
     hosts: ["a.b.example.com"],
   },
   { name: "single-label host", rule: `Host(${q("nas")})`, hosts: ["nas"] },
+  {
+    name: "reserved names are skipped with the reason",
+    rule: `Host(${q("localhost")}, ${q("ip6-allnodes")}, ${q("a.lan")})`,
+    hosts: ["a.lan"],
+    skipped: [["localhost", /reserved name/], ["ip6-allnodes", /reserved name/]],
+  },
   { name: "case preserved", rule: `Host(${q("Web.Example.COM")})`, hosts: ["Web.Example.COM"] },
   {
     name: "matcher name is case-insensitive",

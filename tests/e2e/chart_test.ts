@@ -61,6 +61,8 @@ const VALUES: Record<string, string[]> = {
     "dryRun=true",
     "--set",
     "gcInterval=1h",
+    "--set",
+    "maxHostsPerObject=50",
   ],
 };
 
@@ -221,7 +223,8 @@ Deno.test({
           const policyArgs = (name: string): string[] =>
             (rendered[name].find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0]
               .args as string[]).filter((a) =>
-                /^--(domain-filter|exclude-domains|policy|owner-id|dry-run|gc-interval)\b/.test(a)
+                /^--(domain-filter|exclude-domains|policy|owner-id|dry-run|gc-interval|max-hosts-per-object)\b/
+                  .test(a)
               );
           assertEquals(policyArgs("default"), []);
           assertEquals(policyArgs("policy"), [
@@ -232,6 +235,7 @@ Deno.test({
             "--owner-id=cluster-a",
             "--dry-run",
             "--gc-interval=1h",
+            "--max-hosts-per-object=50",
           ]);
         });
 
@@ -331,6 +335,7 @@ Deno.test({
             await refused(["--set", "policy=delete"], /\/policy/);
             await refused(["--set", "gcInterval=soon"], /\/gcInterval/);
             await refused(["--set", "ownerId=a b"], /\/ownerId/);
+            await refused(["--set", "maxHostsPerObject=0"], /\/maxHostsPerObject/);
             await refused(
               ["--set", "terminationGracePeriodSeconds=5"],
               /terminationGracePeriodSeconds.*minimum/,

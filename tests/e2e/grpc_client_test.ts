@@ -11,7 +11,8 @@
  */
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type ClientOptions, type HostEntry, RouterHostsClient } from "../../grpc/client.ts";
+import { type ClientOptions, RouterHostsClient } from "../../grpc/client.ts";
+import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { codeName, RouterHostsError } from "../../grpc/errors.ts";
 import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from "../../grpc/tls.ts";
 import { assertEquals, assertMatch, assertOk, assertRejects } from "../assert.ts";

@@ -226,6 +226,57 @@ Deno.test({
       },
     );
 
+    await step("rejects reserved names, as hostname or alias", async () => {
+      const ns = await kube.createNamespace(uniqueName("hm-reserved"));
+      for (
+        const hostname of ["localhost", "LOCALHOST.localdomain", "ip6-allnodes", "app.localhost"]
+      ) {
+        const err = await rejection(kube, ns, hostMapping("r", { hostname, ip: "10.1.0.17" }));
+        assertMatch(err.message, /spec\.hostname: Invalid value: .*must not be a reserved name/);
+      }
+      const err = await rejection(
+        kube,
+        ns,
+        hostMapping("ra", { hostname: "ok.example", ip: "10.1.0.17", aliases: ["broadcasthost"] }),
+      );
+      assertMatch(err.message, /spec\.aliases\[0\]: Invalid value: .*must not be a reserved name/);
+    });
+
+    await step("bounds tags: at most 50, each 1-253 characters", async () => {
+      const ns = await kube.createNamespace(uniqueName("hm-tags"));
+      const fifty = Array.from({ length: 50 }, (_, i) => `t${i}`);
+      await kube.postJson(
+        `${API}/namespaces/${ns}/hostmappings`,
+        hostMapping("fifty", {
+          hostname: "t.example",
+          ip: "192.0.2.5",
+          tags: [...fifty.slice(1), "x".repeat(253)],
+        }),
+      );
+      let err = await rejection(
+        kube,
+        ns,
+        hostMapping("more", { hostname: "t.example", ip: "192.0.2.5", tags: [...fifty, "t50"] }),
+      );
+      assertMatch(err.message, /spec\.tags: Too many: 51: must have at most 50 items/);
+      err = await rejection(
+        kube,
+        ns,
+        hostMapping("long", {
+          hostname: "t.example",
+          ip: "192.0.2.5",
+          tags: ["x".repeat(100_000)],
+        }),
+      );
+      assertMatch(err.message, /spec\.tags\[0\]: Too long: may not be more than 253 bytes/);
+      err = await rejection(
+        kube,
+        ns,
+        hostMapping("empty", { hostname: "t.example", ip: "192.0.2.5", tags: [""] }),
+      );
+      assertMatch(err.message, /spec\.tags\[0\]: Invalid value: .*should be at least 1 chars long/);
+    });
+
     await step("a service-account kubeconfig is subject to RBAC", async () => {
       const ns = await kube.createNamespace(uniqueName("rbac"));
       const sa = await kube.makeServiceAccountKubeconfig(ns, "operator");

@@ -8,7 +8,7 @@
 import { assertEquals, assertMatch, assertOk } from "../assert.ts";
 import { freePort } from "../testbed/mod.ts";
 import { eventually } from "../testbed/operator.ts";
-import { withBed, withOperator } from "../testbed/bed.ts";
+import { bedTest } from "../testbed/bed.ts";
 import { metricSum } from "../testbed/prometheus.ts";
 
 const MEDIA_TYPE = "application/external.dns.webhook+json;version=1";
@@ -84,119 +84,115 @@ function post(path: string, body: string, length = ENC.encode(body).length): str
     `Content-Length: ${length}\r\n\r\n${body}`;
 }
 
-Deno.test({
-  name: "webhook limits: body, slow head, connection cap, client gone, SIGTERM",
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, (t) =>
-  withBed({}, async (bed) => {
+bedTest(
+  { name: "webhook limits: body, slow head, connection cap, client gone, SIGTERM" },
+  async ({ bed, ops, t }) => {
     const port = freePort();
-    await withOperator(bed, {
+    const op = await ops.start({
       args: [`--webhook-bind-address=127.0.0.1:${port}`, "--domain-filter=home.arpa"],
-    }, async (op) => {
-      const created = async (outcome = "success") =>
-        metricSum(
-          await op.metrics(),
-          "router_hosts_webhook_changes_total",
-          'action="create"',
-          `outcome="${outcome}"`,
-        );
-
-      await t.step("a declared 100 MB body is 413 before any of it is sent", async () => {
-        const c = await Raw.open(port);
-        await c.send(post("/records", "", 100_000_000));
-        await c.closed();
-        assertMatch(c.text, /^HTTP\/1.1 413 [^\r]*\r\n[\s\S]*larger than 1048576 bytes/);
-        assertEquals(await op.probe("/healthz"), 200);
-      });
-
-      await t.step("a chunked body is cut at the limit, never read to its end", async () => {
-        const c = await Raw.open(port);
-        await c.send(
-          `POST /adjustendpoints HTTP/1.1\r\nHost: webhook\r\nContent-Type: ${MEDIA_TYPE}\r\n` +
-            "Transfer-Encoding: chunked\r\n\r\n",
-        );
-        const chunk = ENC.encode(`10000\r\n${" ".repeat(0x10000)}\r\n`);
-        let sent = 0;
-        // Up to 100 MB; the server answers and closes long before.
-        while (sent < 100_000_000 && !c.ended && await c.send(chunk)) sent += chunk.length;
-        await c.closed();
-        assertMatch(c.text, /^HTTP\/1.1 413 /);
-        assertOk(sent < 100_000_000, `the whole 100 MB was taken (${sent} bytes)`);
-      });
-
-      await t.step(
-        "a head sent one byte at a time is cut off; a silent connection too",
-        async () => {
-          const slow = await Raw.open(port);
-          const silent = await Raw.open(port);
-          const head = `GET /records HTTP/1.1\r\nHost: webhook\r\nAccept: ${MEDIA_TYPE}\r\n`;
-          let i = 0;
-          // One byte every 0.5 s, for at most 80 s: the server's header timeout ends it first.
-          while (!slow.ended && i < 160) {
-            await slow.send(head[i % head.length]);
-            i++;
-            await Promise.race([slow.closed(), new Promise((r) => setTimeout(r, 500))]);
-          }
-          assertOk(slow.ended, "the slow head was still being read after 80 s");
-          await silent.closed();
-          assertEquals(silent.text, "");
-        },
+    });
+    const created = async (outcome = "success") =>
+      metricSum(
+        await op.metrics(),
+        "router_hosts_webhook_changes_total",
+        'action="create"',
+        `outcome="${outcome}"`,
       );
 
-      await t.step("connections over the cap are answered 503 and closed", async () => {
-        const conns = await Promise.all(Array.from({ length: 40 }, () => Raw.open(port)));
-        await eventually(
-          "8 connections refused",
-          () => conns.filter((c) => c.ended && /^HTTP\/1.1 503 /.test(c.text)).length >= 8,
-        );
-        // The ones let in are closed too when they send nothing.
-        await Promise.all(conns.map((c) => c.closed()));
-        assertEquals(await op.probe("/healthz"), 200);
-      });
+    await t.step("a declared 100 MB body is 413 before any of it is sent", async () => {
+      const c = await Raw.open(port);
+      await c.send(post("/records", "", 100_000_000));
+      await c.closed();
+      assertMatch(c.text, /^HTTP\/1.1 413 [^\r]*\r\n[\s\S]*larger than 1048576 bytes/);
+      assertEquals(await op.probe("/healthz"), 200);
+    });
 
-      await t.step(
-        "a client that goes away mid-POST: the rest of its writes are cancelled",
-        async () => {
-          const before = await created();
-          const c = await Raw.open(port);
-          await c.send(post("/records", creates("gone", 5000)));
-          await eventually("the first writes", async () => (await created()) > before);
-          c.close();
-          const line = await eventually("the request's log line", () =>
+    await t.step("a chunked body is cut at the limit, never read to its end", async () => {
+      const c = await Raw.open(port);
+      await c.send(
+        `POST /adjustendpoints HTTP/1.1\r\nHost: webhook\r\nContent-Type: ${MEDIA_TYPE}\r\n` +
+          "Transfer-Encoding: chunked\r\n\r\n",
+      );
+      const chunk = ENC.encode(`10000\r\n${" ".repeat(0x10000)}\r\n`);
+      let sent = 0;
+      // Up to 100 MB; the server answers and closes long before.
+      while (sent < 100_000_000 && !c.ended && await c.send(chunk)) sent += chunk.length;
+      await c.closed();
+      assertMatch(c.text, /^HTTP\/1.1 413 /);
+      assertOk(sent < 100_000_000, `the whole 100 MB was taken (${sent} bytes)`);
+    });
+
+    await t.step(
+      "a head sent one byte at a time is cut off; a silent connection too",
+      async () => {
+        const slow = await Raw.open(port);
+        const silent = await Raw.open(port);
+        const head = `GET /records HTTP/1.1\r\nHost: webhook\r\nAccept: ${MEDIA_TYPE}\r\n`;
+        let i = 0;
+        // One byte every 0.5 s, for at most 80 s: the server's header timeout ends it first.
+        while (!slow.ended && i < 160) {
+          await slow.send(head[i % head.length]);
+          i++;
+          await Promise.race([slow.closed(), new Promise((r) => setTimeout(r, 500))]);
+        }
+        assertOk(slow.ended, "the slow head was still being read after 80 s");
+        await silent.closed();
+        assertEquals(silent.text, "");
+      },
+    );
+
+    await t.step("connections over the cap are answered 503 and closed", async () => {
+      const conns = await Promise.all(Array.from({ length: 40 }, () => Raw.open(port)));
+      await eventually(
+        "8 connections refused",
+        () => conns.filter((c) => c.ended && /^HTTP\/1.1 503 /.test(c.text)).length >= 8,
+      );
+      // The ones let in are closed too when they send nothing.
+      await Promise.all(conns.map((c) => c.closed()));
+      assertEquals(await op.probe("/healthz"), 200);
+    });
+
+    await t.step(
+      "a client that goes away mid-POST: the rest of its writes are cancelled",
+      async () => {
+        const before = await created();
+        const c = await Raw.open(port);
+        await c.send(post("/records", creates("gone", 5000)));
+        await eventually("the first writes", async () => (await created()) > before);
+        c.close();
+        const line = await eventually(
+          "the request's log line",
+          () =>
             op.logs().find((l) =>
               l.msg === "external-dns webhook request" && Number(l.create) === 5000
-            ));
-          assertOk(Number(line.cancelled) > 0, `nothing cancelled: ${JSON.stringify(line)}`);
-          assertEquals(Number(line.writes) + Number(line.cancelled), 5000);
-          const written = (await bed.hosts.listHosts()).filter((e) =>
-            e.hostname.startsWith("gone")
-          );
-          assertEquals(written.length, Number(line.writes));
-        },
-      );
+            ),
+        );
+        assertOk(Number(line.cancelled) > 0, `nothing cancelled: ${JSON.stringify(line)}`);
+        assertEquals(Number(line.writes) + Number(line.cancelled), 5000);
+        const written = (await bed.hosts.listHosts()).filter((e) => e.hostname.startsWith("gone"));
+        assertEquals(written.length, Number(line.writes));
+      },
+    );
 
-      await t.step(
-        "SIGTERM during a 10,000-endpoint POST: the process exits inside 30 s",
-        async () => {
-          const before = await created();
-          const c = await Raw.open(port);
-          await c.send(post("/records", creates("term", 10_000)));
-          await eventually("the first writes", async () => (await created()) > before);
-          op.process.signal("SIGTERM");
-          const exited = await Promise.race([
-            op.process.status.then((s) => s.code),
-            new Promise<string>((r) => setTimeout(() => r("still running"), 30_000)),
-          ]);
-          assertEquals(exited, 0);
-          // The webhook answered (503: external-dns retries) before it went away.
-          await c.closed();
-          assertMatch(c.text, /^HTTP\/1.1 503 [\s\S]*not started/);
-          const written = (await bed.hosts.listHosts()).filter((e) =>
-            e.hostname.startsWith("term")
-          );
-          assertOk(written.length < 10_000, "every write was made: nothing was cancelled");
-        },
-      );
-    });
-  }));
+    await t.step(
+      "SIGTERM during a 10,000-endpoint POST: the process exits inside 30 s",
+      async () => {
+        const before = await created();
+        const c = await Raw.open(port);
+        await c.send(post("/records", creates("term", 10_000)));
+        await eventually("the first writes", async () => (await created()) > before);
+        op.process.signal("SIGTERM");
+        const exited = await Promise.race([
+          op.process.status.then((s) => s.code),
+          new Promise<string>((r) => setTimeout(() => r("still running"), 30_000)),
+        ]);
+        assertEquals(exited, 0);
+        // The webhook answered (503: external-dns retries) before it went away.
+        await c.closed();
+        assertMatch(c.text, /^HTTP\/1.1 503 [\s\S]*not started/);
+        const written = (await bed.hosts.listHosts()).filter((e) => e.hostname.startsWith("term"));
+        assertOk(written.length < 10_000, "every write was made: nothing was cancelled");
+      },
+    );
+  },
+);

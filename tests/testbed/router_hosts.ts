@@ -37,6 +37,12 @@ export interface RouterHostsOptions {
    * that race by nature and no such knob; it ignores this. Default 0.
    */
   hostsFileJitterMs?: number;
+  /**
+   * false: answer WatchHosts with UNIMPLEMENTED, as a server from before it
+   * does. The real v0.13.0 server implements it, so this runs the emulator
+   * with `--no-watch-hosts`. Default true.
+   */
+  watchHosts?: boolean;
 }
 
 /** One line of the generated hosts file. */
@@ -179,6 +185,8 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
     ? "the real server always asks for a client certificate (clientAuth: false)"
     : opts.unixSocket
     ? "the real server does not serve on a unix socket (unixSocket: true)"
+    : opts.watchHosts === false
+    ? "the real server implements WatchHosts (watchHosts: false)"
     : undefined;
   if (emulatorOnly && opts.kind === "real") {
     throw new Error(`the test requires the real router-hosts server, but ${emulatorOnly}`);
@@ -249,6 +257,7 @@ export async function startRouterHosts(opts: RouterHostsOptions = {}): Promise<R
       ...(clientAuth ? [] : ["--no-client-auth"]),
       ...(socketPath ? ["--unix-socket", socketPath] : []),
       ...(opts.hostsFileJitterMs ? ["--hosts-file-jitter-ms", String(opts.hostsFileJitterMs)] : []),
+      ...(opts.watchHosts === false ? ["--no-watch-hosts"] : []),
     ]];
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
 

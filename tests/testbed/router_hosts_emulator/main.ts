@@ -10,9 +10,11 @@
  *
  * Test-bed options the real server does not have: `--no-client-auth`
  * (TLS without asking for a client certificate, for clients that verify the
- * server only), `--unix-socket PATH` (also serve on a unix socket) and
+ * server only), `--unix-socket PATH` (also serve on a unix socket),
  * `--hosts-file-jitter-ms N` (wait up to N ms between a regeneration's list
- * and its hosts-file write, so overlapping writes reorder; regenerate.ts).
+ * and its hosts-file write, so overlapping writes reorder; regenerate.ts) and
+ * `--no-watch-hosts` (answer WatchHosts with UNIMPLEMENTED, as a server
+ * from before WatchHosts does).
  *
  * @module
  */
@@ -35,9 +37,10 @@ import {
   type StoreSnapshot,
 } from "./store.ts";
 import { parseJitterMs, regenerator } from "./regenerate.ts";
+import { ChangeNotifier, watchHostsHandler } from "./watch.ts";
 
 const USAGE = "usage: main.ts serve --config <server.toml> [--no-client-auth] " +
-  "[--unix-socket <path>] [--hosts-file-jitter-ms <ms>]";
+  "[--unix-socket <path>] [--hosts-file-jitter-ms <ms>] [--no-watch-hosts]";
 
 /** The real server waits this long for in-flight RPCs on SIGTERM/SIGINT. */
 const GRACEFUL_SHUTDOWN_MS = 30_000;
@@ -552,7 +555,9 @@ function hostsService(
   store: HostsStore,
   config: EmulatorConfig,
   hostsFileJitterMs: number,
+  watchHosts: boolean,
 ): grpc.UntypedServiceImplementation {
+  const changes = new ChangeNotifier();
   /**
    * Every successful write is saved and the hosts file regenerated before
    * the RPC answers (regenerate.ts: list, then write, not serialized with
@@ -575,6 +580,8 @@ function hostsService(
       store.restore(before);
       throw new Error(`saving ${config.databasePath} failed: ${(e as Error).message}`);
     }
+    // Committed: WatchHosts followers are woken first, as the real server does.
+    changes.notify();
     await regenerate(method);
     return result;
   };
@@ -620,6 +627,19 @@ function hostsService(
     ),
     Liveness: unary("Liveness", () => ({ alive: true })),
     Readiness: unary("Readiness", () => ({ ready: true, reason: "" })),
+    // Left out, grpc-js answers UNIMPLEMENTED: a server from before WatchHosts.
+    ...(watchHosts
+      ? {
+        WatchHosts: watchHostsHandler(
+          {
+            changeId: () => String(store.eventCount).padStart(26, "0"),
+            list: () => store.listHosts().map(toWire),
+          },
+          changes,
+          log,
+        ),
+      }
+      : {}),
   };
 }
 
@@ -640,6 +660,8 @@ interface ServeOptions {
   clientAuth: boolean;
   /** Also serve on this unix socket. */
   unixSocket?: string;
+  /** Serve WatchHosts (the real v0.13.0 server does); false answers UNIMPLEMENTED. */
+  watchHosts: boolean;
   /** The longest wait between a regeneration's list and its hosts-file write (regenerate.ts). */
   hostsFileJitterMs: number;
 }
@@ -677,7 +699,7 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
   const definition = hostsPackageDefinition()["router_hosts.v1.HostsService"];
   server.addService(
     definition as grpc.ServiceDefinition,
-    hostsService(store, config, options.hostsFileJitterMs),
+    hostsService(store, config, options.hostsFileJitterMs, options.watchHosts),
   );
   const port = await bind(server, config.bindAddress, credentials);
   if (options.unixSocket) {
@@ -694,7 +716,8 @@ async function serve(configPath: string, options: ServeOptions): Promise<void> {
       (options.clientAuth ? "" : "; NOT asking for client certificates (--no-client-auth)") +
       (options.hostsFileJitterMs > 0
         ? `; hosts-file writes wait up to ${options.hostsFileJitterMs} ms after their list`
-        : ""),
+        : "") +
+      (options.watchHosts ? "" : "; WatchHosts answers UNIMPLEMENTED (--no-watch-hosts)"),
   );
 
   process.on("SIGHUP", () => {
@@ -741,6 +764,7 @@ export async function main(args: string[]): Promise<number> {
         "no-client-auth": { type: "boolean" },
         "unix-socket": { type: "string" },
         "hosts-file-jitter-ms": { type: "string" },
+        "no-watch-hosts": { type: "boolean" },
       },
       allowPositionals: true,
     });
@@ -772,6 +796,7 @@ export async function main(args: string[]): Promise<number> {
       clientAuth: !parsed.values["no-client-auth"],
       unixSocket: parsed.values["unix-socket"],
       hostsFileJitterMs,
+      watchHosts: !parsed.values["no-watch-hosts"],
     });
     return 0;
   } catch (e) {
