@@ -137,8 +137,8 @@ function grpcClient(config: Config, tls: TlsMaterial | undefined, metrics: Metri
 
 /**
  * The client every writer uses, with the settle write after overlapping
- * writes (grpc/settle.ts). Ours, for carrying it: entries this operator
- * or its webhook wrote, under our owner id.
+ * writes (grpc/settle.ts). Ours, preferred for carrying it: entries this
+ * operator or its webhook wrote, under our owner id.
  */
 function settling(client: RouterHostsClient, config: Config, metrics: Metrics, log: Logger) {
   return new SettlingHosts(client, {
@@ -152,7 +152,7 @@ function settling(client: RouterHostsClient, config: Config, metrics: Metrics, l
         });
       } else if (result === "skipped") {
         log.info(
-          "overlapping writes, but no live entry of ours to carry the settle write; the next write regenerates the hosts file",
+          "overlapping writes, but router-hosts holds no entry to carry the settle write; the next write regenerates its hosts file",
         );
       }
     },

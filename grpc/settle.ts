@@ -24,8 +24,8 @@ import { isOutcome } from "./errors.ts";
 /**
  * One settle step, for `router_hosts_settle_writes_total{result}`. Per
  * UpdateHost sent: ok; not_found (the entry was gone, the next one is
- * tried); failed (the next write settles again). skipped: no live entry of
- * ours was known, so nothing was sent (the next write regenerates anyway).
+ * tried); failed (the next write settles again). skipped: the server holds
+ * no entry at all, so nothing can carry it (the next write regenerates).
  */
 export type SettleResult = "ok" | "not_found" | "failed" | "skipped";
 
@@ -198,27 +198,45 @@ export class SettlingHosts implements HostsPort {
     this.#timer = undefined;
     if (this.#flights.size > 0 || !this.#dirty || this.#closed) return;
     this.#dirty = false;
-    const ids = [...this.#candidates.keys()].reverse().slice(0, MAX_TRIES);
-    for (const id of ids) {
-      try {
-        // No field but the id: the server appends no event (no new version)
-        // and still regenerates its outputs after the call.
-        const version = this.#candidates.get(id)!;
-        await this.#write(() => this.#api.updateHost({ id, expectedVersion: version }));
-        this.#onSettle?.("ok", { id });
-        return;
-      } catch (e) {
-        if (isOutcome(e, "not-found")) {
-          this.#candidates.delete(id);
-          this.#onSettle?.("not_found", { id });
-          continue;
-        }
-        // Settle again after the next write, whether or not it overlaps.
-        this.#dirty = true;
-        this.#onSettle?.("failed", { id, error: e as Error });
-        return;
-      }
+    const tried = [...this.#candidates].reverse().slice(0, MAX_TRIES);
+    for (const [id, version] of tried) {
+      const result = await this.#touch(id, version);
+      if (result !== "not_found") return;
     }
-    this.#onSettle?.("skipped", {});
+    // No entry of ours is known to be live (a burst of deletes): read the
+    // table once and use one of ours, else any entry — the no-op changes
+    // nothing on it, and the server holds nothing else that could carry it.
+    let entries: HostEntry[];
+    try {
+      entries = await this.#api.listHosts();
+    } catch (e) {
+      this.#dirty = true;
+      this.#onSettle?.("failed", { error: e as Error });
+      return;
+    }
+    const pick = entries.findLast((e) => this.#owns?.(e) === true) ?? entries.at(-1);
+    if (pick) await this.#touch(pick.id, pick.version);
+    else this.#onSettle?.("skipped", {});
+  }
+
+  /** One no-op UpdateHost; reports and returns what it did. */
+  async #touch(id: string, version: string): Promise<SettleResult> {
+    try {
+      // No field but the id: the server appends no event (no new version)
+      // and still regenerates its outputs after the call.
+      await this.#write(() => this.#api.updateHost({ id, expectedVersion: version }));
+      this.#onSettle?.("ok", { id });
+      return "ok";
+    } catch (e) {
+      if (isOutcome(e, "not-found")) {
+        this.#candidates.delete(id);
+        this.#onSettle?.("not_found", { id });
+        return "not_found";
+      }
+      // Settle again after the next write, whether or not it overlaps.
+      this.#dirty = true;
+      this.#onSettle?.("failed", { id, error: e as Error });
+      return "failed";
+    }
   }
 }

@@ -204,7 +204,7 @@ Deno.test("settle: after overlapping deletes of every entry this process wrote, 
   api.close();
 });
 
-Deno.test("settle: with no entry of ours known there is nothing to send, and it says so", async () => {
+Deno.test("settle: with no entry left on the server nothing can carry it, and it says so", async () => {
   const server = new RacyServer();
   const { api, results, nextSettle } = settling(server);
   server.entries.set("A".repeat(26), {
@@ -220,6 +220,32 @@ Deno.test("settle: with no entry of ours known there is nothing to send, and it 
   await settled;
   assertEquals(results, ["skipped"]);
   assertEquals(writeCalls(server).length, 2);
+  api.close();
+});
+
+Deno.test("settle: with no entry of ours left, another entry carries the no-op and is left unchanged", async () => {
+  const server = new RacyServer();
+  const { api, results, nextSettle } = settling(server, (e) => e.comment === "ours");
+  const foreign: HostEntry = {
+    id: "F".repeat(26),
+    ipAddress: "10.0.0.8",
+    hostname: "foreign.lan",
+    tags: [],
+    aliases: [],
+    version: "7",
+  };
+  server.entries.set(foreign.id, { ...foreign });
+  const a = await api.addHost(host("a.lan"));
+  const b = await api.addHost(host("b.lan"));
+  server.delays = [20, 0]; // the first delete's regeneration writes last, listing b.lan
+  const settled = nextSettle();
+  await Promise.all([api.deleteHost(a.id), api.deleteHost(b.id)]);
+  assertEquals(server.file, ["b.lan", "foreign.lan"], "the race left a deleted name in the file");
+  await settled;
+  assertEquals(results, ["ok"]);
+  assertEquals(writeCalls(server).at(-1), `UpdateHost ${foreign.id}`);
+  assertEquals(server.entries.get(foreign.id), foreign);
+  assertEquals(server.file, ["foreign.lan"]);
   api.close();
 });
 

@@ -16,7 +16,8 @@
  * into Apply (the object lives; our finalizer is added before the first
  * external write) and Cleanup (the object is being deleted and still
  * carries our finalizer; it is removed once cleanup succeeded), so no
- * controller repeats that flow.
+ * controller repeats that flow. {@link finalizeReporting} is the same for
+ * reconcilers that return what happened instead of throwing.
  *
  * @module
  */
@@ -100,4 +101,57 @@ export async function finalize<V extends { deletionTimestamp?: string; finalizer
     view,
     () => view.finalizers.includes(name) ? Promise.resolve(view) : writer.addFinalizer(view, name),
   );
+}
+
+/** A reconcile's result that carries its own failure: what happens next, or why not. */
+export interface Reported {
+  /** What the controller does next, when the pass succeeded. */
+  outcome?: Outcome;
+  /** Why the pass failed: retried with backoff, or not at all when a `TerminalError`. */
+  error?: Error;
+}
+
+/** `reported`'s outcome; its error thrown (for {@link finalize} and the controller). */
+export function outcomeOf(reported: Reported): Outcome {
+  if (reported.error) throw reported.error;
+  return reported.outcome ?? {};
+}
+
+/** {@link FinalizerHandlers} that return what happened. */
+export interface ReportingHandlers<V, R extends Reported> {
+  /** The object lives; `ensureFinalizer` before the first external write. */
+  apply(view: V, ensureFinalizer: () => Promise<V>): Promise<R>;
+  /** The object is being deleted and carries our finalizer; an error keeps the finalizer. */
+  cleanup(view: V): Promise<R>;
+}
+
+/**
+ * {@link finalize} for handlers that report: the finalizer is removed only
+ * after a cleanup without error, and whatever fails — a handler or a
+ * finalizer write — ends up as the result's error, never thrown. All of
+ * `R`'s fields are optional: an object left alone reports nothing (`{}`).
+ */
+export async function finalizeReporting<
+  V extends { deletionTimestamp?: string; finalizers: string[] },
+  R extends Reported,
+>(
+  writer: FinalizerWriter<V>,
+  name: string,
+  view: V,
+  handlers: ReportingHandlers<V, R>,
+): Promise<R> {
+  let reported = {} as R;
+  try {
+    const outcome = await finalize(writer, name, view, {
+      apply: async (v, ensureFinalizer) =>
+        outcomeOf(reported = await handlers.apply(v, ensureFinalizer)),
+      cleanup: async (v) => outcomeOf(reported = await handlers.cleanup(v)),
+    });
+    return { ...reported, outcome };
+  } catch (e) {
+    return {
+      ...reported,
+      error: reported.error ?? (e instanceof Error ? e : new Error(String(e))),
+    };
+  }
 }

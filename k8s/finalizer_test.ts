@@ -1,5 +1,11 @@
 import { assertEquals, assertRejects } from "../tests/assert.ts";
-import { addFinalizerOps, finalize, removeFinalizerOps } from "./finalizer.ts";
+import {
+  addFinalizerOps,
+  finalize,
+  finalizeReporting,
+  removeFinalizerOps,
+  type Reported,
+} from "./finalizer.ts";
 
 const F = "router-hosts.fzymgc.house/host-cleanup";
 
@@ -76,4 +82,56 @@ Deno.test("finalize: cleanup runs under our finalizer, which goes only after it 
   assertEquals([cleaned, w.calls], [1, [`remove ${F}`]]);
   await finalize(w, F, { ...deleting, finalizers: ["other/x"] }, ok);
   assertEquals(cleaned, 1, "without our finalizer there is nothing to clean up");
+});
+
+/** A controller's report: the outcome or error, and what it counts. */
+interface Counted extends Reported {
+  managed?: number;
+  conflicts?: string[];
+  released?: string[];
+}
+
+const writer = (list: string[]) => ({
+  addFinalizer: (v: { finalizers: string[] }, name: string) => {
+    list.push(`add ${name}`);
+    return Promise.resolve({ ...v, finalizers: [...v.finalizers, name] });
+  },
+  removeFinalizer: (_v: unknown, name: string) => {
+    list.push(`remove ${name}`);
+    return Promise.resolve();
+  },
+});
+
+Deno.test("finalizeReporting: a cleanup with an error keeps the finalizer; the report carries it", async () => {
+  const writes: string[] = [];
+  const gone = { deletionTimestamp: "t", finalizers: ["f"] };
+  const failed = await finalizeReporting<View, Counted>(writer(writes), "f", gone, {
+    apply: () => Promise.reject(new Error("not called")),
+    cleanup: () => Promise.resolve({ released: ["a.lan"], error: new Error("down") }),
+  });
+  assertEquals([failed.error?.message, failed.released, writes], ["down", ["a.lan"], []]);
+  const done = await finalizeReporting<View, Counted>(writer(writes), "f", gone, {
+    apply: () => Promise.reject(new Error("not called")),
+    cleanup: () => Promise.resolve({ managed: 0 }),
+  });
+  assertEquals([done, writes], [{ managed: 0, outcome: {} }, ["remove f"]]);
+});
+
+Deno.test("finalizeReporting: apply's report comes back; a throw becomes the report's error", async () => {
+  const writes: string[] = [];
+  const live = { finalizers: [] as string[] };
+  const report = await finalizeReporting<View, Counted>(writer(writes), "f", live, {
+    apply: async (_v, ensure) => {
+      await ensure();
+      return { managed: 2, conflicts: [] };
+    },
+    cleanup: () => Promise.reject(new Error("not called")),
+  });
+  assertEquals([report, writes], [{ managed: 2, conflicts: [], outcome: {} }, ["add f"]]);
+  const thrown = await finalizeReporting<View, Counted>(writer(writes), "f", live, {
+    apply: () => Promise.reject(new Error("boom")),
+    cleanup: () => Promise.reject(new Error("not called")),
+  });
+  assertEquals(thrown.error?.message, "boom");
+  await assertRejects(() => Promise.reject(thrown.error));
 });

@@ -274,7 +274,7 @@ export class Metrics implements ControllerMetrics {
     this.settleWrites = new Counter({
       name: "router_hosts_settle_writes_total",
       help:
-        "No-op UpdateHost calls sent after overlapping writes so the server's hosts file holds every commit, by result (ok, not_found, failed; skipped when no entry of ours was known)",
+        "No-op UpdateHost calls sent after overlapping writes so the server's hosts file holds every commit, by result (ok, not_found, failed; skipped when router-hosts holds no entry to carry it)",
       labelNames: ["result"],
       registers,
     });

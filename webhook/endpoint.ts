@@ -196,18 +196,18 @@ export type Checked =
 export function checkEndpoint(e: Endpoint, allowed: (name: string) => boolean): Checked {
   const type = e.recordType ?? "";
   const dnsName = e.dnsName ?? "";
-  const shown = JSON.stringify(dnsName.length > 80 ? `${dnsName.slice(0, 80)}…` : dnsName);
+  const shown = () => JSON.stringify(dnsName.length > 80 ? `${dnsName.slice(0, 80)}…` : dnsName);
   if (type !== "A" && type !== "AAAA") {
     return {
       reason: "record_type",
-      detail: `${shown} ${JSON.stringify(type)}: a hosts file holds only A and AAAA`,
+      detail: `${shown()} ${JSON.stringify(type)}: a hosts file holds only A and AAAA`,
     };
   }
   const name = normalizeName(dnsName);
   const problem = hostnameProblem(name);
-  if (problem) return { reason: "invalid_name", detail: `${shown}: ${problem}` };
+  if (problem) return { reason: "invalid_name", detail: `${shown()}: ${problem}` };
   if (!allowed(name)) {
-    return { reason: "outside_domain_filter", detail: `${shown}: outside the domain filter` };
+    return { reason: "outside_domain_filter", detail: `${shown()}: outside the domain filter` };
   }
   const seen = new Set<string>();
   const badTargets: string[] = [];
@@ -224,7 +224,7 @@ export function checkEndpoint(e: Endpoint, allowed: (name: string) => boolean): 
       : JSON.stringify(badTargets[0].slice(0, 60));
     return {
       reason: "no_address_target",
-      detail: `${shown} ${type}: no target is an ${family} address (${first})`,
+      detail: `${shown()} ${type}: no target is an ${family} address (${first})`,
     };
   }
   return { ok: { name, type, targets, badTargets } };

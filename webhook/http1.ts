@@ -129,11 +129,8 @@ export function serveHttp1(options: Http1Options): Http1Server {
     }
     if (res.status !== 204 && res.status !== 304) text += `content-length: ${body.length}\r\n`;
     text += `connection: ${keepAlive ? "keep-alive" : "close"}\r\n\r\n`;
-    const headBytes = ENCODER.encode(text);
-    const out = new Uint8Array(headBytes.length + body.length);
-    out.set(headBytes);
-    out.set(body, headBytes.length);
-    await writeAll(c, out);
+    await writeAll(c, ENCODER.encode(text));
+    if (body.length > 0) await writeAll(c, body);
   };
 
   const refuse = (c: Connection, status: number, message: string) =>

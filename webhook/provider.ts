@@ -81,6 +81,9 @@ export interface WebhookProviderOptions {
   onChange?: (action: ChangeAction, outcome: ChangeOutcome) => void;
 }
 
+/** Endpoints checked between two turns of the event loop in `adjust`. */
+const YIELD_EVERY = 2_000;
+
 /** Writes at once to router-hosts, across requests: enough to overlap round trips, few enough to be polite. */
 export const PARALLEL_WRITES = 8;
 
@@ -140,20 +143,26 @@ export class WebhookProvider {
    * server would accept (checkEndpoint), with canonical names and targets,
    * so external-dns never plans a write that cannot succeed. Linear.
    */
-  adjust(endpoints: readonly Endpoint[]): AdjustResult {
+  async adjust(endpoints: readonly Endpoint[]): Promise<AdjustResult> {
     const result: AdjustResult = { kept: [], dropped: {}, sample: [] };
     const count = (why: DropReason | "bad_target", detail: string) => {
       result.dropped[why] = (result.dropped[why] ?? 0) + 1;
       if (result.sample.length < SAMPLE) result.sample.push(detail);
     };
-    endpoints.forEach((e, index) => {
-      const checked = checkEndpoint(e, (name) => domainAllowed(this.#policy, name));
-      if ("reason" in checked) return count(checked.reason, checked.detail);
+    const allowed = (name: string) => domainAllowed(this.#policy, name);
+    for (let index = 0; index < endpoints.length; index++) {
+      // A large request must not hold the event loop (probes, other requests).
+      if (index > 0 && index % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
+      const checked = checkEndpoint(endpoints[index], allowed);
+      if ("reason" in checked) {
+        count(checked.reason, checked.detail);
+        continue;
+      }
       for (const t of checked.ok.badTargets) {
         count("bad_target", `${checked.ok.name} ${checked.ok.type}: ${JSON.stringify(t)} left out`);
       }
       result.kept.push({ index, name: checked.ok.name, targets: checked.ok.targets });
-    });
+    }
     return result;
   }
 

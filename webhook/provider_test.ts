@@ -297,9 +297,9 @@ Deno.test("a create for an entry we already hold is a no-op (external-dns retryi
   assertEquals(hosts.calls, ["ListHosts"]);
 });
 
-Deno.test("adjust keeps what can be written, canonical, and counts the rest by reason", () => {
+Deno.test("adjust keeps what can be written, canonical, and counts the rest by reason", async () => {
   const { provider } = setup({ domainFilter: ["home.arpa"] });
-  const result = provider.adjust([
+  const result = await provider.adjust([
     { dnsName: "A.Home.Arpa.", recordType: "A", targets: ["10.0.0.1", "10.0.0.1", "x"] },
     { dnsName: "a.home.arpa", recordType: "TXT" },
     { dnsName: "b.home.arpa", recordType: "AAAA", targets: ["FD00:0::1"] },
@@ -321,14 +321,14 @@ Deno.test("adjust keeps what can be written, canonical, and counts the rest by r
   assertEquals(result.sample.length, 5);
 });
 
-Deno.test("adjust is linear: 300,000 endpoints, half dropped, in one pass", () => {
+Deno.test("adjust is linear: 300,000 endpoints, half dropped, in one pass", async () => {
   const { provider } = setup();
   const endpoints = Array.from({ length: 300_000 }, (_, i) => ({
     dnsName: `n${i}.home.arpa`,
     recordType: i % 2 ? "TXT" : "A",
     targets: ["10.0.0.1"],
   }));
-  const result = provider.adjust(endpoints);
+  const result = await provider.adjust(endpoints);
   assertEquals(result.kept.length, 150_000);
   assertEquals(result.dropped, { record_type: 150_000 });
   assertEquals(result.sample.length, 5);
@@ -370,4 +370,32 @@ Deno.test("delete of a name that is an alias of our entry removes the alias, kee
   }));
   assertEquals(result, done(1));
   assertEquals(hosts.entries.get(a.id)?.aliases, ["x.home.arpa"]);
+});
+
+Deno.test("adjust lets the event loop turn during a large request (probes keep answering)", async () => {
+  const { provider } = setup();
+  let turns = 0;
+  const timer = setInterval(() => turns++, 0);
+  const endpoints = Array.from({ length: 20_000 }, (_, i) => ({
+    dnsName: `n${i}.home.arpa`,
+    recordType: "A",
+    targets: ["10.0.0.1"],
+  }));
+  const result = await provider.adjust(endpoints);
+  const during = turns;
+  clearInterval(timer);
+  assertEquals(result.kept.length, 20_000);
+  assertEquals(during > 0, true, "no timer ran while 20,000 endpoints were checked");
+});
+
+Deno.test("reserved names (localhost, ip6-*) are never planned nor written", async () => {
+  const { hosts, provider } = setup();
+  const sent = ["localhost", "localhost.localdomain", "ip6-localhost", "broadcasthost"].map((
+    dnsName,
+  ) => ({ dnsName, recordType: "A", targets: ["10.1.0.17"] }));
+  const adjusted = await provider.adjust(sent);
+  assertEquals([adjusted.kept, adjusted.dropped], [[], { invalid_name: 4 }]);
+  const result = await provider.apply(plan({ create: sent }));
+  assertEquals([result.writes, result.skipped, result.failures], [0, 4, []]);
+  assertEquals(hosts.entries.size, 0);
 });

@@ -154,7 +154,9 @@ function text(message: string, status: number, headers: Record<string, string> =
 async function readBody(req: Request, limit: number): Promise<string> {
   if (!req.body) return "";
   const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
+  // Decoded as it arrives: the bytes are not kept beside the text.
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
   let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
@@ -164,15 +166,10 @@ async function readBody(req: Request, limit: number): Promise<string> {
       await reader.cancel().catch(() => {});
       throw new BodyTooLarge(limit);
     }
-    chunks.push(value);
+    parts.push(decoder.decode(value, { stream: true }));
   }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return new TextDecoder().decode(all);
+  parts.push(decoder.decode());
+  return parts.join("");
 }
 
 async function readJson(req: Request, limit: number): Promise<unknown> {
@@ -238,15 +235,17 @@ export function webhookHandler(
   const adjust = async (req: Request): Promise<Handled> => {
     const raw = await readJson(req, maxBodyBytes);
     const endpoints = parseEndpoints(raw);
-    const result = provider.adjust(endpoints);
+    const result = await provider.adjust(endpoints);
     // Answer with the endpoints as sent, fields we do not model included,
-    // with the name and targets as they will be written.
+    // with the name and targets as they will be written (in place: no copy
+    // of a large request).
     const original = (raw ?? []) as Record<string, unknown>[];
-    const answer = result.kept.map((k) => ({
-      ...original[k.index],
-      dnsName: k.name,
-      targets: k.targets,
-    }));
+    const answer = result.kept.map((k) => {
+      const e = original[k.index];
+      e.dnsName = k.name;
+      e.targets = k.targets;
+      return e;
+    });
     const fields: Fields = { received: endpoints.length, kept: result.kept.length };
     if (result.sample.length > 0) {
       fields.dropped = result.dropped;

@@ -1,39 +1,36 @@
 /**
- * The source engine's deletion path: what happens to an object's entries
- * when it is deleted (or no longer selected). Either they are deleted —
+ * The source engine's deletion paths: what happens to an object's entries
+ * when it is deleted, no longer selected, or leaves the watch scope. Either they are deleted —
  * the tracked ones, then those with our comment and tags that the
  * annotation missed — or, under upsert-only or `on-delete: retain`, they
  * are kept and tagged `retained`.
  *
- * Separate from the engine (engine/reconcile.ts), which decides when this
- * runs and owns the per-key state; this module only performs the cleanup
- * and reports through the {@link CleanupContext} it is given.
+ * engine/reconcile.ts decides when this runs (under the finalizer, or when
+ * an object stops being selected); this module performs the cleanup and
+ * returns what happened as a {@link SyncReport}.
  *
  * @module
  */
-import type { Outcome } from "../../k8s/controller.ts";
 import type { HostEntry, HostsPort } from "../../grpc/hosts_port.ts";
+import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import type { Logger } from "../../observability/log.ts";
-import { serializeHostIds, type TrackedHost } from "./host_ids.ts";
-import { deleteHost } from "../hosts/sync.ts";
-import {
-  type ConflictBoard,
-  deletesOnDelete,
-  domainAllowed,
-  mayDelete,
-  type Policy,
-  RETAINED_TAG,
-} from "../hosts/policy.ts";
+import { HOST_IDS_ANNOTATION, serializeHostIds, type TrackedHost } from "./host_ids.ts";
+import { deleteHost, forEachLimit } from "../hosts/sync.ts";
+import { deletesOnDelete, domainAllowed, mayDelete, type Policy } from "../hosts/policy.ts";
+import { retainEntries } from "../hosts/retain.ts";
 import type { Claims, SourceView } from "./source.ts";
 import type { HostFailure, SourceEvents } from "./events.ts";
-import { errorText, forEachLimit, type TrackedEntries } from "./tracking.ts";
+import { asError, type SyncReport } from "./sync_report.ts";
+import { errorText, type TrackedEntries } from "./tracking.ts";
 
 /** What the cleanup of one key needs from the engine. */
 export interface CleanupContext<V extends SourceView> {
   hosts: HostsPort;
   policy: Policy;
-  board: ConflictBoard;
+  /** The source's finalizer. */
+  finalizer: string;
   entries: TrackedEntries<V>;
+  writer: ObjectWriter<V>;
   report: SourceEvents<V>;
   /** Hostnames of one object handled concurrently. */
   concurrency: number;
@@ -43,14 +40,13 @@ export interface CleanupContext<V extends SourceView> {
   owns: (entry: HostEntry) => boolean;
   /** What objects of the same comment group with this key hold. */
   claims: Claims;
-  /** Drops the key's tracked count, in-memory ids and conflicts once cleanup is done. */
-  settled: () => void;
 }
 
 /**
  * Deletes the entries of a deleted object, or keeps them (see
- * {@link retainEntries}) when the policy or the object says so. Throws while
- * an entry could not be deleted, so the finalizer stays.
+ * {@link retainOnDelete}) when the policy or the object says so. While an
+ * entry could not be deleted the report carries an error, so the finalizer
+ * stays.
  */
 export async function cleanupEntries<V extends SourceView>(
   c: CleanupContext<V>,
@@ -58,19 +54,20 @@ export async function cleanupEntries<V extends SourceView>(
   view: V,
   log: Logger,
   signal: AbortSignal | undefined,
-): Promise<Outcome> {
+): Promise<SyncReport> {
   const { comment, owns, claims } = c;
   const spared = (t: TrackedHost) =>
     claims.ids.has(t.id) || claims.hostnames.has(t.hostname.toLowerCase()) ||
     !domainAllowed(c.policy, t.hostname);
   if (!deletesOnDelete(c.policy, view.retain === true)) {
-    return await retainEntries(c, key, view, log);
+    return await retainOnDelete(c, key, view, log);
   }
   const { tracked, recorded } = await c.entries.tracked(key, view, comment, claims, log);
 
   const failures: HostFailure[] = [];
   const remaining: TrackedHost[] = [];
   const done = new Set<string>();
+  const released: string[] = [];
   const deleteAll = (list: readonly TrackedHost[]) =>
     forEachLimit(list, c.concurrency, signal, async (t) => {
       if (done.has(t.id)) return;
@@ -78,7 +75,7 @@ export async function cleanupEntries<V extends SourceView>(
       if (spared(t)) return;
       try {
         if (await deleteHost(c.hosts, t.id, owns)) {
-          c.board.release(t.hostname);
+          released.push(t.hostname);
           log.info("host entry deleted", { hostname: t.hostname, hostId: t.id });
         } else {
           log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -113,53 +110,37 @@ export async function cleanupEntries<V extends SourceView>(
     failures.push({ hostname: "(cancelled)", error: new Error("reconcile cancelled") });
   }
   if (failures.length > 0) {
-    if (serializeHostIds(remaining) !== recorded) {
-      await c.entries.record(key, view, recorded, remaining, log);
+    try {
+      if (serializeHostIds(remaining) !== recorded) {
+        await c.entries.record(key, c.writer, view, recorded, remaining, log);
+      }
+      return { released, error: new Error(c.report.cleanupFailed(view, failures, log)) };
+    } catch (e) {
+      return { released, error: asError(e) };
     }
-    c.report.cleanupFailed(view, failures, log);
   }
   log.info("all host entries deleted; removing the finalizer", { deleted: done.size });
-  c.settled();
-  return {};
+  c.entries.forget(key);
+  return { managed: 0, conflicts: [], released };
 }
 
 /**
- * Deletion under upsert-only or `on-delete: retain`: the entries stay and
- * the finalizer goes at once. Each tracked entry is tagged `retained`
- * (best effort: a failure is logged, never holds the finalizer), so the
- * orphan sweep leaves it; an object of the same name adopts it again.
+ * Deletion under upsert-only or `on-delete: retain`: the entries stay,
+ * tagged `retained` (hosts/retain.ts), and the finalizer goes at once.
  */
-async function retainEntries<V extends SourceView>(
+async function retainOnDelete<V extends SourceView>(
   c: CleanupContext<V>,
   key: string,
   view: V,
   log: Logger,
-): Promise<Outcome> {
+): Promise<SyncReport> {
   const why = mayDelete(c.policy)
     ? `annotation router-hosts.fzymgc.house/on-delete: retain`
     : "--policy=upsert-only";
   let kept = 0;
   try {
     const { tracked } = await c.entries.tracked(key, view, c.comment, c.claims, log);
-    await forEachLimit(tracked, c.concurrency, undefined, async (t) => {
-      try {
-        const entry = await c.hosts.getHost(t.id);
-        if (!c.owns(entry)) return;
-        kept++;
-        if (entry.tags.includes(RETAINED_TAG)) return;
-        await c.hosts.updateHost({
-          id: entry.id,
-          expectedVersion: entry.version,
-          tags: [...entry.tags, RETAINED_TAG],
-        });
-      } catch (e) {
-        log.warn("could not tag a retained entry; the orphan sweep may delete it", {
-          hostname: t.hostname,
-          hostId: t.id,
-          error: errorText(e),
-        });
-      }
-    });
+    kept = await retainEntries(c.hosts, tracked, c.owns, log, c.concurrency);
   } catch (e) {
     log.warn("could not read this object's entries to tag them retained", {
       error: errorText(e),
@@ -168,6 +149,34 @@ async function retainEntries<V extends SourceView>(
   log.info(`object deleted; its host entries are kept (${why}); removing the finalizer`, {
     kept,
   });
-  c.settled();
-  return {};
+  c.entries.forget(key);
+  return { managed: 0, conflicts: [] };
+}
+
+/**
+ * An object that is no longer selected (or, `departed`, left the watch
+ * scope, as last seen): delete its entries, then remove the annotation and
+ * our finalizer. One that never had either costs no request.
+ */
+export async function releaseEntries<V extends SourceView>(
+  c: CleanupContext<V>,
+  key: string,
+  view: V,
+  log: Logger,
+  signal: AbortSignal | undefined,
+  departed = false,
+): Promise<SyncReport> {
+  const hasFinalizer = view.finalizers.includes(c.finalizer);
+  if (!hasFinalizer && view.hostIds === undefined) return {};
+  log.info("no longer selected; deleting its entries");
+  const report = await cleanupEntries(c, key, view, log, signal);
+  if (report.error) return report;
+  const current = view.hostIds === undefined
+    ? view
+    : await c.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
+      unguarded: departed,
+    });
+  if (hasFinalizer) await c.writer.removeFinalizer(current, c.finalizer);
+  c.report.forget(key, view.uid);
+  return report;
 }

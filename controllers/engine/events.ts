@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { TerminalError } from "../../k8s/controller.ts";
 import type { EventRecorder, EventRegarding, EventType } from "../../k8s/events.ts";
 import { apiVersionOf } from "../../k8s/resource.ts";
 import { fingerprint } from "../../k8s/view.ts";
@@ -14,7 +13,7 @@ import type { Logger } from "../../observability/log.ts";
 import { describeHolder } from "../hosts/policy.ts";
 import { AdoptionRefusedError } from "../hosts/sync.ts";
 import type { DesiredHosts, Source, SourceView } from "./source.ts";
-import { isTerminal, syncFailure } from "./sync_error.ts";
+import { syncFailure } from "./sync_error.ts";
 
 /** A hostname whose sync failed, and why. */
 export interface HostFailure {
@@ -159,11 +158,8 @@ export class SourceEvents<V extends SourceView> {
     this.event(view, "Normal", "Updated", note);
   }
 
-  /**
-   * Reports failed hosts (AdoptionRefused, SyncFailed) and throws: a
-   * {@link TerminalError} when retrying cannot help any of them.
-   */
-  syncFailed(view: V, failures: HostFailure[], total: number, log: Logger): never {
+  /** Reports failed hosts (AdoptionRefused, SyncFailed); returns a one-line summary. */
+  syncFailed(view: V, failures: HostFailure[], total: number, log: Logger): string {
     const classified = failures.map((f) => ({ ...f, ...syncFailure(f.error) }));
     const refused = classified.filter((f) => f.error instanceof AdoptionRefusedError);
     const other = classified.filter((f) => !(f.error instanceof AdoptionRefusedError));
@@ -189,24 +185,20 @@ export class SourceEvents<V extends SourceView> {
       } failed to sync (${listSome(other.map((f) => f.hostname))}): ${other[0].message}`;
       this.#events.event(at, "Warning", "SyncFailed", note);
     }
-    const summary = `${failures.length} of ${total} host entries failed: ${
+    return `${failures.length} of ${total} host entries failed: ${
       classified.slice(0, 3).map((f) => `${f.hostname}: ${f.message}`).join("; ")
     }`;
-    // Entries that are not ours, or a spec the server rejects, do not fix
-    // themselves: wait for a change or the periodic resync.
-    if (classified.every((f) => isTerminal(f.reason))) throw new TerminalError(summary);
-    throw new Error(summary);
   }
 
-  /** Reports a cleanup that left entries behind and throws (the finalizer stays). */
-  cleanupFailed(view: V, failures: HostFailure[], log: Logger): never {
+  /** Reports a cleanup that left entries behind; returns the note (the finalizer stays). */
+  cleanupFailed(view: V, failures: HostFailure[], log: Logger): string {
     const { message } = syncFailure(failures[0].error);
     const note = `cleanup of ${failures.length} host entr${
       failures.length === 1 ? "y" : "ies"
     } failed, finalizer kept: ${message}`;
     log.warn("cleanup failed", { failed: failures.length, error: message });
     this.event(view, "Warning", "SyncFailed", note);
-    throw new Error(note);
+    return note;
   }
 
   #regarding(v: V): EventRegarding {

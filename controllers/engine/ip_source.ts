@@ -16,7 +16,21 @@
 import { isIP } from "node:net";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
-import type { IngressIP } from "./source.ts";
+
+/**
+ * The IP the object's entries get (and, for logs and Events, where it came
+ * from), or why there is none: a `NoIngressIP` Event (or `reason`) once per
+ * object. With `retry` (a DNS lookup that failed) the reconcile fails and is
+ * retried with backoff; without, the object waits for a change.
+ *
+ * `byHost` when the IPs differ by hostname: the IPs of each wanted hostname
+ * (lower case), one entry per IP — a Gateway route on Gateways at different
+ * addresses; a hostname it does not name gets no entry.
+ */
+export type IngressIP =
+  | { ip: string; from?: string }
+  | { byHost: Readonly<Record<string, readonly string[]>>; from?: string }
+  | { missing: string; fix: string; reason?: string; retry?: boolean };
 
 /** Per-object IP override on IngressRoute, IngressRouteTCP, Gateway routes, Ingress and Service. */
 export const IP_ADDRESS_ANNOTATION = "router-hosts.fzymgc.house/ip-address";

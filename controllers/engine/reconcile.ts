@@ -33,7 +33,7 @@
  * comment and tags: an annotation copied along with a manifest never lets
  * the copy update or delete the original's entries.
  *
- * Policy (policy.ts) applies here, so every source gets it: hostnames
+ * Policy (hosts/policy.ts) applies here, so every source gets it: hostnames
  * outside the domain filter are neither written nor deleted (one
  * `DomainFiltered` Event per object); upsert-only adds no finalizer and
  * deletes nothing; `on-delete: retain` keeps the entries of a deleted object
@@ -42,7 +42,8 @@
  * touched. An entry of our ip+hostname that another of our objects (or
  * another installation) holds is a hostname conflict: the holder keeps it,
  * this object gets one `HostnameConflict` Warning Event, is not retried,
- * and waits on the {@link ConflictBoard} until the holder deletes the entry.
+ * and reports the hostname, so its wiring waits on the ConflictBoard until
+ * the holder deletes the entry.
  *
  * Each kind has its own informer, queue and controller, so objects of two
  * kinds with the same namespace/name never shadow each other. Kinds whose
@@ -50,51 +51,48 @@
  * no kind in it) form a {@link Source.commentGroup}: each leaves alone the
  * entries the other object of the same name tracks or wants ({@link Claims}).
  *
- * The deletion path (delete or retain) is in engine/cleanup.ts, reading and
+ * A reconcile returns what happened, a {@link SyncReport} (engine/sync_report.ts):
+ * the outcome or error, the entries the key holds, its conflicts and the
+ * hostnames it released; the wiring (engine/wiring.ts) books it. The
+ * deletion paths (deleted: delete or retain; no longer selected or out of
+ * the watch scope: release) are in engine/cleanup.ts, reading and
  * recording the tracked entries in engine/tracking.ts.
  *
  * @module
  */
 import type { HostsPort } from "../../grpc/hosts_port.ts";
-import type { Outcome } from "../../k8s/controller.ts";
 import type { EventRecorder } from "../../k8s/events.ts";
-import { finalize } from "../../k8s/finalizer.ts";
+import { finalizeReporting } from "../../k8s/finalizer.ts";
 import type { ObjectWriter } from "../../k8s/object_writer.ts";
 import { isNotFound } from "../../k8s/client.ts";
-import type { Store } from "../../k8s/store.ts";
 import type { Logger } from "../../observability/log.ts";
-import {
-  HOST_IDS_ANNOTATION,
-  planSync,
-  serializeHostIds,
-  type SyncPlan,
-  type TrackedHost,
-} from "./host_ids.ts";
-import { deleteHost, type EnsureAction, ensureHost } from "../hosts/sync.ts";
+import { planSync, serializeHostIds, type SyncPlan, type TrackedHost } from "./host_ids.ts";
+import { deleteHost, type EnsureAction, ensureHost, forEachLimit } from "../hosts/sync.ts";
 import { canonicalIp } from "../hosts/ip.ts";
 import {
-  capHosts,
-  ConflictBoard,
   DEFAULT_POLICY,
   domainAllowed,
   entryTags,
-  filterDesired,
   isHostnameConflict,
   mayDelete,
   type Policy,
   withOwner,
 } from "../hosts/policy.ts";
 import {
+  capHosts,
   type Claims,
+  filterDesired,
   NO_CLAIMS,
   ownsEntry,
   type Source,
   type SourceContext,
   type SourceView,
 } from "./source.ts";
-import { cleanupEntries } from "./cleanup.ts";
+import { type CleanupContext, cleanupEntries, releaseEntries } from "./cleanup.ts";
 import { type HostFailure, SourceEvents } from "./events.ts";
-import { forEachLimit, TrackedEntries } from "./tracking.ts";
+import { failureError } from "./sync_error.ts";
+import { asError, type SyncReport } from "./sync_report.ts";
+import { TrackedEntries } from "./tracking.ts";
 
 /** Hostnames of one object handled at once: a route with 200 hosts converges quickly. */
 export const HOST_CONCURRENCY = 8;
@@ -103,29 +101,26 @@ export const HOST_CONCURRENCY = 8;
 export interface SourceReconcilerDeps<V extends SourceView> {
   source: Source<V>;
   hosts: HostsPort;
-  writer: ObjectWriter<V>;
-  get: (key: string) => V | undefined;
-  /** Objects that left the watch scope, as last seen (k8s/builder.ts); removed once released. */
-  departed?: Store<V>;
   events: EventRecorder;
   log: Logger;
   context: SourceContext;
-  /** What objects of the same comment group with this key hold; none when omitted. */
-  claims?: (key: string) => Claims;
   /** Names of the other kinds of the comment group, for log lines. */
   peers?: string;
-  /** Reports how many entries a key tracks (router_hosts_managed_hosts). */
-  tracked?: (key: string, count: number) => void;
   /** Hostnames of one object handled concurrently (default {@link HOST_CONCURRENCY}). */
   concurrency?: number;
   /** Domain filter, policy and owner id; {@link DEFAULT_POLICY} when omitted. */
   policy?: Policy;
-  /** Where conflict losers wait for a hostname; shared by every controller of the process. */
-  conflicts?: ConflictBoard;
-  /** Enqueues `key` (a conflict's loser, when the hostname it waits for is released). */
-  wake?: (key: string) => void;
-  /** Reports how many hostnames of a key another object holds (router_hosts_hostname_conflicts). */
-  conflicting?: (key: string, count: number) => void;
+}
+
+/** One reconcile's input: the cached object and what it is checked against. */
+export interface SyncInput<V extends SourceView> {
+  key: string;
+  /** The object as cached. */
+  view: V;
+  /** Writes the object (finalizer, annotation) and feeds the result back into the cache. */
+  writer: ObjectWriter<V>;
+  /** What objects of the same comment group with this key hold; none when omitted. */
+  claims?: Claims;
 }
 
 /** Reconciles one key of one source against router-hosts. */
@@ -135,7 +130,6 @@ export class SourceReconciler<V extends SourceView> {
   readonly #report: SourceEvents<V>;
   readonly #entries: TrackedEntries<V>;
   readonly #policy: Policy;
-  readonly #board: ConflictBoard;
 
   constructor(deps: SourceReconcilerDeps<V>) {
     this.#d = deps;
@@ -144,19 +138,15 @@ export class SourceReconciler<V extends SourceView> {
     this.#entries = new TrackedEntries({
       source: deps.source,
       hosts: deps.hosts,
-      writer: deps.writer,
       report: this.#report,
-      tracked: (key, count) => deps.tracked?.(key, count),
     });
     this.#policy = deps.policy ?? DEFAULT_POLICY;
-    this.#board = deps.conflicts ?? new ConflictBoard();
   }
 
   /** Drops what is remembered about a key whose object is gone. */
   forget(key: string, uid?: string): void {
     this.#entries.forget(key);
     this.#report.forget(key, uid);
-    this.#setConflicts(key, []);
   }
 
   /** The entry of the source with the owner rule: what we may adopt, update and delete. */
@@ -164,86 +154,48 @@ export class SourceReconciler<V extends SourceView> {
     return withOwner(this.#policy, ownsEntry(comment, this.#s.adoptTags));
   }
 
-  #waiter(key: string): string {
-    return `${this.#s.controller}/${key}`;
-  }
-
-  /** Records the hostnames of `key` that another object holds, and waits for them. */
-  #setConflicts(key: string, hostnames: readonly string[]): void {
-    this.#board.forget(this.#waiter(key));
-    for (const h of hostnames) {
-      this.#board.wait(h, this.#waiter(key), () => this.#d.wake?.(key));
-    }
-    this.#d.conflicting?.(key, hostnames.length);
-  }
-
-  /** Level-triggered: reads the cached object and makes the server match it. */
-  async reconcile(key: string, signal?: AbortSignal): Promise<Outcome> {
-    const view = this.#d.get(key);
-    if (!view) return await this.#departed(key, signal);
-    const log = this.#d.log.with({ key });
+  /**
+   * Level-triggered: makes the server match the cached object, and reports
+   * what happened (never throws: a failure is the report's error).
+   */
+  async reconcile(input: SyncInput<V>, signal?: AbortSignal): Promise<SyncReport> {
+    const log = this.#d.log.with({ key: input.key });
+    const { view } = input;
     if (!view.deletionTimestamp && this.#s.selected && !this.#s.selected(view)) {
-      return await this.#release(key, view, log, signal);
+      return await releaseEntries(this.#context(input), input.key, view, log, signal)
+        .catch((e) => ({ error: asError(e) }));
     }
-    return await finalize(this.#d.writer, this.#s.finalizer, view, {
-      apply: (v, ensureFinalizer) => this.#apply(key, v, ensureFinalizer, log, signal),
-      cleanup: (v) => this.#cleanup(key, v, log, signal),
+    return await finalizeReporting(input.writer, this.#s.finalizer, view, {
+      apply: (v, ensureFinalizer) =>
+        this.#apply({ ...input, view: v }, ensureFinalizer, log, signal),
+      cleanup: (v) => cleanupEntries(this.#context(input), input.key, v, log, signal),
     });
   }
 
   /**
-   * An object that left the watch scope (its labels no longer match
-   * `--label-selector`) is released like one no longer selected; an object
-   * gone meanwhile is fine.
+   * An object that left the watch scope (--label-selector), as last seen:
+   * released like an object no longer selected. One already deleted is done.
    */
-  async #departed(key: string, signal?: AbortSignal): Promise<Outcome> {
-    const view = this.#d.departed?.get(key);
-    if (!view) return {};
-    const log = this.#d.log.with({ key });
-    try {
-      if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
-        log.info("left the watch scope (--label-selector)");
-      }
-      await this.#release(key, view, log, signal, true);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+  async releaseDeparted(input: SyncInput<V>, signal?: AbortSignal): Promise<SyncReport> {
+    const log = this.#d.log.with({ key: input.key });
+    const { view } = input;
+    if (view.finalizers.includes(this.#s.finalizer) || view.hostIds !== undefined) {
+      log.info("left the watch scope (--label-selector)");
     }
-    this.#d.departed?.apply(key, undefined);
-    return {};
-  }
-
-  /**
-   * An object that is no longer selected: delete its entries, then remove
-   * the annotation and our finalizer. One that never was costs no request.
-   */
-  async #release(
-    key: string,
-    view: V,
-    log: Logger,
-    signal?: AbortSignal,
-    departed = false,
-  ): Promise<Outcome> {
-    const hasFinalizer = view.finalizers.includes(this.#s.finalizer);
-    if (!hasFinalizer && view.hostIds === undefined) return {};
-    log.info("no longer selected; deleting its entries");
-    await this.#cleanup(key, view, log, signal);
-    const current = view.hostIds === undefined
-      ? view
-      : await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: null }, {
-        unguarded: departed,
-      });
-    if (hasFinalizer) await this.#d.writer.removeFinalizer(current, this.#s.finalizer);
-    this.#report.forget(key, view.uid);
-    return {};
+    try {
+      return await releaseEntries(this.#context(input), input.key, input.view, log, signal, true);
+    } catch (e) {
+      return isNotFound(e) ? {} : { error: asError(e) };
+    }
   }
 
   async #apply(
-    key: string,
-    view: V,
+    input: SyncInput<V>,
     ensureFinalizer: () => Promise<V>,
     log: Logger,
     signal: AbortSignal | undefined,
-  ): Promise<Outcome> {
+  ): Promise<SyncReport> {
+    const { key, view, writer } = input;
     const desired = capHosts(
       this.#policy,
       filterDesired(this.#policy, this.#s.desiredHosts(view, this.#d.context)),
@@ -255,8 +207,7 @@ export class SourceReconciler<V extends SourceView> {
       : await this.#s.ingressIP(view, this.#d.context);
     if ("missing" in found) {
       this.#report.noIngressIP(view, desired.hosts, found, log);
-      if (found.retry) throw new Error(found.missing);
-      return {};
+      return found.retry ? { error: new Error(found.missing) } : {};
     }
     // One spelling per address (hosts/ip.ts), in entries and Events alike.
     const ingress = "ip" in found ? { ...found, ip: canonicalIp(found.ip) ?? found.ip } : found;
@@ -264,7 +215,7 @@ export class SourceReconciler<V extends SourceView> {
 
     const comment = this.#s.comment(view.namespace, view.name);
     const owns = this.#owns(comment);
-    const claims = this.#d.claims?.(key) ?? NO_CLAIMS;
+    const claims = input.claims ?? NO_CLAIMS;
     const { tracked, recorded } = await this.#entries.tracked(key, view, comment, claims, log);
     // One entry per hostname and IP (a hostname at several IPs has several).
     const entries = desired.hosts.flatMap((hostname) =>
@@ -285,9 +236,7 @@ export class SourceReconciler<V extends SourceView> {
     const stale = plan.stale.filter((t) => !keep(t));
     const kept: TrackedHost[] = plan.stale.filter(keep);
     if (plan.ensure.length === 0 && stale.length === 0 && recorded === serializeHostIds(kept)) {
-      this.#d.tracked?.(key, kept.length);
-      this.#setConflicts(key, []);
-      return {};
+      return { managed: kept.length, conflicts: [] };
     }
 
     // Upsert-only never deletes, so it needs no finalizer.
@@ -298,7 +247,7 @@ export class SourceReconciler<V extends SourceView> {
     const next: TrackedHost[] = [...kept];
     const actions = new Map<EnsureAction, string[]>();
     const recreated: string[] = [];
-    const released: string[] = [];
+    const leftToPeers: string[] = [];
     const deleted: string[] = [];
     type Op = { ensure: SyncPlan["ensure"][number]; ip: string; at: number } | {
       stale: TrackedHost;
@@ -346,13 +295,12 @@ export class SourceReconciler<V extends SourceView> {
       }
       const { hostname, id } = op.stale;
       if (claims.ids.has(id) || claims.hostnames.has(hostname.toLowerCase())) {
-        released.push(hostname);
+        leftToPeers.push(hostname);
         return;
       }
       try {
         if (await deleteHost(this.#d.hosts, id, owns)) {
           deleted.push(hostname);
-          this.#board.release(hostname);
           log.info("host entry deleted: hostname no longer wanted", { hostname, hostId: id });
         } else {
           log.warn("tracked entry is not ours (comment or tags changed); left alone", {
@@ -365,16 +313,20 @@ export class SourceReconciler<V extends SourceView> {
         failures.push({ hostname, error: e });
       }
     });
-    if (released.length > 0) {
+    if (leftToPeers.length > 0) {
       log.info(
         `hostnames no longer wanted are still used by the ${this.#d.peers} of the same name; their entries are left to it`,
-        { hostnames: released },
+        { hostnames: leftToPeers },
       );
     }
 
     next.push(...ensured.filter((t) => t !== undefined));
     // Record progress before reporting failures, so no created id is lost.
-    await this.#entries.record(key, current, recorded, next, log);
+    try {
+      await this.#entries.record(key, writer, current, recorded, next, log);
+    } catch (e) {
+      return { error: asError(e), released: deleted };
+    }
 
     if (recreated.length > 0) this.#report.recreated(current, recreated);
     const updated = actions.get("updated") ?? [];
@@ -393,38 +345,37 @@ export class SourceReconciler<V extends SourceView> {
     // Hostnames another object holds: it keeps them (never updated or
     // deleted here), and this key waits for it to let go instead of retrying.
     const conflicts = failures.filter((f) => isHostnameConflict(f.error));
-    this.#setConflicts(key, conflicts.map((f) => f.hostname));
     this.#report.hostnameConflicts(key, current, conflicts, log);
+    const report: SyncReport = {
+      managed: next.length,
+      conflicts: conflicts.map((f) => f.hostname),
+      released: deleted,
+    };
     const rest = failures.filter((f) => !conflicts.includes(f));
-    if (rest.length > 0) this.#report.syncFailed(current, rest, ops.length, log);
-    if (signal?.aborted) throw new Error("reconcile cancelled; progress recorded");
-    return {};
+    if (rest.length > 0) {
+      const summary = this.#report.syncFailed(current, rest, ops.length, log);
+      return { ...report, error: failureError(rest.map((f) => f.error), summary) };
+    }
+    if (signal?.aborted) {
+      return { ...report, error: new Error("reconcile cancelled; progress recorded") };
+    }
+    return report;
   }
 
-  /** The deletion path (engine/cleanup.ts) with this engine's state for `key`. */
-  #cleanup(key: string, view: V, log: Logger, signal: AbortSignal | undefined): Promise<Outcome> {
-    const comment = this.#s.comment(view.namespace, view.name);
-    return cleanupEntries(
-      {
-        hosts: this.#d.hosts,
-        policy: this.#policy,
-        board: this.#board,
-        entries: this.#entries,
-        report: this.#report,
-        concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
-        comment,
-        owns: this.#owns(comment),
-        claims: this.#d.claims?.(key) ?? NO_CLAIMS,
-        settled: () => {
-          this.#d.tracked?.(key, 0);
-          this.#entries.forget(key);
-          this.#setConflicts(key, []);
-        },
-      },
-      key,
-      view,
-      log,
-      signal,
-    );
+  /** What the deletion paths (engine/cleanup.ts) need of this engine for the key. */
+  #context(input: SyncInput<V>): CleanupContext<V> {
+    const comment = this.#s.comment(input.view.namespace, input.view.name);
+    return {
+      hosts: this.#d.hosts,
+      policy: this.#policy,
+      finalizer: this.#s.finalizer,
+      entries: this.#entries,
+      writer: input.writer,
+      report: this.#report,
+      concurrency: this.#d.concurrency ?? HOST_CONCURRENCY,
+      comment,
+      owns: this.#owns(comment),
+      claims: input.claims ?? NO_CLAIMS,
+    };
   }
 }

@@ -14,8 +14,8 @@ import { deepEqual } from "../../k8s/equal.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { type ObjectView, viewOf } from "../../k8s/view.ts";
 import { HOST_IDS_ANNOTATION, parseHostIds } from "./host_ids.ts";
-import { type DnsResolver, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
-import { retainsOnDelete } from "../hosts/policy.ts";
+import { type DnsResolver, type IngressIP, IP_ADDRESS_ANNOTATION } from "./ip_source.ts";
+import { type Policy, retainsOnDelete, splitByDomain } from "../hosts/policy.ts";
 
 /** The cached view of a source object: metadata, the raw `host-ids` annotation, the IP override. */
 export interface SourceView extends ObjectView {
@@ -68,19 +68,49 @@ export interface DesiredHosts {
 }
 
 /**
- * The IP the object's entries get (and, for logs and Events, where it came
- * from), or why there is none: a `NoIngressIP` Event (or `reason`) once per
- * object. With `retry` (a DNS lookup that failed) the reconcile fails and is
- * retried with backoff; without, the object waits for a change.
- *
- * `byHost` when the IPs differ by hostname: the IPs of each wanted hostname
- * (lower case), one entry per IP — a Gateway route on Gateways at different
- * addresses; a hostname it does not name gets no entry.
+ * `desired` without the names outside the domain filter, and one problem
+ * (so one `DomainFiltered` Event per object and change) naming them all.
  */
-export type IngressIP =
-  | { ip: string; from?: string }
-  | { byHost: Readonly<Record<string, readonly string[]>>; from?: string }
-  | { missing: string; fix: string; reason?: string; retry?: boolean };
+export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHosts {
+  const { managed, skipped } = splitByDomain(policy, desired.hosts);
+  if (skipped.length === 0) return desired;
+  const shown = skipped.slice(0, 5).map((s) => `${s.hostname} (${s.why})`).join(", ");
+  const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
+  return {
+    ...desired,
+    hosts: managed,
+    problems: [...desired.problems, {
+      reason: "DomainFiltered",
+      message: `${skipped.length} hostname(s) are outside this operator's domains and are ` +
+        `neither written to nor deleted from router-hosts: ${shown}${more}`,
+      fields: { hostnames: skipped.map((s) => s.hostname) },
+    }],
+  };
+}
+
+/**
+ * `desired` with at most `--max-hosts-per-object` hostnames: the first ones,
+ * in the object's order, and one problem (one `TooManyHosts` Warning per
+ * object and change) saying how many were dropped. A dropped name gets no
+ * entry, and loses the one it had.
+ */
+export function capHosts(policy: Policy, desired: DesiredHosts): DesiredHosts {
+  const max = policy.maxHostsPerObject;
+  if (desired.hosts.length <= max) return desired;
+  const dropped = desired.hosts.slice(max);
+  const shown = dropped.slice(0, 5).join(", ");
+  const more = dropped.length > 5 ? ` and ${dropped.length - 5} more` : "";
+  return {
+    ...desired,
+    hosts: desired.hosts.slice(0, max),
+    problems: [...desired.problems, {
+      reason: "TooManyHosts",
+      message: `${desired.hosts.length} hostnames, more than --max-hosts-per-object=${max}: ` +
+        `the first ${max} are kept, the other ${dropped.length} get no entry: ${shown}${more}`,
+      fields: { hostnames: desired.hosts.length, dropped: dropped.length },
+    }],
+  };
+}
 
 /** What a source reads besides its own object. */
 export interface SourceContext {

@@ -5,6 +5,7 @@
  * @module
  */
 import { RouterHostsError } from "../../grpc/errors.ts";
+import { TerminalError } from "../../k8s/controller.ts";
 import { AdoptionRefusedError } from "../hosts/sync.ts";
 
 /** Every reason a sync can fail for. */
@@ -46,4 +47,20 @@ export function syncFailure(e: unknown): SyncFailure {
  */
 export function isTerminal(reason: SyncReason): boolean {
   return reason === "InvalidSpec" || reason === "AdoptionRefused";
+}
+
+/**
+ * The error a pass that failed with `errors` ends with — the one
+ * terminal-error policy of every controller: a {@link TerminalError} (not
+ * retried) when retrying can help none of them, else `retried` (default: an
+ * error with `message`), retried with backoff.
+ */
+export function failureError(
+  errors: readonly unknown[],
+  message: string,
+  retried: Error = new Error(message),
+): Error {
+  return errors.every((e) => isTerminal(syncFailure(e).reason))
+    ? new TerminalError(message)
+    : retried;
 }

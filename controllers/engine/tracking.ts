@@ -22,20 +22,6 @@ import {
 import { type Claims, ownsEntry, type Source, type SourceView } from "./source.ts";
 import type { SourceEvents } from "./events.ts";
 
-/** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
-export async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !signal?.aborted) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** The message of a thrown value, for log lines. */
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -45,10 +31,7 @@ export function errorText(e: unknown): string {
 export interface TrackedEntriesDeps<V extends SourceView> {
   source: Source<V>;
   hosts: HostsPort;
-  writer: ObjectWriter<V>;
   report: SourceEvents<V>;
-  /** Reports how many entries a key tracks (router_hosts_managed_hosts). */
-  tracked?: (key: string, count: number) => void;
 }
 
 /** The tracked entries of one source's objects: read, recovered and recorded. */
@@ -69,6 +52,7 @@ export class TrackedEntries<V extends SourceView> {
   /** Writes the annotation when its content changes; remembers it in memory when the write fails. */
   async record(
     key: string,
+    writer: ObjectWriter<V>,
     view: V,
     recorded: string | null | undefined,
     next: TrackedHost[],
@@ -77,7 +61,7 @@ export class TrackedEntries<V extends SourceView> {
     const value = serializeHostIds(next);
     if (value !== recorded) {
       try {
-        await this.#d.writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: value });
+        await writer.writeAnnotations(view, { [HOST_IDS_ANNOTATION]: value });
       } catch (e) {
         this.#unrecorded.set(key, next);
         log.warn("could not record host ids in the annotation; kept in memory for the next try", {
@@ -88,7 +72,6 @@ export class TrackedEntries<V extends SourceView> {
       }
     }
     this.#unrecorded.delete(key);
-    this.#d.tracked?.(key, next.length);
   }
 
   /**

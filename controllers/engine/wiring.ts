@@ -2,7 +2,8 @@
  * Builds the controllers of a list of sources (source.ts) on the controller
  * builder: one informer, queue and controller per kind, the indexes that
  * turn a change of a watched object into the keys of the objects that
- * depend on it, the comment-group claims, and router_hosts_managed_hosts.
+ * depend on it, the comment-group claims, and the bookkeeping of what each
+ * reconcile reports (engine/sync_report.ts).
  *
  * @module
  */
@@ -27,12 +28,13 @@ import {
 } from "./source.ts";
 import { SourceReconciler } from "./reconcile.ts";
 import { ClusterIngressIP, type DnsResolver, systemDnsResolver } from "./ip_source.ts";
-import type { ConflictBoard, Policy } from "../hosts/policy.ts";
+import { SyncBook } from "./sync_report.ts";
+import { ConflictBoard, type Policy } from "../hosts/policy.ts";
 import { type EntryWakeups, trackersIn } from "../hosts/live.ts";
 import { parseHostIds } from "./host_ids.ts";
 
-/** Everything the source controllers are built from. */
-export interface SourceUnitOptions {
+/** What every host controller (each source, HostMapping) is built from. */
+export interface ControllerUnitOptions {
   kube: ListWatchClient & RequestApi;
   hosts: HostsPort;
   events: EventRecorder;
@@ -40,6 +42,16 @@ export interface SourceUnitOptions {
   metrics: Metrics;
   workers: number;
   resyncPeriodMs: number;
+  /** Domain filter, policy and owner id; the defaults when omitted. */
+  policy?: Policy;
+  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
+  conflicts?: ConflictBoard;
+  /** Logs each Kubernetes write instead of making it (--dry-run). */
+  dryRun?: boolean;
+}
+
+/** Everything the source controllers are built from. */
+export interface SourceUnitOptions extends ControllerUnitOptions {
   /** `--default-ingress-ip`; "" when not set. */
   defaultIngressIP: string;
   /** `--ingress-service`: the Service whose address is the cluster's ingress IP. */
@@ -48,14 +60,8 @@ export interface SourceUnitOptions {
   dns?: DnsResolver;
   /** Shared informers of watched kinds; one of its own when omitted. */
   informers?: InformerRegistry;
-  /** Domain filter, policy and owner id; the defaults when omitted. */
-  policy?: Policy;
-  /** Shared by every controller so a conflict's loser wakes when any of them releases the name. */
-  conflicts?: ConflictBoard;
   /** Each source's cache, for the orphan sweep. */
   onCache?: (source: AnySource, cache: SourceCache) => void;
-  /** Logs each Kubernetes write instead of making it (--dry-run). */
-  dryRun?: boolean;
   /** Live repair: how an entry change finds and wakes the objects tracking it. */
   entries?: EntryWakeups;
   /** `--namespace` and `--label-selector`; dependencies get the namespaces only. */
@@ -150,14 +156,22 @@ function createSourceUnit<V extends SourceView>(
 ): { unit: Unit; get: (key: string) => V | undefined } {
   const log = o.log.with({ controller: source.controller });
   const crd = `${source.resource.plural}.${source.resource.group}`;
-  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-  const counts = new Map<string, number>();
-  const gauge = () => o.metrics.managedHosts.set({ controller: source.controller }, total(counts));
-  gauge();
-  const conflicts = new Map<string, number>();
-  const conflictGauge = () =>
-    o.metrics.hostnameConflicts.set({ controller: source.controller }, total(conflicts));
-  conflictGauge();
+  const reconciler = new SourceReconciler<V>({
+    source,
+    hosts: o.hosts,
+    events: o.events,
+    log,
+    context,
+    peers: peers?.names,
+    policy: o.policy,
+  });
+  const book = new SyncBook({
+    controller: source.controller,
+    managed: o.metrics.managedHosts,
+    conflicts: o.metrics.hostnameConflicts,
+    board: o.conflicts ?? new ConflictBoard(),
+    wake: (key) => built.controller.queue.add(key),
+  });
   const dependencies = [...source.dependsOn ?? []];
   if (source.followsClusterIP && clusterIP.kind && clusterIP.key) {
     const key = clusterIP.key;
@@ -167,7 +181,6 @@ function createSourceUnit<V extends SourceView>(
     });
   }
   const indexes = dependencies.map((dependency) => ({ dependency, index: new KeyIndex() }));
-  let reconciler: SourceReconciler<V> | undefined;
   let builder = ControllerBuilder.for<V>({
     name: source.controller,
     kube: o.kube,
@@ -187,8 +200,8 @@ function createSourceUnit<V extends SourceView>(
         index.set(key, obj ? dependency.refs(obj) : []);
       }
       if (obj) return;
-      if (counts.delete(key)) gauge();
-      reconciler?.forget(key, previous?.uid);
+      book.forget(key);
+      reconciler.forget(key, previous?.uid);
     },
     onMissing: (missing) => {
       if (missing) {
@@ -208,36 +221,18 @@ function createSourceUnit<V extends SourceView>(
   for (const { dependency, index } of indexes) {
     builder = builder.watches(dependency.kind, (key) => index.sourcesOf(key));
   }
-  const built = builder.complete(({ store, writer, departed }) => {
-    const rec = new SourceReconciler<V>({
-      source,
-      hosts: o.hosts,
-      writer,
-      get: (key) => store.get(key),
-      departed,
-      events: o.events,
-      log,
-      context,
-      claims: peers?.claims,
-      peers: peers?.names,
-      tracked: (key, count) => {
-        if (counts.get(key) === count) return;
-        if (count === 0) counts.delete(key);
-        else counts.set(key, count);
-        gauge();
-      },
-      policy: o.policy,
-      conflicts: o.conflicts,
-      wake: (key) => built.controller.queue.add(key),
-      conflicting: (key, count) => {
-        if ((conflicts.get(key) ?? 0) === count) return;
-        if (count === 0) conflicts.delete(key);
-        else conflicts.set(key, count);
-        conflictGauge();
-      },
-    });
-    reconciler = rec;
-    return (key, signal) => rec.reconcile(key, signal);
+  const built = builder.complete(({ store, writer, departed }) => async (key, signal) => {
+    const view = store.get(key);
+    const claims = peers?.claims(key);
+    if (view) {
+      return book.settle(key, await reconciler.reconcile({ key, view, writer, claims }, signal));
+    }
+    // An object that left the watch scope (k8s/builder.ts) is released once, as last seen.
+    const gone = departed.get(key);
+    if (!gone) return {};
+    const report = await reconciler.releaseDeparted({ key, view: gone, writer, claims }, signal);
+    if (!report.error) departed.apply(key, undefined);
+    return book.settle(key, report);
   });
   o.entries?.register(source.controller, {
     wake: (key) => built.controller.queue.add(key),

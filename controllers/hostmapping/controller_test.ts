@@ -1,259 +1,24 @@
-import { assertEquals, assertMatch, assertOk, assertRejects } from "../../tests/assert.ts";
 import { status } from "@grpc/grpc-js";
+import { assertEquals, assertOk } from "../../tests/assert.ts";
 import { RouterHostsError } from "../../grpc/errors.ts";
 import { TerminalError } from "../../k8s/controller.ts";
-import { ObjectWriter } from "../../k8s/object_writer.ts";
-import { Store } from "../../k8s/store.ts";
+import { hostMappingRig as rig } from "../../tests/fakes/hostmapping.ts";
+import { HOSTMAPPING_FINALIZER } from "./view.ts";
+import { Registry } from "prom-client";
 import { Logger } from "../../observability/log.ts";
+import { Metrics } from "../../observability/metrics.ts";
 import { FakeObjectApi } from "../../tests/fakes/kube_objects.ts";
+import { hostMappingPath } from "../../tests/fakes/hostmapping.ts";
 import { FakeHosts } from "../../tests/fakes/router_hosts.ts";
-import { HostMappingReconciler } from "./controller.ts";
-import {
-  desiredHost,
-  HOSTMAPPING,
-  HOSTMAPPING_FINALIZER,
-  type HostMappingView,
-  needsReconcile,
-  projectHostMapping,
-} from "./view.ts";
-import {
-  classifyError,
-  errorStatus,
-  type HostMappingStatus,
-  statusEquivalent,
-  syncedStatus,
-} from "./status.ts";
-import { AdoptionRefusedError, deleteHost } from "../hosts/sync.ts";
-
-const obj = {
-  apiVersion: "router-hosts.fzymgc.house/v1alpha1",
-  kind: "HostMapping",
-  metadata: {
-    name: "nas",
-    namespace: "home",
-    uid: "u1",
-    resourceVersion: "42",
-    generation: 3,
-    finalizers: ["router-hosts.fzymgc.house/host-cleanup"],
-    managedFields: [{ manager: "kubectl", big: "x".repeat(1000) }],
-    annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{...}" },
-  },
-  spec: {
-    hostname: "nas.lan",
-    ip: "10.0.0.5",
-    aliases: ["files.lan", "files.lan"],
-    tags: ["storage"],
-  },
-  status: { phase: "Synced", hostId: "01H", hostVersion: "4" },
-};
-
-Deno.test("the cache keeps only what reconcile reads (no managedFields, no annotations)", () => {
-  const v = projectHostMapping(obj);
-  assertEquals(v.namespace, "home");
-  assertEquals(v.generation, 3);
-  assertEquals(v.status.hostId, "01H");
-  assertEquals(JSON.stringify(v).includes("managedFields"), false);
-  assertEquals(JSON.stringify(v).includes("last-applied"), false);
-});
-
-Deno.test("desired entry: comment k8s:<ns>/<name>, lists de-duplicated", () => {
-  assertEquals(desiredHost(projectHostMapping(obj)), {
-    ipAddress: "10.0.0.5",
-    hostname: "nas.lan",
-    comment: "k8s:home/nas",
-    aliases: ["files.lan"],
-    tags: ["storage"],
-  });
-});
-
-Deno.test("status-only changes (our own writes) do not trigger a reconcile", () => {
-  const a = projectHostMapping(obj);
-  const statusOnly = projectHostMapping({
-    ...obj,
-    metadata: { ...obj.metadata, resourceVersion: "43" },
-    status: { phase: "Error", hostId: "01H", hostVersion: "5" },
-  });
-  assertEquals(needsReconcile(a, statusOnly), false);
-  assertOk(needsReconcile(undefined, a));
-  assertOk(
-    needsReconcile(a, projectHostMapping({ ...obj, spec: { ...obj.spec, ip: "10.0.0.6" } })),
-  );
-  assertOk(
-    needsReconcile(
-      a,
-      projectHostMapping({
-        ...obj,
-        metadata: { ...obj.metadata, deletionTimestamp: "2026-01-01T00:00:00Z" },
-      }),
-    ),
-  );
-  assertOk(
-    needsReconcile(
-      a,
-      projectHostMapping({ ...obj, metadata: { ...obj.metadata, finalizers: [] } }),
-    ),
-    "someone removed our finalizer",
-  );
-  // Our own finalizer arriving (its watch event may come after our PATCH returned) is no reason.
-  const noFinalizer = projectHostMapping({ ...obj, metadata: { ...obj.metadata, finalizers: [] } });
-  assertEquals(needsReconcile(noFinalizer, a), false);
-});
-
-Deno.test("an in-sync resync produces an identical status, so nothing is written", () => {
-  const t0 = new Date("2026-01-01T00:00:00Z");
-  const entry = {
-    id: "01H",
-    ipAddress: "10.0.0.5",
-    hostname: "nas.lan",
-    aliases: [],
-    tags: [],
-    version: "4",
-  };
-  const first = syncedStatus({}, entry, 3, t0, "created");
-  assertEquals(first.phase, "Synced");
-  assertEquals(first.lastSyncTime, "2026-01-01T00:00:00Z");
-  const later = syncedStatus(first, entry, 3, new Date("2026-01-01T01:00:00Z"), "unchanged");
-  assertOk(statusEquivalent(first, later));
-  const moved = syncedStatus(
-    first,
-    { ...entry, version: "5" },
-    4,
-    new Date("2026-01-01T01:00:00Z"),
-    "updated",
-  );
-  assertEquals(moved.lastSyncTime, "2026-01-01T01:00:00Z");
-  assertEquals(moved.conditions?.[0].observedGeneration, 4);
-  assertEquals(moved.conditions?.[0].lastTransitionTime, first.conditions?.[0].lastTransitionTime);
-});
-
-Deno.test("errors become phase Error with the server's message and a Synced=False reason", () => {
-  const t = new Date("2026-01-01T00:00:00Z");
-  const invalid = new RouterHostsError({
-    code: status.INVALID_ARGUMENT,
-    method: "AddHost",
-    address: "r:1",
-    serverMessage: "invalid label 'bad_name' in hostname",
-  });
-  const c = classifyError(invalid);
-  assertEquals(c.reason, "InvalidSpec");
-  const s = errorStatus({}, c.reason, c.message, 1, t);
-  assertEquals(s.phase, "Error");
-  assertOk(s.message?.includes("invalid label 'bad_name' in hostname"));
-  assertEquals(s.conditions?.[0].status, "False");
-  assertEquals(s.conditions?.[0].reason, "InvalidSpec");
-  assertEquals(
-    classifyError(
-      new RouterHostsError({
-        code: status.UNAVAILABLE,
-        method: "GetHost",
-        address: "r:1",
-        serverMessage: "down",
-      }),
-    ).reason,
-    "ServerUnavailable",
-  );
-  assertEquals(
-    classifyError(
-      new AdoptionRefusedError({
-        id: "1",
-        ipAddress: "1.1.1.1",
-        hostname: "a",
-        aliases: [],
-        tags: [],
-        version: "1",
-      }),
-    ).reason,
-    "AdoptionRefused",
-  );
-  const kept = errorStatus({ hostId: "01H", hostVersion: "2" }, "ServerUnavailable", "down", 1, t);
-  assertEquals([kept.hostId, kept.hostVersion], ["01H", "2"]);
-});
-
-// --- HostMappingReconciler against in-memory fakes (router-hosts, API server objects) ---
-
-const PATH = "/apis/router-hosts.fzymgc.house/v1alpha1/namespaces/home/hostmappings/nas";
-const KEY = "home/nas";
-
-interface Recorded {
-  type: string;
-  reason: string;
-  note: string;
-}
-
-/** A reconciler wired to fakes; `informer()` copies the API's object into the cache as a watch would. */
-function rig(spec: Record<string, unknown> = { hostname: "nas.lan", ip: "10.0.0.5" }) {
-  const hosts = new FakeHosts();
-  const api = new FakeObjectApi();
-  const store = new Store<HostMappingView>();
-  const events: Recorded[] = [];
-  const managed = new Map<string, boolean>();
-  let clock = Date.parse("2026-01-01T00:00:00Z");
-  const informer = () => {
-    const o = api.get(PATH);
-    store.apply(KEY, o && projectHostMapping(o));
-  };
-  const reconciler = new HostMappingReconciler({
-    hosts,
-    writer: new ObjectWriter({ api, resource: HOSTMAPPING, project: projectHostMapping, store }),
-    get: (key) => store.get(key),
-    events: { event: (_r, type, reason, note) => events.push({ type, reason, note }) },
-    log: new Logger({ sink: () => {} }),
-    managed: (key, on) => managed.set(key, on),
-    now: () => new Date(clock += 1000),
-  });
-  api.put(PATH, {
-    apiVersion: "router-hosts.fzymgc.house/v1alpha1",
-    kind: "HostMapping",
-    metadata: { name: "nas", namespace: "home", uid: "u1", generation: 1 },
-    spec,
-  });
-  informer();
-  return {
-    hosts,
-    api,
-    events,
-    managed,
-    informer,
-    /** One reconcile as the controller runs it: from the cache, then the watch catches up. */
-    async reconcile(): Promise<unknown> {
-      try {
-        await reconciler.reconcile(KEY);
-        return undefined;
-      } catch (e) {
-        return e;
-      } finally {
-        informer();
-      }
-    },
-    status(): HostMappingStatus {
-      return (api.get(PATH)?.status ?? {}) as HostMappingStatus;
-    },
-    synced(): { status: string; reason: string; observedGeneration?: number } {
-      return this.status().conditions!.find((c) => c.type === "Synced")!;
-    },
-    /** A user edit of the spec: generation moves. */
-    edit(spec: Record<string, unknown>): void {
-      const o = api.get(PATH)!;
-      o.spec = { ...(o.spec as object), ...spec };
-      o.metadata!.generation = (o.metadata!.generation ?? 0) + 1;
-      api.put(PATH, o);
-      informer();
-    },
-    /** `kubectl delete`: the API server sets deletionTimestamp while finalizers remain. */
-    delete(): void {
-      const o = api.get(PATH)!;
-      o.metadata!.deletionTimestamp = "2026-01-01T01:00:00Z";
-      api.put(PATH, o);
-      informer();
-    },
-  };
-}
+import { withUnits } from "../../tests/fakes/units.ts";
+import { eventually } from "../../tests/testbed/operator.ts";
+import { createHostMappingUnit } from "./controller.ts";
 
 Deno.test("reconciler: create → finalizer, AddHost, ONE status write with reason Created", async () => {
-  const r = rig({ hostname: "nas.lan", ip: "10.0.0.5", tags: ["storage"] });
+  const r = rig({ spec: { hostname: "nas.lan", ip: "10.0.0.5", tags: ["storage"] } });
   assertEquals(await r.reconcile(), undefined);
-  assertEquals(r.api.get(PATH)!.metadata!.finalizers, [HOSTMAPPING_FINALIZER]);
-  assertEquals(r.api.writes, [`PATCH ${PATH}`, `PATCH ${PATH}/status`]);
+  assertEquals(r.object()!.metadata!.finalizers, [HOSTMAPPING_FINALIZER]);
+  assertEquals(r.api.writes, [`PATCH ${r.path}`, `PATCH ${r.path}/status`]);
   const s = r.status();
   assertEquals(s.phase, "Synced");
   const entry = r.hosts.entries.get(s.hostId!)!;
@@ -267,7 +32,7 @@ Deno.test("reconciler: create → finalizer, AddHost, ONE status write with reas
     "Created",
     1,
   ]);
-  assertEquals(r.managed.get(KEY), true);
+  assertEquals(r.gauges.managed, 1, "router_hosts_managed_hosts");
 
   // A periodic resync finds everything as it was: one read, no write, reason stays Created.
   r.hosts.calls = [];
@@ -292,7 +57,7 @@ Deno.test("reconciler: a spec change → UpdateHost at the version read, reason 
 });
 
 Deno.test("reconciler: a spec change the entry already matches → AlreadyInSync, no UpdateHost", async () => {
-  const r = rig({ hostname: "nas.lan", ip: "10.0.0.5", tags: ["a", "b"] });
+  const r = rig({ spec: { hostname: "nas.lan", ip: "10.0.0.5", tags: ["a", "b"] } });
   await r.reconcile();
   r.edit({ tags: ["b", "a"] });
   r.hosts.calls = [];
@@ -326,7 +91,7 @@ Deno.test("reconciler: server down → ServerUnavailable, retried (not terminal)
 });
 
 Deno.test("reconciler: our own entry without a recorded id is adopted and converged (Adopted)", async () => {
-  const r = rig({ hostname: "nas.lan", ip: "10.0.0.5", tags: ["storage"] });
+  const r = rig({ spec: { hostname: "nas.lan", ip: "10.0.0.5", tags: ["storage"] } });
   const mine = r.hosts.add({ ipAddress: "10.0.0.5", hostname: "nas.lan", comment: "k8s:home/nas" });
   assertEquals(await r.reconcile(), undefined);
   assertEquals(r.hosts.calls, ["SearchHosts", "UpdateHost"]);
@@ -416,8 +181,8 @@ Deno.test("reconciler: deletion deletes the recorded entry, then releases the fi
   r.delete();
   assertEquals(await r.reconcile(), undefined);
   assertEquals(r.hosts.entries.has(id), false);
-  assertEquals(r.api.get(PATH), undefined, "the object is gone once the finalizer is removed");
-  assertEquals(r.managed.get(KEY), false);
+  assertEquals(r.object(), undefined, "the object is gone once the finalizer is removed");
+  assertEquals(r.gauges.managed, 0, "router_hosts_managed_hosts");
 });
 
 Deno.test("reconciler: a failed cleanup keeps the finalizer, reason DeleteFailed, retried", async () => {
@@ -428,12 +193,12 @@ Deno.test("reconciler: a failed cleanup keeps the finalizer, reason DeleteFailed
   r.hosts.down = true;
   const err = await r.reconcile();
   assertOk(err instanceof RouterHostsError && !(err instanceof TerminalError));
-  assertEquals(r.api.get(PATH)!.metadata!.finalizers, [HOSTMAPPING_FINALIZER]);
+  assertEquals(r.object()!.metadata!.finalizers, [HOSTMAPPING_FINALIZER]);
   assertEquals([r.status().phase, r.synced().reason], ["Error", "DeleteFailed"]);
   assertOk(r.status().message!.startsWith("cleanup of the host entry failed, finalizer kept"));
   r.hosts.down = false;
   assertEquals(await r.reconcile(), undefined);
-  assertEquals([r.hosts.entries.has(id), r.api.get(PATH)], [false, undefined]);
+  assertEquals([r.hosts.entries.has(id), r.object()], [false, undefined]);
 });
 
 Deno.test("reconciler: deletion without a recorded id deletes only our untracked entries", async () => {
@@ -446,32 +211,50 @@ Deno.test("reconciler: deletion without a recorded id deletes only our untracked
     hostname: "nas.lan.x",
     comment: "k8s:home/nas",
   });
-  const o = r.api.get(PATH)!;
+  const o = r.object()!;
   o.metadata!.finalizers = [HOSTMAPPING_FINALIZER];
-  r.api.put(PATH, o);
+  r.api.put(r.path, o);
   r.delete();
   assertEquals(await r.reconcile(), undefined);
   assertEquals(r.hosts.entries.has(ours.id), false);
   assertEquals(r.hosts.entries.get(theirs.id), theirs, "someone else's entry is left alone");
   assertEquals(r.hosts.entries.get(other.id), other, "only an exact ip+hostname match");
-  assertEquals(r.api.get(PATH), undefined);
+  assertEquals(r.object(), undefined);
 });
 
-Deno.test("fake router-hosts: DeleteHost honours expected_version as the server does", async () => {
+Deno.test("unit: a HostMapping is synced and counted; deleted, its entry and count go", async () => {
+  const kube = new FakeObjectApi();
   const hosts = new FakeHosts();
-  const e = hosts.add({ ipAddress: "10.0.0.5", hostname: "nas.lan", comment: "k8s:home/nas" });
-  await hosts.updateHost({ id: e.id, expectedVersion: e.version, tags: ["x"] });
-  const stale = await assertRejects(() => hosts.deleteHost(e.id, e.version));
-  assertOk(stale instanceof RouterHostsError && stale.outcome === "conflict", String(stale));
-  assertMatch(stale.message, /version conflict on .*: expected 1, got 2/);
-  const bad = await assertRejects(() => hosts.deleteHost(e.id, "v2"));
-  assertOk(bad instanceof RouterHostsError && bad.outcome === "invalid");
-  assertOk(hosts.entries.has(e.id), "a refused delete deletes nothing");
-  // host_sync's owned delete reads the version first, so it passes the check.
-  assertOk(await deleteHost(hosts, e.id, (x) => x.comment === "k8s:home/nas"));
-  assertEquals(hosts.entries.has(e.id), false);
-  const any = hosts.add({ ipAddress: "1.1.1.1", hostname: "a" });
-  await hosts.updateHost({ id: any.id, expectedVersion: any.version, tags: ["y"] });
-  await hosts.deleteHost(any.id);
-  assertEquals(hosts.entries.has(any.id), false, "without expected_version: unconditional");
+  const metrics = new Metrics(new Registry());
+  const managed = async () =>
+    (await metrics.managedHosts.get()).values.find((v) => v.labels.controller === "hostmapping")
+      ?.value;
+  const unit = createHostMappingUnit({
+    kube,
+    hosts,
+    events: { event: () => {} },
+    log: new Logger({ level: "error", sink: () => {} }),
+    metrics,
+    workers: 1,
+    resyncPeriodMs: 0,
+  });
+  assertEquals(await managed(), 0);
+  await withUnits([unit], async () => {
+    const path = hostMappingPath("nas");
+    kube.put(path, {
+      apiVersion: "router-hosts.fzymgc.house/v1alpha1",
+      kind: "HostMapping",
+      metadata: { name: "nas", namespace: "home", uid: "u1", generation: 1 },
+      spec: { hostname: "nas.lan", ip: "10.0.0.5" },
+    });
+    await eventually(
+      "Synced",
+      () => (kube.get(path)?.status as { phase?: string } | undefined)?.phase === "Synced",
+    );
+    await eventually("counted", async () => (await managed()) === 1);
+    kube.delete(path);
+    await eventually("gone", () => kube.get(path) === undefined);
+    assertEquals(hosts.entries.size, 0);
+    await eventually("uncounted", async () => (await managed()) === 0);
+  });
 });

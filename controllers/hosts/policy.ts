@@ -19,7 +19,6 @@
  */
 import type { HostEntry } from "../../grpc/hosts_port.ts";
 import { AdoptionRefusedError, HostnameHeldError } from "./sync.ts";
-import type { DesiredHosts } from "../engine/source.ts";
 
 /** The annotation that keeps an object's entries when the object is deleted. */
 export const ON_DELETE_ANNOTATION = "router-hosts.fzymgc.house/on-delete";
@@ -200,51 +199,6 @@ export function splitByDomain(
     else skipped.push({ hostname, why });
   }
   return { managed, skipped };
-}
-
-/**
- * `desired` without the names outside the domain filter, and one problem
- * (so one `DomainFiltered` Event per object and change) naming them all.
- */
-export function filterDesired(policy: Policy, desired: DesiredHosts): DesiredHosts {
-  const { managed, skipped } = splitByDomain(policy, desired.hosts);
-  if (skipped.length === 0) return desired;
-  const shown = skipped.slice(0, 5).map((s) => `${s.hostname} (${s.why})`).join(", ");
-  const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
-  return {
-    ...desired,
-    hosts: managed,
-    problems: [...desired.problems, {
-      reason: "DomainFiltered",
-      message: `${skipped.length} hostname(s) are outside this operator's domains and are ` +
-        `neither written to nor deleted from router-hosts: ${shown}${more}`,
-      fields: { hostnames: skipped.map((s) => s.hostname) },
-    }],
-  };
-}
-
-/**
- * `desired` with at most `--max-hosts-per-object` hostnames: the first ones,
- * in the object's order, and one problem (one `TooManyHosts` Warning per
- * object and change) saying how many were dropped. A dropped name gets no
- * entry, and loses the one it had.
- */
-export function capHosts(policy: Policy, desired: DesiredHosts): DesiredHosts {
-  const max = policy.maxHostsPerObject;
-  if (desired.hosts.length <= max) return desired;
-  const dropped = desired.hosts.slice(max);
-  const shown = dropped.slice(0, 5).join(", ");
-  const more = dropped.length > 5 ? ` and ${dropped.length - 5} more` : "";
-  return {
-    ...desired,
-    hosts: desired.hosts.slice(0, max),
-    problems: [...desired.problems, {
-      reason: "TooManyHosts",
-      message: `${desired.hosts.length} hostnames, more than --max-hosts-per-object=${max}: ` +
-        `the first ${max} are kept, the other ${dropped.length} get no entry: ${shown}${more}`,
-      fields: { hostnames: desired.hosts.length, dropped: dropped.length },
-    }],
-  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * "Make this host entry exist as desired": the create / adopt / compare /
- * update / recreate logic shared by every controller, and the matching
- * delete. It talks to router-hosts only through {@link HostsPort}.
+ * update / recreate logic shared by every controller, the matching
+ * delete, and {@link forEachLimit}, which bounds how many of one object's
+ * entries are worked on at once. It talks to router-hosts only through {@link HostsPort}.
  *
  * @module
  */
@@ -279,4 +280,18 @@ export async function deleteUntracked(
     .filter((e) => sameIp(e.ipAddress, ipAddress) && owns(e));
   for (const entry of found) await deleteHost(api, entry.id);
   return found.length;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time, none started after `signal` aborts. */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal?.aborted) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

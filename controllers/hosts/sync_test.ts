@@ -9,6 +9,7 @@ import {
   type DesiredHost,
   diffHost,
   ensureHost,
+  forEachLimit,
   HostnameHeldError,
 } from "./sync.ts";
 
@@ -114,6 +115,22 @@ Deno.test("delete: NOT_FOUND and impossible ids count as done; other errors prop
       }),
     );
   await assertRejects(() => deleteHost(e, "01HZZZZZZZZZZZZZZZZZZZZZ01"));
+});
+
+Deno.test("forEachLimit: at most `limit` at once, none started after abort", async () => {
+  let running = 0, peak = 0;
+  const seen: number[] = [];
+  const stop = new AbortController();
+  await forEachLimit([1, 2, 3, 4, 5, 6], 2, stop.signal, async (n) => {
+    running++;
+    peak = Math.max(peak, running);
+    seen.push(n);
+    await Promise.resolve();
+    if (n === 3) stop.abort();
+    running--;
+  });
+  assertEquals(peak, 2);
+  assertEquals(seen, [1, 2, 3, 4]);
 });
 
 Deno.test("one hostname, one holder: an entry of the name at another IP is never shadowed", async () => {

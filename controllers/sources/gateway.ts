@@ -30,11 +30,10 @@ import { isIP } from "node:net";
 import type { WatchedKind } from "../../k8s/builder.ts";
 import type { KubeObject, ResourceType } from "../../k8s/resource.ts";
 import { hostnameProblem } from "../hosts/hostname.ts";
-import { overrideIP, resolveIngressIP } from "../engine/ip_source.ts";
+import { type IngressIP, overrideIP, resolveIngressIP } from "../engine/ip_source.ts";
 import {
   type DesiredHosts,
   type HostProblem,
-  type IngressIP,
   type Source,
   type SourceContext,
   type SourceView,

@@ -176,8 +176,20 @@ bedTest(
         const run = await once();
         const got = await entriesFor(bed, ["c.home.arpa", "d.home.arpa", "e.example.com"]);
         assertEquals([...got.keys()].sort(), ["c.home.arpa 10.1.0.5", "d.home.arpa 10.1.0.5"]);
-        // external-dns saw the name and left it out because of the negotiated filter.
-        assertMatch(run.log, /ignoring record e\.example\.com that does not match domain filter/);
+        // external-dns saw the name; the webhook dropped it at /adjustendpoints
+        // (outside its domain filter, with the reason in its one log line for
+        // the request), so external-dns never planned it.
+        assertMatch(run.log, /Endpoints generated from ingress: .*e\.example\.com/);
+        const adjusted = op.logs().find((l) =>
+          l.msg === "external-dns webhook request" && l.route === "adjust_endpoints" &&
+          JSON.stringify(l.droppedSample ?? []).includes("e.example.com")
+        );
+        assertOk(adjusted, "no /adjustendpoints log line dropping e.example.com");
+        assertEquals(
+          (adjusted.dropped as Record<string, number>).outside_domain_filter,
+          1,
+          JSON.stringify(adjusted),
+        );
         // And the webhook refuses it on its own when asked directly.
         const res = await fetch(`${webhookUrl}/records`, {
           method: "POST",

@@ -10,26 +10,121 @@
  * deleted disappears once its last finalizer is removed. Every write is
  * logged in `writes`.
  *
+ * It also lists and watches (a {@link ListWatchClient}), so informers and
+ * whole controller units run on it: a LIST of a collection (one namespace or
+ * all; a `metadata.name=` field selector honoured) returns the objects as
+ * they are, and a WATCH streams every later change to them — ADDED,
+ * MODIFIED, DELETED — with the resourceVersion of the write.
+ *
  * @module
  */
-import { type JsonPatchOp, KubeApiError, type RequestOptions } from "../../k8s/client.ts";
+import {
+  type JsonPatchOp,
+  KubeApiError,
+  type Query,
+  type RequestOptions,
+  type WatchEvent,
+} from "../../k8s/client.ts";
 import type { RequestApi } from "../../k8s/object_writer.ts";
 import type { KubeObject } from "../../k8s/resource.ts";
+import type { ListWatchClient } from "../../k8s/watcher.ts";
+
+/** True when the object at `path` is in `collection` (one namespace, or all of them). */
+function inCollection(path: string, collection: string): boolean {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  return dir === collection || dir.replace(/\/namespaces\/[^/]+/, "") === collection;
+}
+
+/** A `metadata.name=<name>` field selector's name; undefined for none (others are not served). */
+function selectedName(query: Query | undefined): string | undefined {
+  const selector = query?.fieldSelector;
+  return typeof selector === "string" ? /^metadata\.name=(.*)$/.exec(selector)?.[1] : undefined;
+}
 
 /** See the module documentation. */
-export class FakeObjectApi implements RequestApi {
+export class FakeObjectApi implements RequestApi, ListWatchClient {
   /** Objects by their API path (without subresource). */
   readonly objects = new Map<string, KubeObject>();
   /** "PATCH <path>" per write, in order. */
   readonly writes: string[] = [];
   #rv = 100;
+  readonly #watchers = new Set<(path: string, e: WatchEvent) => void>();
+  /** Every change, for watches that start from an older resourceVersion. */
+  readonly #history: { path: string; event: WatchEvent }[] = [];
 
-  /** Stores `obj` at `path` with a fresh resourceVersion (test setup); returns a copy. */
+  /** Stores `obj` at `path` with a fresh resourceVersion (test setup, or a person's change); returns a copy. */
   put(path: string, obj: KubeObject): KubeObject {
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, resourceVersion: String(++this.#rv) };
+    const type = this.objects.has(path) ? "MODIFIED" : "ADDED";
     this.objects.set(path, stored);
+    this.#emit(path, type, stored);
     return structuredClone(stored);
+  }
+
+  /** Deletes the object at `path` as the API server does: at once without finalizers, else marked. */
+  delete(path: string): void {
+    const o = this.objects.get(path);
+    if (!o) return;
+    if ((o.metadata?.finalizers ?? []).length === 0) {
+      this.objects.delete(path);
+      o.metadata = { ...o.metadata, resourceVersion: String(++this.#rv) };
+      this.#emit(path, "DELETED", o);
+    } else {
+      this.put(path, {
+        ...o,
+        metadata: { ...o.metadata, deletionTimestamp: "2026-01-01T00:00:00Z" },
+      });
+    }
+  }
+
+  list<T>(path: string, query?: Query): Promise<T> {
+    const name = selectedName(query);
+    const items = [...this.objects].filter(([p, o]) =>
+      inCollection(p, path) && (name === undefined || o.metadata?.name === name)
+    ).map(([, o]) => structuredClone(o));
+    return Promise.resolve(
+      { metadata: { resourceVersion: String(this.#rv) }, items } as unknown as T,
+    );
+  }
+
+  async *watch(path: string, query: Query, signal: AbortSignal): AsyncIterable<WatchEvent> {
+    const name = selectedName(query);
+    const from = Number(query.resourceVersion ?? this.#rv);
+    const queue: WatchEvent[] = [];
+    let wake = () => {};
+    const watcher = (p: string, e: WatchEvent) => {
+      if (!inCollection(p, path) || (name !== undefined && e.object.metadata?.name !== name)) {
+        return;
+      }
+      queue.push(e);
+      wake();
+    };
+    // Changes since the resourceVersion asked for, as the API server replays them.
+    for (const { path: p, event } of this.#history) {
+      if (Number(event.object.metadata?.resourceVersion) > from) watcher(p, event);
+    }
+    this.#watchers.add(watcher);
+    try {
+      while (!signal.aborted) {
+        if (queue.length > 0) {
+          yield queue.shift()!;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+          signal.addEventListener("abort", () => r(), { once: true });
+        });
+      }
+    } finally {
+      this.#watchers.delete(watcher);
+    }
+  }
+
+  #emit(path: string, type: WatchEvent["type"], obj: KubeObject): void {
+    const event: WatchEvent = { type, object: structuredClone(obj) };
+    this.#history.push({ path, event });
+    for (const w of this.#watchers) w(path, structuredClone(event));
   }
 
   /** A copy of the object at `path`, or undefined when it is gone. */
@@ -76,8 +171,10 @@ export class FakeObjectApi implements RequestApi {
     next.metadata = { ...next.metadata, resourceVersion: String(++this.#rv) };
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       this.objects.delete(path);
+      this.#emit(path, "DELETED", next);
     } else {
       this.objects.set(path, next);
+      this.#emit(path, "MODIFIED", next);
     }
     return structuredClone(next);
   }
