@@ -19,7 +19,9 @@
  *   at concurrency 8; the operator's CPU seconds and RSS (peak and after),
  *   with the stream and against a server without WatchHosts (the emulator;
  *   with --real, the real server with the stream only, seeded by AddHost:
- *   ROUTER_HOSTS_BIN must name it).
+ *   ROUTER_HOSTS_BIN must name it; slow: the server rewrites its whole hosts
+ *   file on every write, about 7,500 entries in 25 minutes on the shared
+ *   machine, so use a smaller --scale).
  *
  * Usage: deno run -A bench/drift.ts [repair|handover|scale ...] [--n=50] [--rounds=100]
  *        [--handover=20] [--scale=10000] [--burst=500]
