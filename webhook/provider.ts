@@ -293,11 +293,13 @@ export class WebhookProvider {
       return c.targets.filter((t) => !have.has(t)).map((ip) => ({ name: c.name, ip }));
     });
     await inParallel(creating, ({ name, ip }) => {
-      const taken = (foreign.get(name) ?? []).find((h) => ipOf(h) === ip);
+      // One hostname, one holder (ADR 16): whoever holds the name, at any
+      // IP, keeps it; a second entry beside theirs would shadow it.
+      const taken = (foreign.get(name) ?? [])[0];
       if (taken) {
         this.#onChange("create", "failure");
         result.failures.push(
-          `create ${name} ${ip}: an entry the webhook did not write holds it (id ${taken.id}, comment "${
+          `create ${name} ${ip}: an entry the webhook did not write holds it (id ${taken.id}, ${taken.ipAddress}, comment "${
             taken.comment ?? ""
           }")`,
         );

@@ -154,6 +154,28 @@ Deno.test("partial failure: the other changes land, the failed name is reported"
   assertEquals(changes.sort(), ["create:failure", "create:success", "update:failure"]);
 });
 
+Deno.test("one hostname, one holder: a name held by another at another IP is not shadowed", async () => {
+  const { hosts, provider, changes } = setup();
+  const held = hosts.add({
+    hostname: "nas.home.arpa",
+    ipAddress: "10.0.0.9",
+    comment: "the NAS, by hand",
+    tags: ["manual"],
+  });
+  const result = await provider.apply(plan({
+    create: [{ dnsName: "nas.home.arpa", recordType: "A", targets: ["10.0.0.1"] }],
+  }));
+  assertEquals(result.writes, 0);
+  assertMatch(
+    result.failures[0],
+    new RegExp(`^create nas\\.home\\.arpa 10\\.0\\.0\\.1: .*${held.id}`),
+  );
+  assertEquals([...hosts.entries.values()].map((e) => `${e.hostname} ${e.ipAddress}`), [
+    "nas.home.arpa 10.0.0.9",
+  ]);
+  assertEquals(changes, ["create:failure"]);
+});
+
 Deno.test("outside the domain filter, or not A/AAAA: skipped, nothing written", async () => {
   const { hosts, provider, changes } = setup({ domainFilter: ["home.arpa"] });
   const result = await provider.apply(plan({
