@@ -289,19 +289,22 @@ export async function main(
     instance: identity,
   });
   const sweepKinds: SweepKind[] = [];
+  const shared = {
+    kube,
+    hosts,
+    events,
+    log,
+    metrics,
+    workers: config.maxConcurrentReconciles,
+    resyncPeriodMs: config.resyncPeriodMs,
+    policy: config.policy,
+    conflicts,
+    entries,
+    dryRun: config.dryRun,
+  };
   const units = [
     createHostMappingUnit({
-      kube,
-      hosts,
-      events,
-      log,
-      metrics,
-      workers: config.maxConcurrentReconciles,
-      resyncPeriodMs: config.resyncPeriodMs,
-      policy: config.policy,
-      conflicts,
-      entries,
-      dryRun: config.dryRun,
+      ...shared,
       namespaces: config.namespaces,
       onCache: (cache) =>
         sweepKinds.push({
@@ -321,19 +324,9 @@ export async function main(
         : []),
       ...(config.enableIngress ? [ingressSource(config.ingressClasses)] : []),
     ], {
-      kube,
-      hosts,
-      events,
-      log,
-      metrics,
-      workers: config.maxConcurrentReconciles,
-      resyncPeriodMs: config.resyncPeriodMs,
+      ...shared,
       defaultIngressIP: config.defaultIngressIP,
       ingressService: config.ingressService,
-      policy: config.policy,
-      conflicts,
-      entries,
-      dryRun: config.dryRun,
       scope: { namespaces: config.namespaces, labelSelector: config.labelSelector },
       onCache: (source, cache) =>
         sweepKinds.push({

@@ -7,18 +7,14 @@
  *
  * @module
  */
+import type { WireHostEntry } from "../proto/hosts_codec.ts";
 
-/** A host entry as the server holds it. */
-export interface HostEntry {
-  id: string;
-  ipAddress: string;
-  hostname: string;
-  comment?: string;
-  tags: string[];
-  aliases: string[];
-  /** Opaque optimistic-concurrency token: compare for equality only. */
-  version: string;
-}
+/**
+ * A host entry as the server holds it: the decoded wire entry (its
+ * `version` is an opaque optimistic-concurrency token: compare for
+ * equality only).
+ */
+export type HostEntry = WireHostEntry;
 
 /** Fields of a new entry. */
 export interface NewHost {
