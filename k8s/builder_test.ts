@@ -3,10 +3,9 @@ import { Logger } from "../observability/log.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { assertEquals, assertOk } from "../tests/assert.ts";
 import { ControllerBuilder, InformerRegistry, type WatchedKind } from "./builder.ts";
-import type { Query, RequestOptions, WatchEvent } from "./client.ts";
 import type { KubeObject, ResourceType } from "./resource.ts";
 import { type ObjectView, viewOf } from "./view.ts";
-import type { ListWatchClient } from "./watcher.ts";
+import { FakeObjectApi } from "../tests/fakes/kube_objects.ts";
 import { eventually } from "../tests/testbed/operator.ts";
 
 const quiet = new Logger({ level: "error", sink: () => {} });
@@ -28,48 +27,12 @@ const obj = (name: string, rv: string, extra: Record<string, unknown> = {}): Kub
   ...extra,
 });
 
-/** Lists `items` per collection path, then streams whatever the test sends. */
-class FakeKube implements ListWatchClient {
-  readonly items = new Map<string, KubeObject[]>();
-  readonly watchers = new Map<string, ((e: WatchEvent) => void)[]>();
-  watches = 0;
-
-  list<T>(path: string): Promise<T> {
-    return Promise.resolve(
-      { metadata: { resourceVersion: "1" }, items: this.items.get(path) ?? [] } as T,
-    );
-  }
-  async *watch(path: string, _q: Query, signal: AbortSignal): AsyncIterable<WatchEvent> {
-    this.watches++;
-    const queue: WatchEvent[] = [];
-    let wake = () => {};
-    this.watchers.set(path, [...this.watchers.get(path) ?? [], (e) => {
-      queue.push(e);
-      wake();
-    }]);
-    while (!signal.aborted) {
-      if (queue.length === 0) {
-        await new Promise<void>((r) => {
-          wake = r;
-          signal.addEventListener("abort", () => r(), { once: true });
-        });
-        continue;
-      }
-      yield queue.shift()!;
-    }
-  }
-  send(path: string, e: WatchEvent): void {
-    for (const w of this.watchers.get(path) ?? []) w(e);
-  }
-  request<T>(_o: RequestOptions): Promise<T> {
-    return Promise.reject(new Error("no writes here"));
-  }
-}
-
 Deno.test("builder: For + Watches; a watched kind's informer is shared; map decides the keys", async () => {
-  const kube = new FakeKube();
-  kube.items.set("/apis/x.io/v1/routes", [obj("r1", "1"), obj("r2", "1")]);
-  kube.items.set("/apis/x.io/v1/gates", [obj("g", "1")]);
+  const kube = new FakeObjectApi();
+  const at = (plural: string, name: string) => `/apis/x.io/v1/namespaces/ns/${plural}/${name}`;
+  kube.put(at("routes", "r1"), obj("r1", "1"));
+  kube.put(at("routes", "r2"), obj("r2", "1"));
+  kube.put(at("gates", "g"), obj("g", "1"));
   const seen: string[] = [];
   const informers = new InformerRegistry(kube, quiet);
   const build = (name: string) =>
@@ -102,19 +65,16 @@ Deno.test("builder: For + Watches; a watched kind's informer is shared; map deci
     a.controller.start(stop.signal);
     await eventually("the listed keys reconciled", () => seen.length === 2);
     assertEquals(seen.toSorted(), ["a ns/r1", "a ns/r2"]);
-    await eventually("watching", () => kube.watches === 3);
-
-    kube.send("/apis/x.io/v1/gates", {
-      type: "MODIFIED",
-      object: obj("g", "2", { status: { ip: "1" } }),
-    });
+    // The fake API server replays changes since each watch's resourceVersion,
+    // so what is put from here on reaches the informers whenever they watch.
+    kube.put(at("gates", "g"), obj("g", "2", { status: { ip: "1" } }));
     await eventually("the Gate's dependant reconciled", () => seen.length === 3);
     assertEquals(seen[2], "a ns/r1");
 
-    kube.send("/apis/x.io/v1/routes", { type: "MODIFIED", object: obj("r2", "2") });
-    kube.send("/apis/x.io/v1/routes", {
-      type: "MODIFIED",
-      object: obj("r2", "3", {
+    kube.put(at("routes", "r2"), obj("r2", "2"));
+    kube.put(
+      at("routes", "r2"),
+      obj("r2", "3", {
         metadata: {
           namespace: "ns",
           name: "r2",
@@ -123,7 +83,7 @@ Deno.test("builder: For + Watches; a watched kind's informer is shared; map deci
           labels: { x: "1" },
         },
       }),
-    });
+    );
     await eventually("the filtered change passed", () => seen.length === 4);
     assertEquals(seen[3], "a ns/r2", "only the labelled change woke it");
     assertEquals(seen.some((s) => s.startsWith("b ")), false, "b was never started");
