@@ -159,7 +159,11 @@ bedTest({
         "the entry removed when acceptance is withdrawn",
         async () => (await entriesNamed(bed, "app.gwa.lan")).length === 0,
       );
-      assertEquals(await r.tracked("pending"), {});
+      // The annotation is written after the delete: wait for it, as for any observed state.
+      await eventually(
+        "the host-ids annotation emptied",
+        async () => Object.keys(await r.tracked("pending")).length === 0,
+      );
       await r.delete("pending");
     },
   );
@@ -181,9 +185,12 @@ bedTest({
         "a.example.gwa from the intersection",
         async () => (await entriesNamed(bed, "a.example.gwa")).length === 1,
       );
-      assertEquals(await r.tracked("mixed"), {
-        "a.example.gwa": (await entriesNamed(bed, "a.example.gwa"))[0].id,
-      });
+      const mixedId = (await entriesNamed(bed, "a.example.gwa"))[0].id;
+      await eventually(
+        "mixed tracks a.example.gwa alone",
+        async () =>
+          JSON.stringify(await r.tracked("mixed")) === JSON.stringify({ "a.example.gwa": mixedId }),
+      );
       assertEquals(await entriesNamed(bed, "b.other.gwa"), [], "no listener serves it");
       const wildcard = await eventually(
         "a WildcardHostname event",
@@ -284,11 +291,15 @@ bedTest({
       });
       assertEquals(pairs(two), [["app.gwa.lan", "10.4.0.1"], ["app.gwa.lan", "127.0.0.1"]]);
       const id = (ip: string) => two.find((e) => e.ipAddress === ip)!.id;
-      const ids = await r.tracked("both");
-      assertEquals(ids, {
+      const want = {
         "app.gwa.lan": id("10.4.0.1"),
         [`app.gwa.lan (${id("127.0.0.1")})`]: id("127.0.0.1"),
+      };
+      const ids = await eventually("both entries tracked", async () => {
+        const got = await r.tracked("both");
+        return Object.keys(got).length === 2 ? got : undefined;
       });
+      assertEquals(ids, want);
 
       await setGatewayAddresses(bed.kube, ns, "edge", ["10.4.0.2"]);
       await eventually(
